@@ -1,0 +1,1 @@
+"""Lambda functions: one module per function, each a FastAPI router plus its Mangum handler."""

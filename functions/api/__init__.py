@@ -1,0 +1,1 @@
+"""What every REST function shares: dependencies, error mapping, app factory, Lambda entry."""

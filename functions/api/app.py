@@ -1,0 +1,69 @@
+"""App factory and Lambda entry: the same routers serve Lambda (through Mangum) and `make run`."""
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+from mangum import Mangum
+
+from messaging_core.config import get_settings
+
+from .errors import install_error_handlers
+
+SERVICE = "messaging"
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace="ESanteMessaging", service=SERVICE)
+
+
+def create_app(*routers: APIRouter, title: str = "E-Santé Messaging API") -> FastAPI:
+    settings = get_settings()
+    app = FastAPI(
+        title=title,
+        version="1.0.0",
+        description="Patient-doctor and doctor-doctor messaging (REST; realtime on Socket.IO).",
+        docs_url="/docs" if settings.environment != "production" else None,
+        redoc_url=None,
+    )
+    for router in routers:
+        app.include_router(router)
+    install_error_handlers(app)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.frontend_origins,
+        allow_credentials=True,
+        allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
+    )
+
+    @app.middleware("http")
+    async def correlation_id(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        # One id per request in every log line; API Gateway's request id when behind it.
+        event = request.scope.get("aws.event") or {}
+        request_id = (
+            (event.get("requestContext") or {}).get("requestId")
+            or request.headers.get("x-request-id")
+            or uuid.uuid4().hex
+        )
+        logger.set_correlation_id(request_id)
+        response = await call_next(request)
+        response.headers["X-Request-Id"] = request_id
+        return response
+
+    return app
+
+
+def lambda_handler(app: FastAPI) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """Wrap an app for API Gateway (HTTP API v2 and REST v1 events alike)."""
+    asgi = Mangum(app, lifespan="off")
+
+    @metrics.log_metrics
+    @logger.inject_lambda_context(clear_state=True)
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return asgi(event, context)  # type: ignore[arg-type,return-value]
+
+    return handler

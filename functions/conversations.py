@@ -1,0 +1,44 @@
+"""Lambda `conversations`: create-or-get a conversation, list the caller's conversations."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+
+from messaging_core import conversations
+from messaging_core.inputs import CreateConversationIn
+
+from .api.app import create_app, lambda_handler
+from .api.deps import CurrentUser, PageNumber, Services, page_of
+
+router = APIRouter(prefix="/api/v1/messages", tags=["conversations"])
+
+
+@router.post("/conversations", status_code=201)
+async def create_conversation(
+    body: CreateConversationIn, user: CurrentUser, core: Services, response: Response
+) -> dict[str, Any]:
+    """Create a conversation with a recipient (201), or return the existing one (200)."""
+    opened = await conversations.open_conversation(core, user, body.recipientId, body.recipientType)
+    if not opened.created:
+        response.status_code = 200
+    verb = "created" if opened.created else "retrieved"
+    return {"message": f"Conversation {verb} successfully", "data": opened.conversation}
+
+
+@router.get("/conversations")
+async def list_conversations(
+    user: CurrentUser,
+    core: Services,
+    type: Annotated[str, Query(description="all, patient_doctor or doctor_doctor")] = "all",
+    page: PageNumber = 1,
+    limit: Annotated[int | None, Query(description="1..100, default 20")] = None,
+) -> dict[str, Any]:
+    """List the caller's conversations, most recent activity first."""
+    data, paging = await conversations.list_conversations(
+        core, user, type, page_of(page, limit, default=20, maximum=100)
+    )
+    return {"message": "Conversations retrieved successfully", "data": data, "pagination": paging}
+
+
+app = create_app(router)
+handler = lambda_handler(app)

@@ -1,0 +1,84 @@
+"""Lambda `messages`: history, REST send, mark-read, delete, unread count, search."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from messaging_core import conversations, messages, search
+from messaging_core.inputs import MarkReadIn, SendMessageIn
+
+from .api.app import create_app, lambda_handler
+from .api.deps import CurrentUser, PageNumber, Services, page_of
+
+router = APIRouter(prefix="/api/v1/messages", tags=["messages"])
+
+
+@router.get("/conversations/{conversationId}/messages")
+async def get_messages(
+    conversationId: str,
+    user: CurrentUser,
+    core: Services,
+    page: PageNumber = 1,
+    limit: Annotated[int | None, Query(description="1..100, default MESSAGES_PER_PAGE")] = None,
+    before: Annotated[str | None, Query(description="Message id: older messages, newest first")] = None,
+    after: Annotated[str | None, Query(description="Message id: newer messages, oldest first")] = None,
+    afterSeq: Annotated[int | None, Query(ge=0, description="Sequence number: newer, oldest first")] = None,
+) -> dict[str, Any]:
+    """Message history: newest first by page or `before`; oldest first with `after`/`afterSeq`."""
+    page_req = page_of(page, limit, default=core.settings.messages_per_page, maximum=100)
+    data = await messages.history(core, user, conversationId, page_req, before, after, afterSeq)
+    return {"message": "Messages retrieved successfully", "data": data}
+
+
+@router.post("/conversations/{conversationId}/messages", status_code=201)
+async def send_message(
+    conversationId: str, body: SendMessageIn, user: CurrentUser, core: Services
+) -> dict[str, Any]:
+    """Send a text message (the REST twin of the socket `send_message`)."""
+    sent = await messages.send_text(core, user, conversationId, body)
+    return {"message": "Message sent successfully", "data": sent.message}
+
+
+@router.put("/conversations/{conversationId}/mark-read")
+async def mark_read(
+    conversationId: str, user: CurrentUser, core: Services, body: MarkReadIn | None = None
+) -> dict[str, Any]:
+    """Mark messages addressed to the caller as read (all unread ones when no ids are given)."""
+    receipt = await messages.mark_read(core, user, conversationId, body.messageIds if body else None)
+    return {
+        "message": f"{receipt.count} messages marked as read",
+        "data": {"conversationId": receipt.conversation_id, "messageIds": receipt.message_ids},
+    }
+
+
+@router.get("/unread-count")
+async def unread_count(user: CurrentUser, core: Services) -> dict[str, Any]:
+    """Total unread messages for the caller, and per conversation."""
+    data = await conversations.unread_summary(core, user)
+    return {"message": "Unread count retrieved successfully", "data": data}
+
+
+@router.get("/search")
+async def search_messages(
+    user: CurrentUser,
+    core: Services,
+    query: Annotated[str, Query(min_length=1, max_length=200, description="Words to find")],
+    conversationId: str | None = None,
+    page: PageNumber = 1,
+    limit: Annotated[int | None, Query(description="1..50, default 20")] = None,
+) -> dict[str, Any]:
+    """Search the caller's messages: accent- and case-insensitive words, last word as a prefix."""
+    page_req = page_of(page, limit, default=20, maximum=50)
+    data = await search.search_messages(core, user, query, conversationId, page_req)
+    return {"message": "Search results retrieved successfully", "data": data}
+
+
+@router.delete("/{messageId}")
+async def delete_message(messageId: str, user: CurrentUser, core: Services) -> dict[str, Any]:
+    """Soft-delete one of the caller's own messages."""
+    await messages.delete_message(core, user, messageId)
+    return {"message": "Message deleted successfully"}
+
+
+app = create_app(router)
+handler = lambda_handler(app)

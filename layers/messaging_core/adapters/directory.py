@@ -1,0 +1,121 @@
+"""User profiles: the platform's user service when configured, else what tokens told us."""
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from ..ids import is_object_id
+from ..models import USER_TYPES, UserProfile
+from ..ports import UserRepository
+
+logger = logging.getLogger(__name__)
+
+
+class EmbeddedDirectory:
+    """Every user who presented a valid token is known with its claims (kept in the store)."""
+
+    def __init__(self, users: UserRepository) -> None:
+        self._users = users
+        self._seen: dict[str, UserProfile] = {}
+
+    async def remember(self, profile: UserProfile) -> None:
+        if self._seen.get(profile.id) == profile:
+            return  # already stored by this process: no write per request
+        await self._users.remember_user(profile)
+        self._seen[profile.id] = profile
+
+    async def get_profile(self, user_id: str) -> UserProfile | None:
+        cached = self._seen.get(user_id)
+        if cached is not None:
+            return cached
+        found = await self._users.get_user(user_id)
+        if found is not None:
+            self._seen[user_id] = found
+        return found
+
+    async def get_profiles(self, user_ids: Sequence[str]) -> dict[str, UserProfile]:
+        found = await asyncio.gather(*(self.get_profile(u) for u in set(user_ids)))
+        return {p.id: p for p in found if p is not None}
+
+
+class HttpUserDirectory:
+    """The user service at USER_SERVICE_URL, with a short timeout and a TTL cache.
+
+    When it is slow or down, answers come from the cache or the embedded directory: a missing
+    name never fails a request.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        fallback: EmbeddedDirectory,
+        timeout_seconds: float = 1.5,
+        ttl_seconds: int = 300,
+    ) -> None:
+        import httpx
+
+        self._client = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout_seconds)
+        self._fallback = fallback
+        self._ttl = ttl_seconds
+        self._cache: dict[str, tuple[float, UserProfile | None]] = {}
+
+    async def remember(self, profile: UserProfile) -> None:
+        await self._fallback.remember(profile)
+
+    async def get_profile(self, user_id: str) -> UserProfile | None:
+        hit = self._cache.get(user_id)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        try:
+            profile = await self._fetch(user_id)
+        except Exception as exc:  # network, timeout, bad JSON: degrade, never fail the request
+            logger.warning("user service unavailable", extra={"error": type(exc).__name__})
+            return await self._fallback.get_profile(user_id)
+        self._cache[user_id] = (time.monotonic() + self._ttl, profile)
+        if profile is None:
+            return await self._fallback.get_profile(user_id)
+        return profile
+
+    async def get_profiles(self, user_ids: Sequence[str]) -> dict[str, UserProfile]:
+        found = await asyncio.gather(*(self.get_profile(u) for u in set(user_ids)))
+        return {p.id: p for p in found if p is not None}
+
+    async def _fetch(self, user_id: str) -> UserProfile | None:
+        if not is_object_id(user_id):
+            return None
+        response = await self._client.get(f"/api/v1/users/profile/{user_id}")
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        profile = _profile_from(user_id, response.json())
+        if profile.type == "doctor" and profile.specialty is None:
+            doctor = await self._client.get(f"/api/v1/users/doctors/{user_id}")
+            if doctor.status_code == 200:
+                extra = _profile_from(user_id, doctor.json())
+                profile.specialty = extra.specialty
+                profile.name = profile.name or extra.name
+        return profile
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def _profile_from(user_id: str, body: Any) -> UserProfile:
+    """Read a profile from the user service's answer ({data: {...}} or the object itself)."""
+    data = body.get("data", body) if isinstance(body, dict) else {}
+    if isinstance(data, dict) and isinstance(data.get("user"), dict):
+        data = data["user"]
+    if not isinstance(data, dict):
+        data = {}
+    first, last = data.get("firstName"), data.get("lastName")
+    name = data.get("name") or data.get("fullName") or " ".join(x for x in (first, last) if x)
+    role = data.get("role") or data.get("userType") or data.get("type")
+    return UserProfile(
+        id=user_id,
+        type=role if role in USER_TYPES else None,
+        name=name or None,
+        profile_photo=data.get("profilePhoto") or data.get("avatar"),
+        specialty=data.get("specialty") or data.get("speciality"),
+    )

@@ -1,0 +1,89 @@
+"""In-process presence, events, realtime notifications and rate limits (single process only)."""
+
+import logging
+import time
+from collections import defaultdict, deque
+from collections.abc import Sequence
+from typing import Any
+
+from ..models import PendingEvent
+
+logger = logging.getLogger(__name__)
+
+
+class MemoryPresence:
+    """Counts open connections per user; the socket tier calls connect/disconnect."""
+
+    def __init__(self) -> None:
+        self._connections: dict[str, set[str]] = defaultdict(set)
+
+    async def connect(self, user_id: str, sid: str) -> bool:
+        """Register a connection; True when the user just came online."""
+        first = not self._connections[user_id]
+        self._connections[user_id].add(sid)
+        return first
+
+    async def disconnect(self, user_id: str, sid: str) -> bool:
+        """Forget a connection; True when it was the user's last one."""
+        sids = self._connections.get(user_id)
+        if not sids:
+            return False
+        sids.discard(sid)
+        if sids:
+            return False
+        del self._connections[user_id]
+        return True
+
+    async def is_online(self, user_id: str) -> bool:
+        return bool(self._connections.get(user_id))
+
+    async def online_among(self, user_ids: Sequence[str]) -> set[str]:
+        return {u for u in user_ids if self._connections.get(u)}
+
+    async def online_count(self) -> int:
+        return sum(1 for sids in self._connections.values() if sids)
+
+
+class MemoryEventPublisher:
+    """Keeps the last events in memory (and logs their type and ids when asked to)."""
+
+    def __init__(self, keep: int = 1000, log_events: bool = False) -> None:
+        self.events: deque[PendingEvent] = deque(maxlen=keep)
+        self._log = log_events
+
+    async def publish(self, events: Sequence[PendingEvent]) -> None:
+        for event in events:
+            self.events.append(event)
+            if self._log:
+                # Events carry ids and timestamps only, never message content.
+                logger.info("event %s", event.event_type, extra={"event": event.payload})
+
+    async def close(self) -> None:
+        return None
+
+
+class RecordingNotifier:
+    """Realtime notifier that records emits: the stand-in until a socket server is attached."""
+
+    def __init__(self, keep: int = 1000) -> None:
+        self.emitted: deque[tuple[str, str, dict[str, Any]]] = deque(maxlen=keep)
+
+    async def emit_to_user(self, user_id: str, event: str, data: dict[str, Any]) -> None:
+        self.emitted.append((user_id, event, data))
+
+
+class MemoryRateLimiter:
+    """Sliding-window counter per key."""
+
+    def __init__(self) -> None:
+        self._hits: dict[str, deque[float]] = defaultdict(deque)
+
+    async def hit(self, key: str, limit: int, window_seconds: int) -> bool:
+        now = time.monotonic()
+        hits = self._hits[key]
+        while hits and hits[0] <= now - window_seconds:
+            hits.popleft()
+        if len(hits) >= limit:
+            return False
+        hits.append(now)
+        return True

@@ -1,0 +1,108 @@
+"""Token verification shared by REST and the socket handshake: one set of rules."""
+
+import time
+from functools import lru_cache
+from typing import Any
+
+import jwt
+
+from .config import Settings, read_secret
+from .errors import Unauthorized
+from .ids import is_object_id
+from .models import USER_TYPES, Principal
+
+_ID_CLAIMS = ("sub", "userId", "id")
+_ROLE_CLAIMS = ("role", "userType")
+
+
+def bearer_token(header: str | None) -> str:
+    """Extract the token from an `Authorization: Bearer <token>` header."""
+    if not header:
+        raise Unauthorized("Authentication required: send Authorization: Bearer <token>")
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Authorization header must be 'Bearer <token>'")
+    return token.strip()
+
+
+def verify_token(token: Any, settings: Settings) -> Principal:
+    """Check signature (pinned algorithm), expiry and optional issuer/audience; read the claims."""
+    if not isinstance(token, str) or not token:
+        raise Unauthorized("Authentication required: a token is missing")
+    try:
+        claims = jwt.decode(
+            token,
+            _verification_key(settings, token),
+            algorithms=[settings.jwt_algorithm],
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            options={
+                "require": ["exp"],
+                "verify_aud": settings.jwt_audience is not None,
+                "verify_iss": settings.jwt_issuer is not None,
+            },
+            leeway=5,
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthorized("Token expired") from exc
+    except jwt.MissingRequiredClaimError as exc:
+        raise Unauthorized(f"Invalid token: missing '{exc.claim}' claim") from exc
+    except (jwt.InvalidIssuerError, jwt.InvalidAudienceError) as exc:
+        raise Unauthorized("Invalid token: wrong issuer or audience") from exc
+    except jwt.InvalidTokenError as exc:
+        raise Unauthorized("Invalid token") from exc
+    return principal_from_claims(claims)
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    user_id = next((claims[c] for c in _ID_CLAIMS if claims.get(c) is not None), None)
+    if not is_object_id(user_id):
+        raise Unauthorized("Invalid token: the user id claim (sub) must be a 24-character hex id")
+    role = next((claims[c] for c in _ROLE_CLAIMS if claims.get(c) is not None), None)
+    if role not in USER_TYPES:
+        raise Unauthorized("Invalid token: the role claim must be 'patient' or 'doctor'")
+    name = claims.get("name")
+    return Principal(
+        id=str(user_id).lower(), role=role, name=name if isinstance(name, str) and name else None
+    )
+
+
+def _verification_key(settings: Settings, token: str) -> Any:
+    if settings.jwt_algorithm == "RS256":
+        if not settings.jwt_jwks_url:
+            raise Unauthorized("Token verification is not configured")
+        try:
+            return _jwks_client(settings.jwt_jwks_url).get_signing_key_from_jwt(token).key
+        except jwt.PyJWKClientError as exc:
+            raise Unauthorized("Invalid token: unknown signing key") from exc
+    return hs256_secret(settings)
+
+
+def hs256_secret(settings: Settings) -> str:
+    if settings.jwt_secret_arn:
+        return read_secret(settings.jwt_secret_arn)
+    return settings.jwt_secret.get_secret_value()
+
+
+@lru_cache(maxsize=4)
+def _jwks_client(url: str) -> jwt.PyJWKClient:
+    return jwt.PyJWKClient(url, cache_keys=True, lifespan=3600)
+
+
+def mint_token(
+    settings: Settings,
+    user_id: str,
+    role: str,
+    name: str | None = None,
+    ttl_seconds: int = 24 * 3600,
+) -> str:
+    """Issue an HS256 token for development and tests (the platform's auth service does it in prod)."""
+    now = int(time.time())
+    claims: dict[str, Any] = {"sub": user_id, "role": role, "iat": now, "exp": now + ttl_seconds}
+    if name:
+        claims["name"] = name
+    if settings.jwt_issuer:
+        claims["iss"] = settings.jwt_issuer
+    if settings.jwt_audience:
+        claims["aud"] = settings.jwt_audience
+    return jwt.encode(claims, hs256_secret(settings), algorithm="HS256")

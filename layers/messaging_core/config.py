@@ -1,0 +1,97 @@
+"""Settings: one pydantic-settings object, the original service's variable names, checked at start."""
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# A development default so `make run` needs no set-up; refused outside development (see below).
+DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    environment: Literal["development", "test", "production"] = Field(
+        default="development", validation_alias=AliasChoices("ENVIRONMENT", "NODE_ENV")
+    )
+    port: int = 3006
+    log_level: str = "INFO"
+
+    # Storage: unset means the embedded in-memory store (development only).
+    mongodb_uri: SecretStr | None = None
+    mongodb_uri_secret_arn: str | None = None
+    mongodb_db: str = "esante-messaging"
+
+    # Authentication.
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    jwt_secret_arn: str | None = None
+    jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_jwks_url: str | None = None
+
+    # Other services of the platform.
+    user_service_url: str | None = None
+    user_service_timeout_seconds: float = 1.5
+    user_cache_ttl_seconds: int = 300
+    notification_service_url: str | None = None
+
+    # Realtime and events.
+    redis_url: str | None = None
+    redis_auth_secret_arn: str | None = None
+    kafka_broker: str | None = None
+    kafka_client_id: str = "messaging-service"
+    kafka_topic_prefix: str = ""
+    kafka_security: Literal["plaintext", "tls", "iam"] = "plaintext"
+    print_events: bool = False
+
+    # Attachments.
+    aws_region: str = "eu-west-3"
+    aws_s3_bucket: str = "esante-messages"
+    s3_endpoint_url: str | None = None
+
+    # Front-end origin(s), comma separated, for CORS and Socket.IO.
+    frontend_url: str = "http://localhost:3000"
+
+    # Limits (names and defaults of the original service).
+    max_file_size: int = Field(default=10 * 1024 * 1024, gt=0)
+    max_message_length: int = Field(default=5000, gt=0)
+    messages_per_page: int = Field(default=50, gt=0, le=100)
+    max_caption_length: int = Field(default=500, gt=0)
+    rate_limit_messages: int = Field(default=30, gt=0)
+    rate_limit_window_seconds: int = Field(default=10, gt=0)
+
+    @model_validator(mode="after")
+    def _refuse_dev_defaults_in_production(self) -> "Settings":
+        if self.environment != "development":
+            if self.jwt_secret.get_secret_value() == DEV_JWT_SECRET and not (
+                self.jwt_secret_arn or self.jwt_jwks_url
+            ):
+                raise ValueError(
+                    "JWT_SECRET is the development default: set JWT_SECRET or JWT_SECRET_ARN "
+                    "(or JWT_JWKS_URL) outside development"
+                )
+            if self.environment == "production" and not (
+                self.mongodb_uri or self.mongodb_uri_secret_arn
+            ):
+                raise ValueError("MONGODB_URI (or MONGODB_URI_SECRET_ARN) is required in production")
+        return self
+
+    @property
+    def frontend_origins(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.frontend_url.split(",") if o.strip()]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def read_secret(arn: str) -> str:
+    """Fetch a secret at run time (AWS only); cached by Powertools, never logged."""
+    from aws_lambda_powertools.utilities import parameters
+
+    value = parameters.get_secret(arn, max_age=300)
+    return value if isinstance(value, str) else str(value)

@@ -1,0 +1,88 @@
+"""Builds the process's Core once, picking each adapter from the settings."""
+
+import asyncio
+import logging
+
+from .adapters.directory import EmbeddedDirectory, HttpUserDirectory
+from .adapters.memory import (
+    MemoryEventPublisher,
+    MemoryPresence,
+    MemoryRateLimiter,
+    RecordingNotifier,
+)
+from .config import Settings, get_settings, read_secret
+from .core import Core
+from .ports import PresenceStore, RealtimeNotifier, Store, UserDirectory
+
+logger = logging.getLogger(__name__)
+
+_core: Core | None = None
+_lock: asyncio.Lock | None = None
+
+
+def build_store(settings: Settings) -> Store:
+    uri = settings.mongodb_uri.get_secret_value() if settings.mongodb_uri else None
+    if uri is None and settings.mongodb_uri_secret_arn:
+        uri = read_secret(settings.mongodb_uri_secret_arn)
+    if uri is None:
+        from .store.memory import MemoryStore
+
+        logger.info("no MONGODB_URI: using the embedded in-memory store")
+        return MemoryStore()
+    from .store.mongo import MongoStore
+
+    return MongoStore.from_uri(uri, settings.mongodb_db)
+
+
+def build_directory(settings: Settings, store: Store) -> UserDirectory:
+    embedded = EmbeddedDirectory(store)
+    if not settings.user_service_url:
+        return embedded
+    return HttpUserDirectory(
+        settings.user_service_url,
+        embedded,
+        timeout_seconds=settings.user_service_timeout_seconds,
+        ttl_seconds=settings.user_cache_ttl_seconds,
+    )
+
+
+async def build_core(
+    settings: Settings | None = None,
+    *,
+    store: Store | None = None,
+    presence: PresenceStore | None = None,
+    notifier: RealtimeNotifier | None = None,
+    background_dispatch: bool = False,
+) -> Core:
+    settings = settings or get_settings()
+    store = store or build_store(settings)
+    await store.ensure_indexes()
+    return Core(
+        settings=settings,
+        store=store,
+        directory=build_directory(settings, store),
+        presence=presence or MemoryPresence(),
+        publisher=MemoryEventPublisher(log_events=settings.print_events),
+        notifier=notifier or RecordingNotifier(),
+        rate_limiter=MemoryRateLimiter(),
+        background_dispatch=background_dispatch,
+    )
+
+
+async def get_core() -> Core:
+    """The process-wide Core, built on first use (outside the Lambda handler's per-request path)."""
+    global _core, _lock
+    if _core is not None:
+        return _core
+    if _lock is None:
+        _lock = asyncio.Lock()
+    async with _lock:
+        if _core is None:
+            _core = await build_core()
+    return _core
+
+
+def set_core(core: Core | None) -> None:
+    """Install a prebuilt Core (the local server and tests)."""
+    global _core
+    _core = core

@@ -1,0 +1,104 @@
+"""Conversations: create-or-get with the pairing rules, the caller's list, unread totals."""
+
+import asyncio
+from dataclasses import dataclass
+
+from .clock import utcnow
+from .core import Core
+from .errors import Forbidden, Invalid
+from .ids import new_id, parse_id
+from .models import USER_TYPES, Conversation, ConversationType, Page, Principal, UserType
+from .views import JSON, conversation_view, pagination
+
+CONVERSATION_TYPES: tuple[str, ...] = ("patient_doctor", "doctor_doctor")
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    conversation: JSON
+    created: bool
+
+
+async def open_conversation(
+    core: Core, user: Principal, recipient_id: object, recipient_type: object | None
+) -> Opened:
+    """Create the pair's conversation or return the existing one (one per pair, whoever asks)."""
+    rid = parse_id(recipient_id, "recipientId")
+    if rid == user.id:
+        raise Invalid("You cannot start a conversation with yourself")
+    if recipient_type is not None and recipient_type not in USER_TYPES:
+        raise Invalid("recipientType must be 'patient' or 'doctor'")
+    existing = await core.store.find_conversation_between(user.id, rid)
+    if existing is not None:
+        return Opened(await _view(core, existing, user.id), created=False)
+
+    profile = await core.directory.get_profile(rid)
+    # The directory's word wins over the client's; the client's serves for users not seen yet.
+    rtype = profile.type if profile and profile.type else recipient_type
+    if rtype is None:
+        raise Invalid("recipientType is required ('patient' or 'doctor')")
+    if user.role == "patient" and rtype != "doctor":
+        raise Forbidden("Patients can only message doctors")
+    now = utcnow()
+    types: dict[str, UserType] = {user.id: user.role, rid: rtype}  # type: ignore[dict-item]
+    conv_type: ConversationType = (
+        "doctor_doctor" if user.role == "doctor" and rtype == "doctor" else "patient_doctor"
+    )
+    conv, created = await core.store.get_or_create_conversation(
+        Conversation(
+            id=new_id(),
+            participants=sorted((user.id, rid)),
+            participant_types=types,
+            conversation_type=conv_type,
+            created_at=now,
+            updated_at=now,
+            unread_count={user.id: 0, rid: 0},
+        )
+    )
+    return Opened(await _view(core, conv, user.id), created=created)
+
+
+async def list_conversations(
+    core: Core, user: Principal, conversation_type: str, page: Page
+) -> tuple[list[JSON], JSON]:
+    if conversation_type != "all" and conversation_type not in CONVERSATION_TYPES:
+        raise Invalid("type must be one of all, patient_doctor, doctor_doctor")
+    wanted: ConversationType | None = (
+        None if conversation_type == "all" else conversation_type  # type: ignore[assignment]
+    )
+    convs, total = await core.store.list_conversations(user.id, wanted, page.skip, page.limit)
+    others = [c.other(user.id) for c in convs]
+    profiles, online = await asyncio.gather(
+        core.directory.get_profiles(others), core.presence.online_among(others)
+    )
+    views = [
+        conversation_view(c, user.id, profiles.get(o), o in online) for c, o in zip(convs, others)
+    ]
+    return views, pagination(page.page, page.limit, total)
+
+
+async def unread_summary(core: Core, user: Principal) -> JSON:
+    convs = await core.store.unread_conversations(user.id)
+    profiles = await core.directory.get_profiles([c.other(user.id) for c in convs])
+    by_conversation = []
+    for c in convs:
+        other = profiles.get(c.other(user.id))
+        by_conversation.append(
+            {
+                "conversationId": c.id,
+                "recipientName": other.name if other else None,
+                "unreadCount": c.unread_count.get(user.id, 0),
+            }
+        )
+    return {
+        "totalUnread": sum(item["unreadCount"] for item in by_conversation),
+        "byConversation": by_conversation,
+    }
+
+
+async def _view(core: Core, conv: Conversation, viewer_id: str) -> JSON:
+    other = conv.other(viewer_id)
+    profile, online = await asyncio.gather(
+        core.directory.get_profile(other), core.presence.is_online(other)
+    )
+    return conversation_view(conv, viewer_id, profile, online)

@@ -1,0 +1,85 @@
+"""The core's context: the ports one process uses, and the outbox dispatch shared by every rule."""
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .config import Settings
+from .models import Principal, UserProfile
+from .ports import (
+    EventPublisher,
+    PresenceStore,
+    RateLimiter,
+    RealtimeNotifier,
+    Store,
+    UserDirectory,
+)
+from .models import PendingEvent
+
+logger = logging.getLogger(__name__)
+
+
+class FileStore(Protocol):
+    """Attachment storage (S3); optional until the attachments routes are deployed."""
+
+    async def download_url(self, key: str, file_name: str) -> str: ...
+
+
+@dataclass
+class Core:
+    settings: Settings
+    store: Store
+    directory: UserDirectory
+    presence: PresenceStore
+    publisher: EventPublisher
+    notifier: RealtimeNotifier
+    rate_limiter: RateLimiter
+    files: FileStore | None = None
+    # The socket tier publishes off the request path; a Lambda awaits before it returns.
+    background_dispatch: bool = False
+    _tasks: set["asyncio.Task[None]"] = field(default_factory=set)
+
+    async def identify(self, user: Principal) -> None:
+        """Remember who presented a valid token (the embedded directory serves their name)."""
+        await self.directory.remember(UserProfile(id=user.id, type=user.role, name=user.name))
+
+    async def notify(self, user_id: str, event: str, data: dict[str, Any]) -> None:
+        """Push to every socket of a user; a realtime failure never fails the stored change."""
+        try:
+            await self.notifier.emit_to_user(user_id, event, data)
+        except Exception as exc:
+            logger.warning(
+                "realtime emit failed", extra={"socket_event": event, "error": type(exc).__name__}
+            )
+
+    async def dispatch(self, events: Sequence[PendingEvent]) -> None:
+        """Publish events already recorded with their change; unconfirmed ones stay for the relay."""
+        if not events:
+            return
+        if self.background_dispatch:
+            task = asyncio.get_running_loop().create_task(self._publish(list(events)))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        else:
+            await self._publish(list(events))
+
+    async def _publish(self, events: list[PendingEvent]) -> None:
+        try:
+            await self.publisher.publish(events)
+        except Exception as exc:
+            logger.warning(
+                "event publish failed; left pending for the relay",
+                extra={"events": len(events), "error": type(exc).__name__},
+            )
+            return
+        try:
+            await self.store.ack_events([e.event_id for e in events])
+        except Exception as exc:  # published but not acked: the relay re-sends the same eventId
+            logger.warning("event ack failed", extra={"error": type(exc).__name__})
+
+    async def drain(self) -> None:
+        """Wait for background publishes (shutdown, tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)

@@ -1,0 +1,73 @@
+"""Kafka event payloads, field for field as the original service published them, plus `eventId`."""
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from .clock import epoch_ms
+from .models import Message, PendingEvent
+
+MESSAGE_SENT = "message.sent"
+MESSAGE_DELIVERED = "message.delivered"
+MESSAGE_READ = "message.read"
+MESSAGE_DELETED = "message.deleted"
+EVENT_TYPES = (MESSAGE_SENT, MESSAGE_DELIVERED, MESSAGE_READ, MESSAGE_DELETED)
+
+
+def _event(event_type: str, conversation_id: str, at: datetime, **fields: object) -> PendingEvent:
+    event_id = str(uuid.uuid4())
+    payload = {"eventType": event_type, **fields, "eventId": event_id}
+    return PendingEvent(
+        event_id=event_id, event_type=event_type, key=conversation_id, payload=payload, created_at=at
+    )
+
+
+def message_sent(message: Message, receiver_online: bool) -> PendingEvent:
+    return _event(
+        MESSAGE_SENT,
+        message.conversation_id,
+        message.created_at,
+        messageId=message.id,
+        conversationId=message.conversation_id,
+        senderId=message.sender_id,
+        receiverId=message.receiver_id,
+        messageType=message.message_type,
+        timestamp=epoch_ms(message.created_at),
+        isReceiverOnline=receiver_online,
+    )
+
+
+def message_delivered(message: Message, at: datetime) -> PendingEvent:
+    return _event(
+        MESSAGE_DELIVERED,
+        message.conversation_id,
+        at,
+        messageId=message.id,
+        deliveredAt=epoch_ms(at),
+    )
+
+
+def message_read(
+    conversation_id: str, message_ids: Sequence[str], reader_id: str, at: datetime
+) -> PendingEvent:
+    return _event(
+        MESSAGE_READ,
+        conversation_id,
+        at,
+        conversationId=conversation_id,
+        messageIds=list(message_ids),
+        readBy=reader_id,
+        readAt=epoch_ms(at),
+    )
+
+
+def message_deleted(message: Message, by: str, at: datetime) -> PendingEvent:
+    return _event(
+        MESSAGE_DELETED,
+        message.conversation_id,
+        at,
+        messageId=message.id,
+        conversationId=message.conversation_id,
+        deletedBy=by,
+        deletedAt=epoch_ms(at),
+    )

@@ -1,0 +1,97 @@
+"""Input shapes shared by REST bodies and socket payloads: strict types, so `{"$ne": null}` is 400."""
+
+import json
+from collections.abc import Sequence
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
+
+from .errors import Invalid
+
+MAX_METADATA_BYTES = 4096
+MAX_IDS_PER_CALL = 500
+
+T = TypeVar("T", bound=BaseModel)
+
+TempId = Annotated[StrictStr, Field(min_length=1, max_length=128)]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class CreateConversationIn(_Input):
+    recipientId: StrictStr
+    recipientType: StrictStr | None = None
+
+
+class SendMessageIn(_Input):
+    receiverId: StrictStr | None = None
+    messageType: StrictStr = "text"
+    content: StrictStr
+    tempId: TempId | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class SocketSendMessageIn(SendMessageIn):
+    conversationId: StrictStr
+
+
+class MarkReadIn(_Input):
+    messageIds: Annotated[list[StrictStr], Field(max_length=MAX_IDS_PER_CALL)] | None = None
+
+
+class SocketMarkReadIn(MarkReadIn):
+    conversationId: StrictStr
+
+
+class ConversationRefIn(_Input):
+    conversationId: StrictStr
+    receiverId: StrictStr | None = None
+
+
+def parse_input(model: type[T], data: Any) -> T:
+    """Validate a payload into `model`, turning pydantic's report into one readable Invalid."""
+    if not isinstance(data, dict):
+        raise Invalid("Payload must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise Invalid(describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    return describe_errors(exc.errors(include_url=False, include_input=False))
+
+
+def describe_errors(errors: Sequence[Any]) -> str:
+    """One readable sentence from pydantic's error list: `field: reason`."""
+    if not errors:
+        return "Invalid request"
+    first = errors[0]
+    where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path"))
+    reason = first.get("msg", "is invalid")
+    if first.get("type") == "missing":
+        reason = "is required"
+    return f"{where}: {reason}" if where else reason
+
+
+def check_metadata(metadata: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Small JSON object without operator-like keys (`$...`, dotted), so it is stored as data."""
+    if metadata is None:
+        return None
+    if len(json.dumps(metadata, default=str)) > MAX_METADATA_BYTES:
+        raise Invalid(f"metadata must be at most {MAX_METADATA_BYTES} bytes of JSON")
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not isinstance(key, str) or key.startswith("$") or "." in key:
+                    raise Invalid("metadata keys must not start with '$' or contain '.'")
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(metadata)
+    return metadata

@@ -1,0 +1,258 @@
+"""Messages: send (both tiers), history, read receipts, delivery receipts, soft delete."""
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+
+from . import events
+from .access import conversation_for
+from .clock import iso, utcnow
+from .core import Core
+from .errors import DuplicateKey, Forbidden, Invalid, NotFound, RateLimited
+from .ids import new_id, parse_id
+from .inputs import MAX_IDS_PER_CALL, SendMessageIn, check_metadata
+from .models import Attachment, Conversation, LastMessage, Message, MessageType, Page, Principal
+from .text import index_tokens
+from .views import JSON, message_view, message_views, pagination
+
+MAX_CATCH_UP = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    message: JSON
+    created: bool  # False when a retried tempId returned the original message
+
+
+@dataclass(frozen=True, slots=True)
+class ReadReceipt:
+    conversation_id: str
+    count: int
+    message_ids: list[str]
+    read_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Deleted:
+    message_id: str
+    conversation_id: str
+    deleted_at: datetime
+
+
+async def send_text(core: Core, user: Principal, conversation_id: object, data: SendMessageIn) -> Sent:
+    """Send a text message: the one path for the socket `send_message` and the REST send."""
+    if data.messageType != "text":
+        raise Invalid("messageType must be 'text' here; files go through send-file")
+    content = data.content.strip()
+    if not content:
+        raise Invalid("content must not be empty")
+    limit = core.settings.max_message_length
+    if len(content) > limit:
+        raise Invalid(f"content must be at most {limit} characters")
+    conv = await conversation_for(core, user, conversation_id)
+    return await store_message(
+        core,
+        user,
+        conv,
+        receiver_id=data.receiverId,
+        message_type="text",
+        content=content,
+        temp_id=data.tempId,
+        metadata=check_metadata(data.metadata),
+    )
+
+
+async def store_message(
+    core: Core,
+    user: Principal,
+    conv: Conversation,
+    *,
+    receiver_id: object | None,
+    message_type: MessageType,
+    content: str,
+    temp_id: str | None = None,
+    metadata: dict[str, object] | None = None,
+    attachment: Attachment | None = None,
+) -> Sent:
+    """Persist a message with its `message.sent` event, count it unread, push it, receipt it."""
+    other = conv.other(user.id)
+    if receiver_id is not None and parse_id(receiver_id, "receiverId") != other:
+        raise Forbidden("receiverId is not the other participant of this conversation")
+    if temp_id:
+        original = await core.store.find_by_client_key(user.id, temp_id)
+        if original is not None:
+            return Sent(await _one_view(core, original), created=False)
+    settings = core.settings
+    if not await core.rate_limiter.hit(
+        f"send:{user.id}", settings.rate_limit_messages, settings.rate_limit_window_seconds
+    ):
+        raise RateLimited("Too many messages: slow down and try again in a few seconds")
+
+    seq, online = await asyncio.gather(
+        core.store.allocate_seq(conv.id), core.presence.is_online(other)
+    )
+    now = utcnow()
+    message = Message(
+        id=new_id(),
+        conversation_id=conv.id,
+        sender_id=user.id,
+        sender_type=user.role,
+        receiver_id=other,
+        receiver_type=conv.participant_types.get(other, "doctor"),
+        message_type=message_type,
+        content=content,
+        created_at=now,
+        updated_at=now,
+        seq=seq,
+        temp_id=temp_id,
+        attachment=attachment,
+        metadata=metadata,
+        is_delivered=online,
+        delivered_at=now if online else None,
+        search_tokens=index_tokens(content),
+    )
+    pending = [events.message_sent(message, online)]
+    if online:
+        pending.append(events.message_delivered(message, now))
+    message.pending_events = pending
+    try:
+        await core.store.insert_message(message)
+    except DuplicateKey:
+        # The same tempId raced in from another task: answer with the message that won.
+        original = await core.store.find_by_client_key(user.id, temp_id or "")
+        if original is None:
+            raise
+        return Sent(await _one_view(core, original), created=False)
+    last = LastMessage(message.id, content, user.id, now, False, seq)
+    await core.store.record_message(conv.id, last, other, now)
+    await core.dispatch(pending)
+    view = await _one_view(core, message)
+    await core.notify(other, "new_message", view)
+    if online:
+        await core.notify(user.id, "message_delivered", {"messageId": message.id, "deliveredAt": iso(now)})
+    return Sent(view, created=True)
+
+
+async def history(
+    core: Core,
+    user: Principal,
+    conversation_id: object,
+    page: Page,
+    before: object | None = None,
+    after: object | None = None,
+    after_seq: int | None = None,
+) -> JSON:
+    """Newest first by page or before a message; oldest first after a message (catch-up)."""
+    conv = await conversation_for(core, user, conversation_id)
+    if before is not None and (after is not None or after_seq is not None):
+        raise Invalid("Use either before or after, not both")
+    before_seq = await _cursor_seq(core, conv, before, "before") if before is not None else None
+    if after is not None:
+        after_seq = await _cursor_seq(core, conv, after, "after")
+    if after_seq is None and before is None:
+        # Viewing the conversation delivers what was still waiting for this reader.
+        await deliver_pending(core, user, conv.id)
+    messages, total = await core.store.list_messages(
+        conv.id, skip=page.skip, limit=page.limit, before_seq=before_seq, after_seq=after_seq
+    )
+    paging = pagination(page.page, page.limit, total)
+    paging.pop("hasPrevious")
+    return {
+        "conversationId": conv.id,
+        "order": "oldest_first" if after_seq is not None else "newest_first",
+        "messages": await message_views(core, messages),
+        "pagination": paging,
+    }
+
+
+async def _cursor_seq(core: Core, conv: Conversation, value: object, name: str) -> int:
+    cursor = await core.store.get_message(parse_id(value, name))
+    if cursor is None or cursor.conversation_id != conv.id:
+        raise Invalid(f"{name} must be the id of a message in this conversation")
+    return cursor.seq
+
+
+async def mark_read(
+    core: Core, user: Principal, conversation_id: object, message_ids: list[str] | None
+) -> ReadReceipt:
+    """Mark messages addressed to the caller as read (all unread ones when no ids are given)."""
+    conv = await conversation_for(core, user, conversation_id)
+    ids: list[str] | None = None
+    if message_ids is not None:
+        if len(message_ids) > MAX_IDS_PER_CALL:
+            raise Invalid(f"messageIds must hold at most {MAX_IDS_PER_CALL} ids")
+        ids = list(dict.fromkeys(parse_id(m, "messageIds") for m in message_ids))
+    now = utcnow()
+    if ids == []:
+        return ReadReceipt(conv.id, 0, [], now)
+    candidates = await core.store.unread_ids(conv.id, user.id, ids)
+    if not candidates:
+        return ReadReceipt(conv.id, 0, [], now)
+    event = events.message_read(conv.id, candidates, user.id, now)
+    changed = await core.store.mark_read(candidates, user.id, now, event)
+    if changed:
+        await core.store.adjust_unread(conv.id, user.id, -changed)
+        await core.store.mark_last_message_read(conv.id, candidates)
+        await core.dispatch([event])
+        await core.notify(
+            conv.other(user.id),
+            "messages_read",
+            {
+                "conversationId": conv.id,
+                "messageIds": candidates,
+                "readBy": user.id,
+                "readAt": iso(now),
+            },
+        )
+    return ReadReceipt(conv.id, changed, candidates if changed else [], now)
+
+
+async def deliver_pending(core: Core, user: Principal, conversation_id: str | None = None) -> int:
+    """Mark what waits for `user` delivered and tell each sender (on connect, join or view)."""
+    waiting = await core.store.undelivered_for(user.id, conversation_id, MAX_CATCH_UP)
+    delivered = 0
+    for m in waiting:
+        now = utcnow()
+        event = events.message_delivered(m, now)
+        if not await core.store.mark_delivered(m.id, now, event):
+            continue  # another task delivered it first
+        delivered += 1
+        await core.dispatch([event])
+        await core.notify(m.sender_id, "message_delivered", {"messageId": m.id, "deliveredAt": iso(now)})
+    return delivered
+
+
+async def delete_message(core: Core, user: Principal, message_id: object) -> Deleted:
+    """Soft delete by the sender: the content and file are never shown again, the row stays."""
+    mid = parse_id(message_id, "messageId")
+    m = await core.store.get_message(mid)
+    if m is None:
+        raise NotFound("Message not found")
+    conv = await conversation_for(core, user, m.conversation_id)
+    if m.sender_id != user.id:
+        raise Forbidden("You can only delete your own messages")
+    if m.is_deleted:
+        return Deleted(m.id, conv.id, m.deleted_at or m.updated_at)  # idempotent retry
+    now = utcnow()
+    event = events.message_deleted(m, user.id, now)
+    if await core.store.mark_deleted(m.id, user.id, now, event):
+        if not m.is_read:
+            await core.store.adjust_unread(conv.id, m.receiver_id, -1)
+        if conv.last_message is None or conv.last_message.message_id == m.id:
+            latest = await core.store.latest_visible_message(conv.id)
+            await core.store.set_last_message(conv.id, _last_of(latest) if latest else None)
+        await core.dispatch([event])
+        payload = {"messageId": m.id, "conversationId": conv.id, "deletedAt": iso(now)}
+        await asyncio.gather(
+            core.notify(m.receiver_id, "message_deleted", payload),
+            core.notify(user.id, "message_deleted", payload),
+        )
+    return Deleted(m.id, conv.id, now)
+
+
+def _last_of(m: Message) -> LastMessage:
+    return LastMessage(m.id, m.content, m.sender_id, m.created_at, m.is_read, m.seq)
+
+
+async def _one_view(core: Core, m: Message) -> JSON:
+    return await message_view(core, m, await core.directory.get_profile(m.sender_id))

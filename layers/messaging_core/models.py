@@ -1,0 +1,134 @@
+"""Domain records: what the core reads and writes through its repository port."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+UserType = Literal["patient", "doctor"]
+ConversationType = Literal["patient_doctor", "doctor_doctor"]
+MessageType = Literal["text", "image", "document", "system"]
+USER_TYPES: tuple[str, ...] = ("patient", "doctor")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller, from its token's claims."""
+
+    id: str
+    role: UserType
+    name: str | None = None
+
+
+@dataclass(slots=True)
+class UserProfile:
+    id: str
+    type: UserType | None
+    name: str | None = None
+    profile_photo: str | None = None
+    specialty: str | None = None
+
+
+@dataclass(slots=True)
+class LastMessage:
+    message_id: str
+    content: str
+    sender_id: str
+    timestamp: datetime
+    is_read: bool
+    seq: int
+
+
+@dataclass(slots=True)
+class Conversation:
+    id: str
+    participants: list[str]  # sorted, exactly two
+    participant_types: dict[str, UserType]
+    conversation_type: ConversationType
+    created_at: datetime
+    updated_at: datetime
+    last_message: LastMessage | None = None
+    unread_count: dict[str, int] = field(default_factory=dict)
+    seq: int = 0
+    is_active: bool = True
+    is_archived: bool = False
+
+    @property
+    def pair_key(self) -> str:
+        return pair_key(self.participants[0], self.participants[1])
+
+    def other(self, user_id: str) -> str:
+        return self.participants[1] if self.participants[0] == user_id else self.participants[0]
+
+    def has(self, user_id: str) -> bool:
+        return user_id in self.participants
+
+
+def pair_key(a: str, b: str) -> str:
+    """One key per pair of users, whoever starts the conversation."""
+    first, second = sorted((a, b))
+    return f"{first}:{second}"
+
+
+@dataclass(slots=True)
+class Attachment:
+    file_name: str
+    file_size: int
+    mime_type: str
+    s3_key: str
+
+
+@dataclass(slots=True)
+class PendingEvent:
+    """An event recorded with the state change it belongs to, until the publisher confirms it."""
+
+    event_id: str
+    event_type: str
+    key: str
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(slots=True)
+class Message:
+    id: str
+    conversation_id: str
+    sender_id: str
+    sender_type: UserType
+    receiver_id: str
+    receiver_type: UserType
+    message_type: MessageType
+    content: str
+    created_at: datetime
+    updated_at: datetime
+    seq: int
+    temp_id: str | None = None
+    attachment: Attachment | None = None
+    metadata: dict[str, Any] | None = None
+    is_read: bool = False
+    read_at: datetime | None = None
+    is_delivered: bool = False
+    delivered_at: datetime | None = None
+    is_edited: bool = False
+    edited_at: datetime | None = None
+    is_deleted: bool = False
+    deleted_at: datetime | None = None
+    deleted_by: str | None = None
+    search_tokens: list[str] = field(default_factory=list)
+    pending_events: list[PendingEvent] = field(default_factory=list)
+
+    @property
+    def client_key(self) -> str:
+        """Unique per sender: the client's tempId when given, so a retried send is not stored twice."""
+        return f"{self.sender_id}:{self.temp_id}" if self.temp_id else f"{self.sender_id}#{self.id}"
+
+
+@dataclass(slots=True)
+class Page:
+    """A page request: 1-based page number and size."""
+
+    page: int
+    limit: int
+
+    @property
+    def skip(self) -> int:
+        return (self.page - 1) * self.limit

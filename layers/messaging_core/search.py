@@ -1,0 +1,49 @@
+"""Word search over the caller's conversations: accent- and case-insensitive, last word a prefix."""
+
+from .access import conversation_for
+from .core import Core
+from .errors import Invalid
+from .models import Page, Principal
+from .text import words
+from .views import JSON, message_views, pagination
+
+MAX_QUERY_LENGTH = 200
+MAX_QUERY_WORDS = 10
+
+
+async def search_messages(
+    core: Core, user: Principal, query: str, conversation_id: object | None, page: Page
+) -> JSON:
+    if not query.strip():
+        raise Invalid("query is required")
+    if len(query) > MAX_QUERY_LENGTH:
+        raise Invalid(f"query must be at most {MAX_QUERY_LENGTH} characters")
+    if conversation_id is not None:
+        scope = [(await conversation_for(core, user, conversation_id)).id]
+    else:
+        scope = await core.store.conversation_ids_for(user.id)
+    tokens = list(dict.fromkeys(words(query)))[:MAX_QUERY_WORDS]
+    if tokens and scope:
+        found, total = await core.store.search_messages(scope, tokens, page.skip, page.limit)
+    else:
+        found, total = [], 0
+    results = []
+    for view in await message_views(core, found):
+        results.append(
+            {
+                k: view[k]
+                for k in (
+                    "id",
+                    "conversationId",
+                    "senderId",
+                    "senderName",
+                    "messageType",
+                    "content",
+                    "attachment",
+                    "createdAt",
+                )
+                if k in view
+            }
+        )
+    paging = pagination(page.page, page.limit, total)
+    return {"query": query, "messages": results, "pagination": paging}

@@ -1,0 +1,264 @@
+"""In-memory store with the same semantics as the MongoDB one (unique keys, atomic counters)."""
+
+import copy
+from collections.abc import Sequence
+from datetime import datetime
+
+from ..errors import DuplicateKey
+from ..models import (
+    Conversation,
+    ConversationType,
+    LastMessage,
+    Message,
+    PendingEvent,
+    UserProfile,
+)
+
+
+class MemoryStore:
+    """Every method runs without awaiting, so each is atomic on the event loop, as a DB update is."""
+
+    def __init__(self) -> None:
+        self._conversations: dict[str, Conversation] = {}
+        self._by_pair: dict[str, str] = {}
+        self._messages: dict[str, Message] = {}
+        self._by_client_key: dict[str, str] = {}
+        self._users: dict[str, UserProfile] = {}
+
+    # -- lifecycle
+    async def ensure_indexes(self) -> None:
+        return None
+
+    async def ping(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        return None
+
+    # -- conversations
+    async def get_or_create_conversation(self, conv: Conversation) -> tuple[Conversation, bool]:
+        existing = self._by_pair.get(conv.pair_key)
+        if existing is not None:
+            return copy.deepcopy(self._conversations[existing]), False
+        self._conversations[conv.id] = copy.deepcopy(conv)
+        self._by_pair[conv.pair_key] = conv.id
+        return copy.deepcopy(conv), True
+
+    async def get_conversation(self, conversation_id: str) -> Conversation | None:
+        conv = self._conversations.get(conversation_id)
+        return copy.deepcopy(conv) if conv else None
+
+    async def find_conversation_between(self, a: str, b: str) -> Conversation | None:
+        from ..models import pair_key
+
+        conv_id = self._by_pair.get(pair_key(a, b))
+        return await self.get_conversation(conv_id) if conv_id else None
+
+    async def list_conversations(
+        self, user_id: str, conversation_type: ConversationType | None, skip: int, limit: int
+    ) -> tuple[list[Conversation], int]:
+        mine = [
+            c
+            for c in self._conversations.values()
+            if user_id in c.participants
+            and (conversation_type is None or c.conversation_type == conversation_type)
+        ]
+        mine.sort(key=_conversation_order, reverse=True)
+        return [copy.deepcopy(c) for c in mine[skip : skip + limit]], len(mine)
+
+    async def conversation_ids_for(self, user_id: str) -> list[str]:
+        return [c.id for c in self._conversations.values() if user_id in c.participants]
+
+    async def partners_of(self, user_id: str) -> list[str]:
+        return [c.other(user_id) for c in self._conversations.values() if user_id in c.participants]
+
+    async def unread_conversations(self, user_id: str) -> list[Conversation]:
+        found = [
+            c
+            for c in self._conversations.values()
+            if user_id in c.participants and c.unread_count.get(user_id, 0) > 0
+        ]
+        found.sort(key=_conversation_order, reverse=True)
+        return [copy.deepcopy(c) for c in found]
+
+    async def allocate_seq(self, conversation_id: str) -> int:
+        conv = self._conversations[conversation_id]
+        conv.seq += 1
+        return conv.seq
+
+    async def record_message(
+        self, conversation_id: str, last: LastMessage, receiver_id: str, at: datetime
+    ) -> None:
+        conv = self._conversations[conversation_id]
+        conv.unread_count[receiver_id] = conv.unread_count.get(receiver_id, 0) + 1
+        if conv.last_message is None or conv.last_message.seq < last.seq:
+            conv.last_message = copy.deepcopy(last)
+        conv.updated_at = max(conv.updated_at, at)
+
+    async def adjust_unread(self, conversation_id: str, user_id: str, delta: int) -> None:
+        conv = self._conversations[conversation_id]
+        conv.unread_count[user_id] = conv.unread_count.get(user_id, 0) + delta
+
+    async def set_last_message(self, conversation_id: str, last: LastMessage | None) -> None:
+        self._conversations[conversation_id].last_message = copy.deepcopy(last)
+
+    async def mark_last_message_read(
+        self, conversation_id: str, message_ids: Sequence[str]
+    ) -> None:
+        last = self._conversations[conversation_id].last_message
+        if last is not None and last.message_id in message_ids:
+            last.is_read = True
+
+    # -- messages
+    async def insert_message(self, message: Message) -> None:
+        if message.client_key in self._by_client_key or message.id in self._messages:
+            raise DuplicateKey(message.client_key)
+        self._messages[message.id] = copy.deepcopy(message)
+        self._by_client_key[message.client_key] = message.id
+
+    async def get_message(self, message_id: str) -> Message | None:
+        msg = self._messages.get(message_id)
+        return copy.deepcopy(msg) if msg else None
+
+    async def find_by_client_key(self, sender_id: str, temp_id: str) -> Message | None:
+        msg_id = self._by_client_key.get(f"{sender_id}:{temp_id}")
+        return await self.get_message(msg_id) if msg_id else None
+
+    async def list_messages(
+        self,
+        conversation_id: str,
+        *,
+        skip: int,
+        limit: int,
+        before_seq: int | None = None,
+        after_seq: int | None = None,
+    ) -> tuple[list[Message], int]:
+        found = [
+            m
+            for m in self._messages.values()
+            if m.conversation_id == conversation_id
+            and (before_seq is None or m.seq < before_seq)
+            and (after_seq is None or m.seq > after_seq)
+        ]
+        found.sort(key=lambda m: m.seq, reverse=after_seq is None)
+        return [copy.deepcopy(m) for m in found[skip : skip + limit]], len(found)
+
+    async def latest_visible_message(self, conversation_id: str) -> Message | None:
+        visible = [
+            m
+            for m in self._messages.values()
+            if m.conversation_id == conversation_id and not m.is_deleted
+        ]
+        return copy.deepcopy(max(visible, key=lambda m: m.seq)) if visible else None
+
+    async def unread_ids(
+        self, conversation_id: str, reader_id: str, message_ids: Sequence[str] | None
+    ) -> list[str]:
+        wanted = set(message_ids) if message_ids is not None else None
+        return [
+            m.id
+            for m in sorted(self._messages.values(), key=lambda m: m.seq)
+            if m.conversation_id == conversation_id
+            and m.receiver_id == reader_id
+            and not m.is_read
+            and not m.is_deleted
+            and (wanted is None or m.id in wanted)
+        ]
+
+    async def mark_read(
+        self, message_ids: Sequence[str], reader_id: str, at: datetime, event: PendingEvent | None
+    ) -> int:
+        changed = 0
+        for message_id in message_ids:
+            m = self._messages.get(message_id)
+            if m is None or m.is_read or m.receiver_id != reader_id or m.is_deleted:
+                continue
+            m.is_read, m.read_at, m.updated_at = True, at, at
+            if event is not None:
+                m.pending_events.append(copy.deepcopy(event))
+            changed += 1
+        return changed
+
+    async def undelivered_for(
+        self, receiver_id: str, conversation_id: str | None, limit: int
+    ) -> list[Message]:
+        found = [
+            m
+            for m in self._messages.values()
+            if m.receiver_id == receiver_id
+            and not m.is_delivered
+            and not m.is_deleted
+            and (conversation_id is None or m.conversation_id == conversation_id)
+        ]
+        found.sort(key=lambda m: (m.created_at, m.seq))
+        return [copy.deepcopy(m) for m in found[:limit]]
+
+    async def mark_delivered(self, message_id: str, at: datetime, event: PendingEvent) -> bool:
+        m = self._messages.get(message_id)
+        if m is None or m.is_delivered:
+            return False
+        m.is_delivered, m.delivered_at, m.updated_at = True, at, at
+        m.pending_events.append(copy.deepcopy(event))
+        return True
+
+    async def mark_deleted(
+        self, message_id: str, by: str, at: datetime, event: PendingEvent
+    ) -> bool:
+        m = self._messages.get(message_id)
+        if m is None or m.is_deleted:
+            return False
+        m.is_deleted, m.deleted_at, m.deleted_by, m.updated_at = True, at, by, at
+        m.search_tokens = []
+        m.pending_events.append(copy.deepcopy(event))
+        return True
+
+    async def search_messages(
+        self, conversation_ids: Sequence[str], tokens: Sequence[str], skip: int, limit: int
+    ) -> tuple[list[Message], int]:
+        scope = set(conversation_ids)
+        *whole, last = tokens
+
+        def matches(m: Message) -> bool:
+            return all(t in m.search_tokens for t in whole) and any(
+                t.startswith(last) for t in m.search_tokens
+            )
+
+        found = [
+            m
+            for m in self._messages.values()
+            if m.conversation_id in scope and not m.is_deleted and matches(m)
+        ]
+        found.sort(key=lambda m: (m.created_at, m.id), reverse=True)
+        return [copy.deepcopy(m) for m in found[skip : skip + limit]], len(found)
+
+    async def pending_events(self, older_than: datetime, limit: int) -> list[PendingEvent]:
+        seen: dict[str, PendingEvent] = {}
+        for m in self._messages.values():
+            for e in m.pending_events:
+                if e.created_at <= older_than:
+                    seen.setdefault(e.event_id, copy.deepcopy(e))
+        return sorted(seen.values(), key=lambda e: e.created_at)[:limit]
+
+    async def ack_events(self, event_ids: Sequence[str]) -> None:
+        ids = set(event_ids)
+        for m in self._messages.values():
+            if m.pending_events:
+                m.pending_events = [e for e in m.pending_events if e.event_id not in ids]
+
+    async def count_pending_events(self) -> int:
+        return len({e.event_id for m in self._messages.values() for e in m.pending_events})
+
+    # -- users (embedded directory)
+    async def remember_user(self, profile: UserProfile) -> None:
+        known = self._users.get(profile.id)
+        if known is None or known != profile:
+            self._users[profile.id] = copy.deepcopy(profile)
+
+    async def get_user(self, user_id: str) -> UserProfile | None:
+        user = self._users.get(user_id)
+        return copy.deepcopy(user) if user else None
+
+
+def _conversation_order(c: Conversation) -> tuple[datetime, str]:
+    # Most recent activity first: the same order as the MongoDB store's (updatedAt, _id) sort.
+    return (c.updated_at, c.id)

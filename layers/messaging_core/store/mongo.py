@@ -1,0 +1,549 @@
+"""MongoDB store (pymongo's AsyncMongoClient): every query and index of the service lives here.
+
+Works on MongoDB, Amazon DocumentDB and FerretDB: no `$text`, no transactions, no partial
+indexes; uniqueness comes from plain unique keys (`pairKey`, `clientKey`).
+"""
+
+import asyncio
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from ..errors import DuplicateKey, Unavailable
+from ..models import (
+    Attachment,
+    Conversation,
+    ConversationType,
+    LastMessage,
+    Message,
+    PendingEvent,
+    UserProfile,
+)
+
+Doc = dict[str, Any]
+
+
+def _oid(value: str) -> ObjectId:
+    return ObjectId(value)
+
+
+def _hex(value: Any) -> str:
+    return str(value)
+
+
+class MongoStore:
+    def __init__(self, client: AsyncMongoClient[Doc], db_name: str) -> None:
+        self._client = client
+        db = client[db_name]
+        self._conversations = db["conversations"]
+        self._messages = db["messages"]
+        self._users = db["users"]
+
+    @classmethod
+    def from_uri(cls, uri: str, db_name: str) -> "MongoStore":
+        client: AsyncMongoClient[Doc] = AsyncMongoClient(
+            uri,
+            tz_aware=True,
+            serverSelectionTimeoutMS=5000,
+            connectTimeoutMS=3000,
+            retryWrites=False,  # DocumentDB does not support retryable writes
+            appname="esante-messaging",
+        )
+        return cls(client, db_name)
+
+    # -- lifecycle
+    async def ensure_indexes(self) -> None:
+        """Create every index once at start-up; create_index is a no-op when it already exists."""
+        try:
+            await self._conversations.create_index("pairKey", unique=True)
+            await self._conversations.create_index(
+                [("participants", ASCENDING), ("updatedAt", DESCENDING)]
+            )
+            await self._conversations.create_index(
+                [("participants", ASCENDING), ("lastMessage.timestamp", DESCENDING)]
+            )
+            await self._conversations.create_index("conversationType")
+            await self._messages.create_index("clientKey", unique=True)
+            await self._messages.create_index([("conversationId", ASCENDING), ("seq", DESCENDING)])
+            await self._messages.create_index(
+                [("conversationId", ASCENDING), ("createdAt", DESCENDING)]
+            )
+            await self._messages.create_index([("senderId", ASCENDING), ("createdAt", DESCENDING)])
+            await self._messages.create_index([("receiverId", ASCENDING), ("isRead", ASCENDING)])
+            await self._messages.create_index(
+                [("receiverId", ASCENDING), ("isDelivered", ASCENDING)]
+            )
+            await self._messages.create_index("searchTokens")
+            await self._messages.create_index("pendingEvents.createdAt", sparse=True)
+        except PyMongoError as exc:
+            raise Unavailable("Database unavailable") from exc
+
+    async def ping(self) -> bool:
+        try:
+            await self._client.admin.command("ping")
+            return True
+        except PyMongoError:
+            return False
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    # -- conversations
+    async def get_or_create_conversation(self, conv: Conversation) -> tuple[Conversation, bool]:
+        doc = _conversation_doc(conv)
+        for _ in range(3):
+            try:
+                found = await self._conversations.find_one_and_update(
+                    {"pairKey": conv.pair_key},
+                    {"$setOnInsert": doc},
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                )
+            except DuplicateKeyError:
+                continue  # a concurrent create won the race: read the winner on the next turn
+            assert found is not None
+            return _conversation(found), found["_id"] == doc["_id"]
+        found = await self._conversations.find_one({"pairKey": conv.pair_key})
+        if found is None:
+            raise Unavailable("Could not create the conversation")
+        return _conversation(found), False
+
+    async def get_conversation(self, conversation_id: str) -> Conversation | None:
+        doc = await self._conversations.find_one({"_id": _oid(conversation_id)})
+        return _conversation(doc) if doc else None
+
+    async def find_conversation_between(self, a: str, b: str) -> Conversation | None:
+        from ..models import pair_key
+
+        doc = await self._conversations.find_one({"pairKey": pair_key(a, b)})
+        return _conversation(doc) if doc else None
+
+    async def list_conversations(
+        self, user_id: str, conversation_type: ConversationType | None, skip: int, limit: int
+    ) -> tuple[list[Conversation], int]:
+        query: Doc = {"participants": _oid(user_id)}
+        if conversation_type is not None:
+            query["conversationType"] = conversation_type
+        cursor = (
+            self._conversations.find(query)
+            .sort([("updatedAt", DESCENDING), ("_id", DESCENDING)])
+            .skip(skip)
+            .limit(limit)
+        )
+        docs, total = await asyncio.gather(
+            cursor.to_list(), self._conversations.count_documents(query)
+        )
+        return [_conversation(d) for d in docs], total
+
+    async def conversation_ids_for(self, user_id: str) -> list[str]:
+        docs = await self._conversations.find(
+            {"participants": _oid(user_id)}, {"_id": 1}
+        ).to_list()
+        return [_hex(d["_id"]) for d in docs]
+
+    async def partners_of(self, user_id: str) -> list[str]:
+        me = _oid(user_id)
+        docs = await self._conversations.find({"participants": me}, {"participants": 1}).to_list()
+        return [_hex(p) for d in docs for p in d["participants"] if p != me]
+
+    async def unread_conversations(self, user_id: str) -> list[Conversation]:
+        docs = (
+            await self._conversations.find(
+                {"participants": _oid(user_id), f"unreadCount.{user_id}": {"$gt": 0}}
+            )
+            .sort([("updatedAt", DESCENDING), ("_id", DESCENDING)])
+            .to_list()
+        )
+        return [_conversation(d) for d in docs]
+
+    async def allocate_seq(self, conversation_id: str) -> int:
+        doc = await self._conversations.find_one_and_update(
+            {"_id": _oid(conversation_id)},
+            {"$inc": {"seq": 1}},
+            projection={"seq": 1},
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            raise Unavailable("Conversation vanished while sending")
+        return int(doc["seq"])
+
+    async def record_message(
+        self, conversation_id: str, last: LastMessage, receiver_id: str, at: datetime
+    ) -> None:
+        oid = _oid(conversation_id)
+        inc = {f"unreadCount.{receiver_id}": 1}
+        # Only a newer message replaces the preview, so concurrent sends cannot roll it back.
+        newer = await self._conversations.update_one(
+            {"_id": oid, "$or": [{"lastMessage": None}, {"lastMessage.seq": {"$lt": last.seq}}]},
+            {"$set": {"lastMessage": _last_doc(last)}, "$inc": inc, "$max": {"updatedAt": at}},
+        )
+        if newer.matched_count == 0:
+            await self._conversations.update_one(
+                {"_id": oid}, {"$inc": inc, "$max": {"updatedAt": at}}
+            )
+
+    async def adjust_unread(self, conversation_id: str, user_id: str, delta: int) -> None:
+        await self._conversations.update_one(
+            {"_id": _oid(conversation_id)}, {"$inc": {f"unreadCount.{user_id}": delta}}
+        )
+
+    async def set_last_message(self, conversation_id: str, last: LastMessage | None) -> None:
+        await self._conversations.update_one(
+            {"_id": _oid(conversation_id)},
+            {"$set": {"lastMessage": _last_doc(last) if last else None}},
+        )
+
+    async def mark_last_message_read(
+        self, conversation_id: str, message_ids: Sequence[str]
+    ) -> None:
+        await self._conversations.update_one(
+            {"_id": _oid(conversation_id), "lastMessage.messageId": {"$in": list(message_ids)}},
+            {"$set": {"lastMessage.isRead": True}},
+        )
+
+    # -- messages
+    async def insert_message(self, message: Message) -> None:
+        try:
+            await self._messages.insert_one(_message_doc(message))
+        except DuplicateKeyError as exc:
+            raise DuplicateKey(message.client_key) from exc
+
+    async def get_message(self, message_id: str) -> Message | None:
+        doc = await self._messages.find_one({"_id": _oid(message_id)})
+        return _message(doc) if doc else None
+
+    async def find_by_client_key(self, sender_id: str, temp_id: str) -> Message | None:
+        doc = await self._messages.find_one({"clientKey": f"{sender_id}:{temp_id}"})
+        return _message(doc) if doc else None
+
+    async def list_messages(
+        self,
+        conversation_id: str,
+        *,
+        skip: int,
+        limit: int,
+        before_seq: int | None = None,
+        after_seq: int | None = None,
+    ) -> tuple[list[Message], int]:
+        query: Doc = {"conversationId": _oid(conversation_id)}
+        seq_range: Doc = {}
+        if before_seq is not None:
+            seq_range["$lt"] = before_seq
+        if after_seq is not None:
+            seq_range["$gt"] = after_seq
+        if seq_range:
+            query["seq"] = seq_range
+        order = ASCENDING if after_seq is not None else DESCENDING
+        cursor = self._messages.find(query).sort("seq", order).skip(skip).limit(limit)
+        docs, total = await asyncio.gather(cursor.to_list(), self._messages.count_documents(query))
+        return [_message(d) for d in docs], total
+
+    async def latest_visible_message(self, conversation_id: str) -> Message | None:
+        docs = (
+            await self._messages.find({"conversationId": _oid(conversation_id), "isDeleted": False})
+            .sort("seq", DESCENDING)
+            .limit(1)
+            .to_list()
+        )
+        return _message(docs[0]) if docs else None
+
+    async def unread_ids(
+        self, conversation_id: str, reader_id: str, message_ids: Sequence[str] | None
+    ) -> list[str]:
+        query: Doc = {
+            "conversationId": _oid(conversation_id),
+            "receiverId": _oid(reader_id),
+            "isRead": False,
+            "isDeleted": False,
+        }
+        if message_ids is not None:
+            query["_id"] = {"$in": [_oid(m) for m in message_ids]}
+        docs = await self._messages.find(query, {"_id": 1}).sort("seq", ASCENDING).to_list()
+        return [_hex(d["_id"]) for d in docs]
+
+    async def mark_read(
+        self, message_ids: Sequence[str], reader_id: str, at: datetime, event: PendingEvent | None
+    ) -> int:
+        update: Doc = {"$set": {"isRead": True, "readAt": at, "updatedAt": at}}
+        if event is not None:
+            update["$push"] = {"pendingEvents": _event_doc(event)}
+        result = await self._messages.update_many(
+            {
+                "_id": {"$in": [_oid(m) for m in message_ids]},
+                "receiverId": _oid(reader_id),
+                "isRead": False,
+                "isDeleted": False,
+            },
+            update,
+        )
+        return int(result.modified_count)
+
+    async def undelivered_for(
+        self, receiver_id: str, conversation_id: str | None, limit: int
+    ) -> list[Message]:
+        query: Doc = {"receiverId": _oid(receiver_id), "isDelivered": False, "isDeleted": False}
+        if conversation_id is not None:
+            query["conversationId"] = _oid(conversation_id)
+        docs = await self._messages.find(query).sort("createdAt", ASCENDING).limit(limit).to_list()
+        return [_message(d) for d in docs]
+
+    async def mark_delivered(self, message_id: str, at: datetime, event: PendingEvent) -> bool:
+        result = await self._messages.update_one(
+            {"_id": _oid(message_id), "isDelivered": False},
+            {
+                "$set": {"isDelivered": True, "deliveredAt": at, "updatedAt": at},
+                "$push": {"pendingEvents": _event_doc(event)},
+            },
+        )
+        return result.modified_count == 1
+
+    async def mark_deleted(
+        self, message_id: str, by: str, at: datetime, event: PendingEvent
+    ) -> bool:
+        result = await self._messages.update_one(
+            {"_id": _oid(message_id), "isDeleted": False},
+            {
+                "$set": {
+                    "isDeleted": True,
+                    "deletedAt": at,
+                    "deletedBy": _oid(by),
+                    "updatedAt": at,
+                    "searchTokens": [],
+                },
+                "$push": {"pendingEvents": _event_doc(event)},
+            },
+        )
+        return result.modified_count == 1
+
+    async def search_messages(
+        self, conversation_ids: Sequence[str], tokens: Sequence[str], skip: int, limit: int
+    ) -> tuple[list[Message], int]:
+        *whole, last = tokens
+        # Tokens are folded words ([^\W_]+), escaped anyway: the query is text, never a pattern.
+        clauses: list[Doc] = [{"searchTokens": t} for t in whole]
+        clauses.append({"searchTokens": {"$regex": "^" + re.escape(last)}})
+        query: Doc = {
+            "conversationId": {"$in": [_oid(c) for c in conversation_ids]},
+            "isDeleted": False,
+            "$and": clauses,
+        }
+        cursor = (
+            self._messages.find(query)
+            .sort([("createdAt", DESCENDING), ("_id", DESCENDING)])
+            .skip(skip)
+            .limit(limit)
+        )
+        docs, total = await asyncio.gather(cursor.to_list(), self._messages.count_documents(query))
+        return [_message(d) for d in docs], total
+
+    async def pending_events(self, older_than: datetime, limit: int) -> list[PendingEvent]:
+        docs = (
+            await self._messages.find(
+                {"pendingEvents.createdAt": {"$lte": older_than}}, {"pendingEvents": 1}
+            )
+            .limit(limit)
+            .to_list()
+        )
+        seen: dict[str, PendingEvent] = {}
+        for doc in docs:
+            for raw in doc.get("pendingEvents") or []:
+                event = _event(raw)
+                if event.created_at <= older_than:
+                    seen.setdefault(event.event_id, event)
+        return sorted(seen.values(), key=lambda e: e.created_at)[:limit]
+
+    async def ack_events(self, event_ids: Sequence[str]) -> None:
+        ids = list(event_ids)
+        if ids:
+            await self._messages.update_many(
+                {"pendingEvents.eventId": {"$in": ids}},
+                {"$pull": {"pendingEvents": {"eventId": {"$in": ids}}}},
+            )
+
+    async def count_pending_events(self) -> int:
+        return int(await self._messages.count_documents({"pendingEvents.0": {"$exists": True}}))
+
+    # -- users
+    async def remember_user(self, profile: UserProfile) -> None:
+        fields = {
+            k: v
+            for k, v in {
+                "type": profile.type,
+                "name": profile.name,
+                "profilePhoto": profile.profile_photo,
+                "specialty": profile.specialty,
+            }.items()
+            if v is not None
+        }
+        await self._users.update_one({"_id": _oid(profile.id)}, {"$set": fields}, upsert=True)
+
+    async def get_user(self, user_id: str) -> UserProfile | None:
+        doc = await self._users.find_one({"_id": _oid(user_id)})
+        if doc is None:
+            return None
+        return UserProfile(
+            id=user_id,
+            type=doc.get("type"),
+            name=doc.get("name"),
+            profile_photo=doc.get("profilePhoto"),
+            specialty=doc.get("specialty"),
+        )
+
+
+# -- mapping between documents and domain records
+def _last_doc(last: LastMessage) -> Doc:
+    return {
+        "messageId": last.message_id,
+        "content": last.content,
+        "senderId": _oid(last.sender_id),
+        "timestamp": last.timestamp,
+        "isRead": last.is_read,
+        "seq": last.seq,
+    }
+
+
+def _conversation_doc(c: Conversation) -> Doc:
+    return {
+        "_id": _oid(c.id),
+        "pairKey": c.pair_key,
+        "participants": [_oid(p) for p in c.participants],
+        "participantTypes": [
+            {"userId": _oid(uid), "userType": t} for uid, t in c.participant_types.items()
+        ],
+        "conversationType": c.conversation_type,
+        "lastMessage": _last_doc(c.last_message) if c.last_message else None,
+        "unreadCount": dict(c.unread_count),
+        "seq": c.seq,
+        "isActive": c.is_active,
+        "isArchived": c.is_archived,
+        "createdAt": c.created_at,
+        "updatedAt": c.updated_at,
+    }
+
+
+def _conversation(d: Doc) -> Conversation:
+    lm = d.get("lastMessage")
+    return Conversation(
+        id=_hex(d["_id"]),
+        participants=[_hex(p) for p in d["participants"]],
+        participant_types={_hex(p["userId"]): p["userType"] for p in d["participantTypes"]},
+        conversation_type=d["conversationType"],
+        created_at=d["createdAt"],
+        updated_at=d["updatedAt"],
+        last_message=LastMessage(
+            message_id=lm["messageId"],
+            content=lm["content"],
+            sender_id=_hex(lm["senderId"]),
+            timestamp=lm["timestamp"],
+            is_read=lm["isRead"],
+            seq=lm["seq"],
+        )
+        if lm
+        else None,
+        unread_count={k: int(v) for k, v in (d.get("unreadCount") or {}).items()},
+        seq=int(d.get("seq", 0)),
+        is_active=d.get("isActive", True),
+        is_archived=d.get("isArchived", False),
+    )
+
+
+def _event_doc(e: PendingEvent) -> Doc:
+    return {
+        "eventId": e.event_id,
+        "eventType": e.event_type,
+        "key": e.key,
+        "payload": e.payload,
+        "createdAt": e.created_at,
+    }
+
+
+def _event(d: Doc) -> PendingEvent:
+    return PendingEvent(
+        event_id=d["eventId"],
+        event_type=d["eventType"],
+        key=d["key"],
+        payload=d["payload"],
+        created_at=d["createdAt"],
+    )
+
+
+def _message_doc(m: Message) -> Doc:
+    a = m.attachment
+    return {
+        "_id": _oid(m.id),
+        "conversationId": _oid(m.conversation_id),
+        "senderId": _oid(m.sender_id),
+        "senderType": m.sender_type,
+        "receiverId": _oid(m.receiver_id),
+        "receiverType": m.receiver_type,
+        "messageType": m.message_type,
+        "content": m.content,
+        "attachment": {
+            "fileName": a.file_name,
+            "fileSize": a.file_size,
+            "mimeType": a.mime_type,
+            "s3Key": a.s3_key,
+        }
+        if a
+        else None,
+        "metadata": m.metadata,
+        "isRead": m.is_read,
+        "readAt": m.read_at,
+        "isDelivered": m.is_delivered,
+        "deliveredAt": m.delivered_at,
+        "isEdited": m.is_edited,
+        "editedAt": m.edited_at,
+        "isDeleted": m.is_deleted,
+        "deletedAt": m.deleted_at,
+        "deletedBy": _oid(m.deleted_by) if m.deleted_by else None,
+        "createdAt": m.created_at,
+        "updatedAt": m.updated_at,
+        "seq": m.seq,
+        "tempId": m.temp_id,
+        "clientKey": m.client_key,
+        "searchTokens": m.search_tokens,
+        "pendingEvents": [_event_doc(e) for e in m.pending_events],
+    }
+
+
+def _message(d: Doc) -> Message:
+    a = d.get("attachment")
+    return Message(
+        id=_hex(d["_id"]),
+        conversation_id=_hex(d["conversationId"]),
+        sender_id=_hex(d["senderId"]),
+        sender_type=d["senderType"],
+        receiver_id=_hex(d["receiverId"]),
+        receiver_type=d["receiverType"],
+        message_type=d["messageType"],
+        content=d.get("content") or "",
+        created_at=d["createdAt"],
+        updated_at=d["updatedAt"],
+        seq=int(d.get("seq", 0)),
+        temp_id=d.get("tempId"),
+        attachment=Attachment(
+            file_name=a["fileName"],
+            file_size=int(a["fileSize"]),
+            mime_type=a["mimeType"],
+            s3_key=a["s3Key"],
+        )
+        if a
+        else None,
+        metadata=d.get("metadata"),
+        is_read=d.get("isRead", False),
+        read_at=d.get("readAt"),
+        is_delivered=d.get("isDelivered", False),
+        delivered_at=d.get("deliveredAt"),
+        is_edited=d.get("isEdited", False),
+        edited_at=d.get("editedAt"),
+        is_deleted=d.get("isDeleted", False),
+        deleted_at=d.get("deletedAt"),
+        deleted_by=_hex(d["deletedBy"]) if d.get("deletedBy") else None,
+        search_tokens=list(d.get("searchTokens") or []),
+        pending_events=[_event(e) for e in d.get("pendingEvents") or []],
+    )

@@ -1,0 +1,28 @@
+"""Search normalisation: case- and accent-insensitive words, so "medicament" finds "médicament"."""
+
+import re
+import unicodedata
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+MAX_TOKENS_PER_MESSAGE = 500
+
+
+def fold(text: str) -> str:
+    """Lower-case and strip accents (NFKD then drop combining marks); ligatures become letters."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def words(text: str) -> list[str]:
+    """The folded words of a text, in order (duplicates kept)."""
+    return _WORD.findall(fold(text))
+
+
+def index_tokens(text: str) -> list[str]:
+    """Distinct folded words of a message, stored with it and matched by search."""
+    seen: dict[str, None] = {}
+    for word in words(text):
+        seen.setdefault(word, None)
+        if len(seen) >= MAX_TOKENS_PER_MESSAGE:
+            break
+    return list(seen)
