@@ -3,7 +3,6 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
-
 from messaging_core import conversations
 from messaging_core.inputs import CreateConversationIn
 

@@ -3,7 +3,6 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-
 from messaging_core import conversations, messages, search
 from messaging_core.inputs import MarkReadIn, SendMessageIn
 
@@ -20,9 +19,15 @@ async def get_messages(
     core: Services,
     page: PageNumber = 1,
     limit: Annotated[int | None, Query(description="1..100, default MESSAGES_PER_PAGE")] = None,
-    before: Annotated[str | None, Query(description="Message id: older messages, newest first")] = None,
-    after: Annotated[str | None, Query(description="Message id: newer messages, oldest first")] = None,
-    afterSeq: Annotated[int | None, Query(ge=0, description="Sequence number: newer, oldest first")] = None,
+    before: Annotated[
+        str | None, Query(description="Message id: older messages, newest first")
+    ] = None,
+    after: Annotated[
+        str | None, Query(description="Message id: newer messages, oldest first")
+    ] = None,
+    afterSeq: Annotated[
+        int | None, Query(ge=0, description="Sequence number: newer, oldest first")
+    ] = None,
 ) -> dict[str, Any]:
     """Message history: newest first by page or `before`; oldest first with `after`/`afterSeq`."""
     page_req = page_of(page, limit, default=core.settings.messages_per_page, maximum=100)
@@ -44,7 +49,9 @@ async def mark_read(
     conversationId: str, user: CurrentUser, core: Services, body: MarkReadIn | None = None
 ) -> dict[str, Any]:
     """Mark messages addressed to the caller as read (all unread ones when no ids are given)."""
-    receipt = await messages.mark_read(core, user, conversationId, body.messageIds if body else None)
+    receipt = await messages.mark_read(
+        core, user, conversationId, body.messageIds if body else None
+    )
     return {
         "message": f"{receipt.count} messages marked as read",
         "data": {"conversationId": receipt.conversation_id, "messageIds": receipt.message_ids},

@@ -3,7 +3,6 @@
 from typing import Any
 
 from fastapi import APIRouter
-
 from messaging_core import presence
 
 from .api.app import create_app, lambda_handler

@@ -8,7 +8,6 @@ from aws_lambda_powertools import Logger, Metrics
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from mangum import Mangum
-
 from messaging_core.config import get_settings
 
 from .errors import install_error_handlers
@@ -64,6 +63,6 @@ def lambda_handler(app: FastAPI) -> Callable[[dict[str, Any], Any], dict[str, An
     @metrics.log_metrics
     @logger.inject_lambda_context(clear_state=True)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return asgi(event, context)  # type: ignore[arg-type,return-value]
+        return asgi(event, context)
 
     return handler

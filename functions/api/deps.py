@@ -4,7 +4,6 @@ from typing import Annotated
 
 from fastapi import Depends, Query
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-
 from messaging_core.auth import verify_token
 from messaging_core.container import get_core
 from messaging_core.core import Core

@@ -5,10 +5,9 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
-
 from messaging_core import errors
 from messaging_core.inputs import describe_errors
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger("messaging.http")
 

@@ -7,7 +7,7 @@ from .models import Conversation, Principal
 
 
 async def conversation_for(core: Core, user: Principal, conversation_id: object) -> Conversation:
-    """Load a conversation the caller takes part in: 400 bad id, 404 unknown, 403 not a participant."""
+    """Load a conversation the caller is in: 400 bad id, 404 unknown, 403 not a participant."""
     conv_id = parse_id(conversation_id, "conversationId")
     conv = await core.store.get_conversation(conv_id)
     if conv is None:

@@ -96,7 +96,7 @@ def mint_token(
     name: str | None = None,
     ttl_seconds: int = 24 * 3600,
 ) -> str:
-    """Issue an HS256 token for development and tests (the platform's auth service does it in prod)."""
+    """Issue an HS256 token for development and tests (real ones come from the auth service)."""
     now = int(time.time())
     claims: dict[str, Any] = {"sub": user_id, "role": role, "iat": now, "exp": now + ttl_seconds}
     if name:

@@ -1,4 +1,4 @@
-"""Settings: one pydantic-settings object, the original service's variable names, checked at start."""
+"""Settings: one pydantic-settings object with the original's variable names, checked at start."""
 
 from functools import lru_cache
 from typing import Literal
@@ -76,7 +76,9 @@ class Settings(BaseSettings):
             if self.environment == "production" and not (
                 self.mongodb_uri or self.mongodb_uri_secret_arn
             ):
-                raise ValueError("MONGODB_URI (or MONGODB_URI_SECRET_ARN) is required in production")
+                raise ValueError(
+                    "MONGODB_URI (or MONGODB_URI_SECRET_ARN) is required in production"
+                )
         return self
 
     @property

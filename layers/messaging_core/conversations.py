@@ -72,7 +72,8 @@ async def list_conversations(
         core.directory.get_profiles(others), core.presence.online_among(others)
     )
     views = [
-        conversation_view(c, user.id, profiles.get(o), o in online) for c, o in zip(convs, others)
+        conversation_view(c, user.id, profiles.get(o), o in online)
+        for c, o in zip(convs, others, strict=True)
     ]
     return views, pagination(page.page, page.limit, total)
 

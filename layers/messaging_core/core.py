@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .config import Settings
-from .models import Principal, UserProfile
+from .models import PendingEvent, Principal, UserProfile
 from .ports import (
     EventPublisher,
     PresenceStore,
@@ -16,7 +16,6 @@ from .ports import (
     Store,
     UserDirectory,
 )
-from .models import PendingEvent
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +54,7 @@ class Core:
             )
 
     async def dispatch(self, events: Sequence[PendingEvent]) -> None:
-        """Publish events already recorded with their change; unconfirmed ones stay for the relay."""
+        """Publish events recorded with their change; unconfirmed ones stay for the relay."""
         if not events:
             return
         if self.background_dispatch:

@@ -18,7 +18,11 @@ def _event(event_type: str, conversation_id: str, at: datetime, **fields: object
     event_id = str(uuid.uuid4())
     payload = {"eventType": event_type, **fields, "eventId": event_id}
     return PendingEvent(
-        event_id=event_id, event_type=event_type, key=conversation_id, payload=payload, created_at=at
+        event_id=event_id,
+        event_type=event_type,
+        key=conversation_id,
+        payload=payload,
+        created_at=at,
     )
 
 

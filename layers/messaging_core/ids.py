@@ -29,7 +29,7 @@ def is_object_id(value: object) -> bool:
 
 
 def parse_id(value: Any, field: str) -> str:
-    """Validate an id from a client; anything but a 24-hex string (an object, a number) is refused."""
+    """Validate a client's id: anything but a 24-hex string (an object, a number) is refused."""
     if not isinstance(value, str):
         raise Invalid(f"{field} must be a string id")
     if not is_object_id(value):

@@ -1,4 +1,4 @@
-"""Input shapes shared by REST bodies and socket payloads: strict types, so `{"$ne": null}` is 400."""
+"""Input shapes shared by REST bodies and socket payloads; strict, so `{"$ne": null}` is 400."""
 
 import json
 from collections.abc import Sequence

@@ -39,7 +39,9 @@ class Deleted:
     deleted_at: datetime
 
 
-async def send_text(core: Core, user: Principal, conversation_id: object, data: SendMessageIn) -> Sent:
+async def send_text(
+    core: Core, user: Principal, conversation_id: object, data: SendMessageIn
+) -> Sent:
     """Send a text message: the one path for the socket `send_message` and the REST send."""
     if data.messageType != "text":
         raise Invalid("messageType must be 'text' here; files go through send-file")
@@ -129,7 +131,9 @@ async def store_message(
     view = await _one_view(core, message)
     await core.notify(other, "new_message", view)
     if online:
-        await core.notify(user.id, "message_delivered", {"messageId": message.id, "deliveredAt": iso(now)})
+        await core.notify(
+            user.id, "message_delivered", {"messageId": message.id, "deliveredAt": iso(now)}
+        )
     return Sent(view, created=True)
 
 
@@ -218,7 +222,9 @@ async def deliver_pending(core: Core, user: Principal, conversation_id: str | No
             continue  # another task delivered it first
         delivered += 1
         await core.dispatch([event])
-        await core.notify(m.sender_id, "message_delivered", {"messageId": m.id, "deliveredAt": iso(now)})
+        await core.notify(
+            m.sender_id, "message_delivered", {"messageId": m.id, "deliveredAt": iso(now)}
+        )
     return delivered
 
 

@@ -118,7 +118,7 @@ class Message:
 
     @property
     def client_key(self) -> str:
-        """Unique per sender: the client's tempId when given, so a retried send is not stored twice."""
+        """Unique per sender: the client's tempId when given, so a retry is not stored twice."""
         return f"{self.sender_id}:{self.temp_id}" if self.temp_id else f"{self.sender_id}#{self.id}"
 
 

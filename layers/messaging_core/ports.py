@@ -1,4 +1,4 @@
-"""The core's interfaces to the world; each has an in-memory implementation for tests and `make run`."""
+"""The core's interfaces to the world; each has an in-memory twin for tests and `make run`."""
 
 from collections.abc import Sequence
 from datetime import datetime
@@ -30,7 +30,9 @@ class ConversationRepository(Protocol):
     ) -> None: ...
     async def adjust_unread(self, conversation_id: str, user_id: str, delta: int) -> None: ...
     async def set_last_message(self, conversation_id: str, last: LastMessage | None) -> None: ...
-    async def mark_last_message_read(self, conversation_id: str, message_ids: Sequence[str]) -> None: ...
+    async def mark_last_message_read(
+        self, conversation_id: str, message_ids: Sequence[str]
+    ) -> None: ...
 
 
 class MessageRepository(Protocol):

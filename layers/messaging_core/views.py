@@ -22,7 +22,9 @@ def pagination(page: int, limit: int, total: int) -> JSON:
     }
 
 
-def recipient_view(user_id: str, profile: UserProfile | None, fallback_type: str, online: bool) -> JSON:
+def recipient_view(
+    user_id: str, profile: UserProfile | None, fallback_type: str, online: bool
+) -> JSON:
     view: JSON = {
         "id": user_id,
         "name": profile.name if profile else None,

@@ -16,7 +16,7 @@ from ..models import (
 
 
 class MemoryStore:
-    """Every method runs without awaiting, so each is atomic on the event loop, as a DB update is."""
+    """Methods never await, so each is atomic on the event loop, as one DB update is."""
 
     def __init__(self) -> None:
         self._conversations: dict[str, Conversation] = {}

@@ -141,9 +141,7 @@ class MongoStore:
         return [_conversation(d) for d in docs], total
 
     async def conversation_ids_for(self, user_id: str) -> list[str]:
-        docs = await self._conversations.find(
-            {"participants": _oid(user_id)}, {"_id": 1}
-        ).to_list()
+        docs = await self._conversations.find({"participants": _oid(user_id)}, {"_id": 1}).to_list()
         return [_hex(d["_id"]) for d in docs]
 
     async def partners_of(self, user_id: str) -> list[str]:

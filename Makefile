@@ -1,0 +1,76 @@
+# E-Santé messaging service. `make run` serves it; `make test` tests it. Both install what is missing.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMPS := .cache/stamps
+export PYTHONPATH := $(CURDIR)/layers:$(CURDIR)
+
+ROLE ?= patient
+USER_ID ?=
+NAME ?=
+
+.PHONY: help run token test test-unit test-integration test-e2e test-infra lint format \
+        servers-up servers-down build synth bench clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(STAMPS):
+	@mkdir -p $(STAMPS)
+
+$(VENV)/bin/python:
+	@echo "creating the virtual environment in $(VENV) (first run only)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(PIP) install -q --upgrade pip
+
+$(STAMPS)/run.txt: requirements/run.txt requirements/lambda.txt requirements/socket.txt | $(VENV)/bin/python $(STAMPS)
+	@echo "installing what serving needs (first run only, about a minute)"
+	@$(PIP) install -q -r requirements/run.txt
+	@touch $@
+
+$(STAMPS)/dev.txt: requirements/dev.txt $(STAMPS)/run.txt
+	@echo "installing test and lint tools (first run only)"
+	@$(PIP) install -q -r requirements/dev.txt
+	@touch $@
+
+run: $(STAMPS)/run.txt ## Serve REST + Socket.IO on http://localhost:3006 with embedded defaults
+	@$(PY) -m socket_tier.local
+
+token: $(STAMPS)/run.txt ## Mint a dev token: make token ROLE=doctor [USER_ID=<24 hex>] [NAME="Dr. Who"]
+	@$(PY) scripts/mint_token.py --role "$(ROLE)" --user-id "$(USER_ID)" --name "$(NAME)"
+
+servers-up: ## Start the real servers the integration tests use (Redis, FerretDB, Kafka, S3)
+	@bash scripts/servers/start.sh redis mongo kafka s3
+
+servers-down: ## Stop them
+	@bash scripts/servers/stop.sh
+
+test: $(STAMPS)/dev.txt servers-up ## Install what is missing, start the servers, run every test
+	@$(PY) -m pytest tests --ignore=tests/infra -q
+	@$(MAKE) --no-print-directory test-infra
+
+test-unit: $(STAMPS)/dev.txt ## Unit tests only (no server)
+	@$(PY) -m pytest tests/unit -q
+
+test-integration: $(STAMPS)/dev.txt servers-up ## Integration and end-to-end tests (real servers)
+	@$(PY) -m pytest tests/integration tests/e2e -q
+
+lint: $(STAMPS)/dev.txt ## ruff (lint + format check) and mypy
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/mypy layers/messaging_core functions socket_tier
+
+format: $(STAMPS)/dev.txt ## Format the code
+	@$(VENV)/bin/ruff format .
+	@$(VENV)/bin/ruff check --fix .
+
+bench: $(STAMPS)/dev.txt servers-up ## Run the benchmarks (minutes; numbers go to bench/RESULTS-*.md)
+	@$(PY) bench/cold_start.py
+	@$(PY) bench/warm_overhead.py
+
+clean: ## Remove caches and build output (keeps downloaded servers in .cache/)
+	rm -rf build cdk.out .pytest_cache .mypy_cache .ruff_cache $(STAMPS)
