@@ -12,6 +12,7 @@ export PYTHONPATH := $(CURDIR)/layers:$(CURDIR)
 ROLE ?= patient
 USER_ID ?=
 NAME ?=
+EXPORT ?=
 
 .PHONY: help run token test test-unit test-integration test-e2e test-infra lint format \
         servers-up servers-down build synth bench clean
@@ -40,8 +41,8 @@ $(STAMPS)/dev.txt: requirements/dev.txt $(STAMPS)/run.txt
 run: $(STAMPS)/run.txt ## Serve REST + Socket.IO on http://localhost:3006 with embedded defaults
 	@$(PY) -m socket_tier.local
 
-token: $(STAMPS)/run.txt ## Mint a dev token: make token ROLE=doctor [USER_ID=<24 hex>] [NAME="Dr. Who"]
-	@$(PY) scripts/mint_token.py --role "$(ROLE)" --user-id "$(USER_ID)" --name "$(NAME)"
+token: $(STAMPS)/run.txt ## Mint a dev token: make token ROLE=doctor [NAME="Dr. Who"] [USER_ID=..] [EXPORT=VAR]
+	@$(PY) scripts/mint_token.py --role "$(ROLE)" --user-id "$(USER_ID)" --name "$(NAME)" --as "$(EXPORT)"
 
 servers-up: ## Start the real servers the integration tests use (Redis, FerretDB, Kafka, S3)
 	@bash scripts/servers/start.sh redis mongo kafka s3

@@ -15,7 +15,7 @@ def main() -> int:
     parser.add_argument("--name", default="", help="display name carried in the token")
     parser.add_argument("--hours", type=int, default=24)
     parser.add_argument(
-        "--export", action="store_true", help="print `export TOKEN=... USER_ID=...`"
+        "--as", dest="prefix", default="", help="print `export <AS>_TOKEN=... <AS>_ID=...`"
     )
     args = parser.parse_args()
     settings = get_settings()
@@ -27,8 +27,8 @@ def main() -> int:
         print("USER_ID must be 24 hex characters", file=sys.stderr)
         return 2
     token = mint_token(settings, user_id, args.role, args.name or None, args.hours * 3600)
-    if args.export:
-        print(f"export TOKEN={token} USER_ID={user_id}")
+    if args.prefix:
+        print(f"export {args.prefix}_TOKEN={token} {args.prefix}_ID={user_id}")
     else:
         print(f"user id: {user_id}\nrole:    {args.role}\ntoken:   {token}")
     return 0
