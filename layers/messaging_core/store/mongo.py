@@ -5,8 +5,10 @@ indexes; uniqueness comes from plain unique keys (`pairKey`, `clientKey`).
 """
 
 import asyncio
+import functools
+import inspect
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -36,6 +38,28 @@ def _hex(value: Any) -> str:
     return str(value)
 
 
+def _driver_errors_as_unavailable(cls: type) -> type:
+    """Wrap every public coroutine so a driver failure surfaces as the core's Unavailable (503)."""
+
+    def wrap(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        @functools.wraps(method)
+        async def guarded(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await method(*args, **kwargs)
+            except DuplicateKeyError:
+                raise
+            except PyMongoError as exc:
+                raise Unavailable("Database unavailable, please retry") from exc
+
+        return guarded
+
+    for name, value in list(vars(cls).items()):
+        if not name.startswith("_") and inspect.iscoroutinefunction(value):
+            setattr(cls, name, wrap(value))
+    return cls
+
+
+@_driver_errors_as_unavailable
 class MongoStore:
     def __init__(self, client: AsyncMongoClient[Doc], db_name: str) -> None:
         self._client = client
