@@ -9,6 +9,11 @@ PIP := $(VENV)/bin/pip
 STAMPS := .cache/stamps
 export PYTHONPATH := $(CURDIR)/layers:$(CURDIR)
 
+INFRA_VENV := .venv-infra
+CDK := .cache/node/node_modules/.bin/cdk
+# jsii prints an end-of-life banner on Node 20; the value names the Node majors to silence.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 18,20
+
 ROLE ?= patient
 USER_ID ?=
 NAME ?=
@@ -50,9 +55,29 @@ servers-up: ## Start the real servers the integration tests use (Redis, FerretDB
 servers-down: ## Stop them
 	@bash scripts/servers/stop.sh
 
-test: $(STAMPS)/dev.txt servers-up ## Install what is missing, start the servers, run every test
+test: $(STAMPS)/dev.txt servers-up $(INFRA_VENV)/.installed ## Install what is missing, start the servers, run every test
 	@$(PY) -m pytest tests --ignore=tests/infra -q
-	@$(MAKE) --no-print-directory test-infra
+	@$(INFRA_VENV)/bin/python -m pytest -q tests/infra -p no:cacheprovider
+
+test-infra: $(INFRA_VENV)/.installed ## CDK assertion tests and cdk-nag (no AWS account needed)
+	@$(INFRA_VENV)/bin/python -m pytest -q tests/infra -p no:cacheprovider
+
+$(INFRA_VENV)/.installed: requirements/infra.txt
+	@echo "installing the CDK libraries into $(INFRA_VENV) (first run only, about a minute)"
+	@$(PYTHON) -m venv $(INFRA_VENV)
+	@$(INFRA_VENV)/bin/pip install -q --upgrade pip
+	@$(INFRA_VENV)/bin/pip install -q -r requirements/infra.txt
+	@touch $@
+
+$(CDK):
+	@echo "installing the CDK CLI into .cache/node (first run only)"
+	@npm install --prefix .cache/node --no-audit --no-fund aws-cdk@2.1148.1 >/dev/null
+
+build: ## Build the Lambda layer and function bundles into build/ (pip for Linux arm64)
+	@bash scripts/build_lambda.sh
+
+synth: build $(INFRA_VENV)/.installed $(CDK) ## cdk synth offline into cdk.out/ (no Docker, no AWS account)
+	@AWS_EC2_METADATA_DISABLED=true $(CDK) synth --no-notices --no-version-reporting --quiet
 
 test-unit: $(STAMPS)/dev.txt ## Unit tests only (no server)
 	@$(PY) -m pytest tests/unit -q

@@ -1,0 +1,1 @@
+"""CDK app of the messaging service: constructs per tier, composed into stacks."""

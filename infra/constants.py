@@ -1,0 +1,180 @@
+"""Every name the CDK app shares with the application code, the tests and the operators."""
+
+from typing import Final
+
+# --- Stacks and placement -------------------------------------------------------------------
+APP_NAME: Final = "esante-messaging"
+DATA_STACK_NAME: Final = "EsanteMessagingData"
+COMPUTE_STACK_NAME: Final = "EsanteMessagingCompute"
+# Health data stays in France (HDS): Paris is the default, a context value can override it.
+DEFAULT_REGION: Final = "eu-west-3"
+
+# --- Context keys (`cdk synth -c key=value`) --------------------------------------------------
+CTX_REGION: Final = "region"
+CTX_ACCOUNT: Final = "account"
+CTX_BUILD_DIR: Final = "buildDir"  # where `make build` put layer/ and functions/
+CTX_ASSET_ROOT: Final = "assetRoot"  # docker build context of the socket tier (repo root)
+CTX_FRONTEND_URL: Final = "frontendUrl"
+CTX_OIDC_ISSUER: Final = "oidcIssuer"  # switches the edge check to HttpJwtAuthorizer
+CTX_OIDC_AUDIENCE: Final = "oidcAudience"
+CTX_CERTIFICATE_ARN: Final = "certificateArn"  # HTTPS on the ALB
+CTX_MONGODB_URI_SECRET_ARN: Final = "mongodbUriSecretArn"  # bring your own MongoDB (Atlas)
+CTX_KAFKA_BOOTSTRAP: Final = "kafkaBootstrap"  # skip the bootstrap look-up custom resource
+CTX_USER_SERVICE_URL: Final = "userServiceUrl"
+CTX_NOTIFICATION_SERVICE_URL: Final = "notificationServiceUrl"
+CTX_ALARM_EMAIL: Final = "alarmEmail"
+CTX_LOG_RETENTION_DAYS: Final = "logRetentionDays"
+CTX_NAT_GATEWAYS: Final = "natGateways"
+
+DEFAULT_FRONTEND_URL: Final = "http://localhost:3000"
+# One year: application and access logs are the traceability record a health-data host
+# (HDS / CNIL guidance: 6 to 12 months) must keep; they carry no message content.
+DEFAULT_LOG_RETENTION_DAYS: Final = 365
+DEFAULT_NAT_GATEWAYS: Final = 2  # one per AZ: an AZ outage does not cut the functions off
+
+# --- Build output (scripts/build_lambda.sh) --------------------------------------------------
+DEFAULT_BUILD_DIR: Final = "build"
+BUILD_LAYER_SUBDIR: Final = "layer"
+BUILD_FUNCTIONS_SUBDIR: Final = "functions"
+SOCKET_DOCKERFILE: Final = "socket_tier/Dockerfile"
+# Never shipped in the image build context: local envs, caches, build output, tests.
+DOCKER_EXCLUDES: Final = (
+    ".venv*",
+    ".cache",
+    "cdk.out",
+    "build",
+    ".git",
+    "tests",
+    "node_modules",
+    "**/__pycache__",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+)
+
+# --- Lambda functions ------------------------------------------------------------------------
+FN_CONVERSATIONS: Final = "conversations"
+FN_MESSAGES: Final = "messages"
+FN_ATTACHMENTS: Final = "attachments"
+FN_PRESENCE: Final = "presence"
+FN_RELAY: Final = "relay"
+FN_AUTHORIZER: Final = "authorizer"
+API_FUNCTIONS: Final = (FN_CONVERSATIONS, FN_MESSAGES, FN_ATTACHMENTS, FN_PRESENCE)
+ALL_FUNCTIONS: Final = (*API_FUNCTIONS, FN_RELAY, FN_AUTHORIZER)
+
+
+def handler_of(function: str) -> str:
+    """Handler string for a module of functions/ (code root = build/functions)."""
+    return f"functions.{function}.handler"
+
+
+API_PREFIX: Final = "/api/v1/messages"
+# (method, path, function): every endpoint of the original service plus the upload flow.
+ROUTES: Final = (
+    ("POST", f"{API_PREFIX}/conversations", FN_CONVERSATIONS),
+    ("GET", f"{API_PREFIX}/conversations", FN_CONVERSATIONS),
+    ("GET", f"{API_PREFIX}/conversations/{{conversationId}}/messages", FN_MESSAGES),
+    ("POST", f"{API_PREFIX}/conversations/{{conversationId}}/messages", FN_MESSAGES),
+    ("PUT", f"{API_PREFIX}/conversations/{{conversationId}}/mark-read", FN_MESSAGES),
+    ("DELETE", f"{API_PREFIX}/{{messageId}}", FN_MESSAGES),
+    ("GET", f"{API_PREFIX}/unread-count", FN_MESSAGES),
+    ("GET", f"{API_PREFIX}/search", FN_MESSAGES),
+    ("POST", f"{API_PREFIX}/conversations/{{conversationId}}/attachments", FN_ATTACHMENTS),
+    ("POST", f"{API_PREFIX}/conversations/{{conversationId}}/send-file", FN_ATTACHMENTS),
+    ("GET", f"{API_PREFIX}/users/{{userId}}/online-status", FN_PRESENCE),
+)
+HEALTH_ROUTE: Final = ("GET", "/health", FN_PRESENCE)  # public: no authorizer
+
+LAMBDA_MEMORY_MB: Final = 512
+LAMBDA_TIMEOUT_SECONDS: Final = 29  # API Gateway's integration limit is 30 s
+RELAY_TIMEOUT_SECONDS: Final = 50  # finishes before the next one-minute tick
+RELAY_SCHEDULE_MINUTES: Final = 1
+AUTHORIZER_CACHE_SECONDS: Final = 300
+API_THROTTLE_RATE: Final = 100  # steady requests per second on the stage
+API_THROTTLE_BURST: Final = 200
+
+# --- Socket tier -----------------------------------------------------------------------------
+SOCKET_PORT: Final = 3006
+HEALTH_PATH: Final = "/health"
+# Socket.IO pings every 25 s and waits 20 s: the ALB must keep an idle socket open longer.
+ALB_IDLE_TIMEOUT_SECONDS: Final = 120
+SOCKET_CPU: Final = 512
+SOCKET_MEMORY_MB: Final = 1024
+SOCKET_MIN_TASKS: Final = 2
+SOCKET_MAX_TASKS: Final = 10
+SOCKET_CPU_TARGET_PERCENT: Final = 60
+STICKY_SESSION_HOURS: Final = 1
+
+# --- Data tier -------------------------------------------------------------------------------
+MONGODB_DB_NAME: Final = "esante-messaging"
+DOCDB_CLUSTER_NAME: Final = "esante-messaging"
+DOCDB_MASTER_USER: Final = "esante"
+DOCDB_PORT: Final = 27117  # not the default 27017: trims drive-by scans (AwsSolutions-DOC2)
+MONGODB_DEFAULT_PORT: Final = 27017  # an existing MongoDB (context mongodbUriSecretArn)
+DOCDB_INSTANCES: Final = 2
+REDIS_PORT: Final = 6380  # not the default 6379 (AwsSolutions-AEC5)
+REDIS_REPLICATION_GROUP_ID: Final = "esante-messaging-redis"
+REDIS_NODE_TYPE: Final = "cache.t4g.small"
+REDIS_ENGINE_VERSION: Final = "7.1"
+REDIS_SNAPSHOT_RETENTION_DAYS: Final = 15
+MSK_CLUSTER_NAME: Final = "esante-messaging"
+KAFKA_TOPIC_PREFIX: Final = "esante."
+KAFKA_IAM_PORT: Final = 9098
+ATTACHMENTS_PREFIX: Final = "messages/"
+# Uploads are tagged state=pending by the presigned POST policy and re-tagged state=confirmed
+# when the message that references them is accepted; the rest expire after a day.
+UPLOAD_STATE_TAG: Final = "state"
+UPLOAD_STATE_PENDING: Final = "pending"
+UPLOAD_STATE_CONFIRMED: Final = "confirmed"
+PENDING_UPLOAD_EXPIRY_DAYS: Final = 1
+NONCURRENT_VERSION_EXPIRY_DAYS: Final = 30
+
+# Characters that would have to be percent-encoded in a mongodb:// URI or break a Redis AUTH.
+URI_UNSAFE_PASSWORD_CHARS: Final = " \"'`@/:?#[]%&+=\\;,<>{}|^$!*()~"
+
+# --- Application settings: environment variable names (layers/messaging_core/config.py) -----
+ENV_ENVIRONMENT: Final = "ENVIRONMENT"
+ENV_MONGODB_URI_SECRET_ARN: Final = "MONGODB_URI_SECRET_ARN"
+ENV_MONGODB_DB: Final = "MONGODB_DB"
+ENV_JWT_SECRET_ARN: Final = "JWT_SECRET_ARN"
+ENV_REDIS_URL: Final = "REDIS_URL"
+ENV_REDIS_AUTH_SECRET_ARN: Final = "REDIS_AUTH_SECRET_ARN"
+ENV_KAFKA_BROKER: Final = "KAFKA_BROKER"
+ENV_KAFKA_SECURITY: Final = "KAFKA_SECURITY"
+ENV_KAFKA_TOPIC_PREFIX: Final = "KAFKA_TOPIC_PREFIX"
+ENV_AWS_S3_BUCKET: Final = "AWS_S3_BUCKET"
+ENV_FRONTEND_URL: Final = "FRONTEND_URL"
+ENV_USER_SERVICE_URL: Final = "USER_SERVICE_URL"
+ENV_NOTIFICATION_SERVICE_URL: Final = "NOTIFICATION_SERVICE_URL"
+ENV_MAX_FILE_SIZE: Final = "MAX_FILE_SIZE"
+ENV_MAX_MESSAGE_LENGTH: Final = "MAX_MESSAGE_LENGTH"
+ENV_MESSAGES_PER_PAGE: Final = "MESSAGES_PER_PAGE"
+ENV_POWERTOOLS_SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"
+ENV_POWERTOOLS_METRICS_NAMESPACE: Final = "POWERTOOLS_METRICS_NAMESPACE"
+ENV_LOG_LEVEL: Final = "LOG_LEVEL"
+ENV_PORT: Final = "PORT"
+ENV_AWS_REGION: Final = "AWS_REGION"  # set by Lambda itself; given explicitly to the tasks
+
+ENVIRONMENT_PRODUCTION: Final = "production"
+KAFKA_SECURITY_IAM: Final = "iam"
+MAX_FILE_SIZE_BYTES: Final = 10 * 1024 * 1024
+MAX_MESSAGE_LENGTH_CHARS: Final = 5000
+MESSAGES_PER_PAGE_DEFAULT: Final = 50
+LOG_LEVEL_DEFAULT: Final = "INFO"
+
+# --- Observability ---------------------------------------------------------------------------
+SERVICE_NAME: Final = "messaging"
+METRICS_NAMESPACE: Final = "ESanteMessaging"
+# Published by the relay through Powertools Metrics, which adds the `service` dimension.
+METRIC_OUTBOX_PENDING: Final = "OutboxPending"
+METRIC_SERVICE_DIMENSION: Final = "service"
+OUTBOX_PENDING_THRESHOLD: Final = 100
+API_5XX_RATE_THRESHOLD_PERCENT: Final = 5
+REDIS_MEMORY_THRESHOLD_PERCENT: Final = 80
+DASHBOARD_NAME: Final = "EsanteMessaging"
+
+# --- Outputs ---------------------------------------------------------------------------------
+OUTPUT_API_URL: Final = "ApiUrl"
+OUTPUT_SOCKET_URL: Final = "SocketUrl"
+OUTPUT_BUCKET: Final = "AttachmentsBucketName"
+OUTPUT_ALARM_TOPIC: Final = "AlarmTopicArn"

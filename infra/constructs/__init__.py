@@ -1,0 +1,1 @@
+"""One construct per tier of the service."""

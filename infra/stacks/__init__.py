@@ -1,0 +1,1 @@
+"""Stacks: stateful data apart from stateless compute."""

@@ -1,0 +1,242 @@
+"""Stateless stack: functions, HTTP API, socket tier, relay schedule, alarms. Redeployed often."""
+
+from aws_cdk import Aws, CfnOutput, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from infra import constants as c
+from infra.constructs.monitoring import Monitoring
+from infra.constructs.relay import OutboxRelay
+from infra.constructs.rest_api import RestApi
+from infra.constructs.service_function import ServiceFunction
+from infra.constructs.socket_tier import SocketTier
+from infra.grants import grant_attachments_read, grant_attachments_write, grant_secret_read
+from infra.nag import REASON_INLINE_POLICIES, suppress_stack
+from infra.settings import DeploySettings
+from infra.stacks.data_stack import DataStack
+
+
+class ComputeStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: DeploySettings,
+        data: DataStack,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        self.settings = settings
+        self.data = data
+        self.environment_vars = self._build_environment()
+        suppress_stack(self, [("HIPAA.Security-IAMNoInlinePolicy", REASON_INLINE_POLICIES)])
+
+        self.layer = lambda_.LayerVersion(
+            self,
+            "CoreLayer",
+            description=f"{c.APP_NAME}: messaging_core and its dependencies",
+            code=lambda_.Code.from_asset(str(settings.layer_dir)),
+            compatible_runtimes=[lambda_.Runtime.PYTHON_3_12],
+            compatible_architectures=[lambda_.Architecture.ARM_64],
+        )
+        self.code = lambda_.Code.from_asset(str(settings.functions_dir))
+
+        self.functions = self._build_functions()
+        self.authorizer = None if settings.oidc_issuer else self._build_authorizer()
+        self.rest = self._build_rest_api()
+        self.socket = self._build_socket_tier()
+        self.relay = OutboxRelay(self, "Relay", function=self.functions[c.FN_RELAY].function)
+        self.monitoring = self._build_monitoring()
+
+        CfnOutput(self, c.OUTPUT_API_URL, value=self.rest.url, description="REST base URL")
+        CfnOutput(self, c.OUTPUT_SOCKET_URL, value=self.socket.url, description="Socket.IO URL")
+        CfnOutput(self, c.OUTPUT_ALARM_TOPIC, value=self.monitoring.topic.topic_arn)
+
+    # --- configuration shared by every process ------------------------------------------------
+    def _build_environment(self) -> dict[str, str]:
+        d, s = self.data, self.settings
+        env = {
+            c.ENV_ENVIRONMENT: c.ENVIRONMENT_PRODUCTION,
+            c.ENV_MONGODB_URI_SECRET_ARN: d.database.uri_secret.secret_arn,
+            c.ENV_MONGODB_DB: c.MONGODB_DB_NAME,
+            c.ENV_JWT_SECRET_ARN: d.secrets.jwt.secret_arn,
+            c.ENV_REDIS_URL: d.cache.url,
+            c.ENV_REDIS_AUTH_SECRET_ARN: d.cache.auth_secret.secret_arn,
+            # Every process gets the broker, even those without Kafka access: without it the
+            # core would fall back to an in-memory publisher and ack events nobody received.
+            c.ENV_KAFKA_BROKER: d.events.bootstrap,
+            c.ENV_KAFKA_SECURITY: c.KAFKA_SECURITY_IAM,
+            c.ENV_KAFKA_TOPIC_PREFIX: c.KAFKA_TOPIC_PREFIX,
+            c.ENV_AWS_S3_BUCKET: d.storage.bucket.bucket_name,
+            c.ENV_FRONTEND_URL: s.frontend_url,
+            c.ENV_MAX_FILE_SIZE: str(c.MAX_FILE_SIZE_BYTES),
+            c.ENV_MAX_MESSAGE_LENGTH: str(c.MAX_MESSAGE_LENGTH_CHARS),
+            c.ENV_MESSAGES_PER_PAGE: str(c.MESSAGES_PER_PAGE_DEFAULT),
+            c.ENV_POWERTOOLS_SERVICE_NAME: c.SERVICE_NAME,
+            c.ENV_POWERTOOLS_METRICS_NAMESPACE: c.METRICS_NAMESPACE,
+            c.ENV_LOG_LEVEL: c.LOG_LEVEL_DEFAULT,
+        }
+        if s.user_service_url:
+            env[c.ENV_USER_SERVICE_URL] = s.user_service_url
+        if s.notification_service_url:
+            env[c.ENV_NOTIFICATION_SERVICE_URL] = s.notification_service_url
+        return env
+
+    def _open_data_access(
+        self, connectable: ec2.IConnectable, *, mongo: bool, redis: bool, kafka: bool
+    ) -> None:
+        """Let one function or service reach exactly the data stores it uses.
+
+        `allow_to` from this side puts the peer's ingress rule in this stack (CDK places a
+        remote rule with the peer when the groups are in different stacks), so the data stack
+        never references compute resources and can be deployed on its own.
+        """
+        d = self.data
+        targets: list[tuple[ec2.ISecurityGroup | None, int, str]] = []
+        if mongo:
+            targets.append((d.database.security_group, d.database.port, "MongoDB"))
+        if redis:
+            targets.append((d.cache.security_group, d.cache.port, "Redis"))
+        if kafka:
+            targets.append((d.events.security_group, d.events.port, "Kafka"))
+        for group, port, label in targets:
+            if group is not None:
+                connectable.connections.allow_to(group, ec2.Port.tcp(port), label)
+            else:  # an existing MongoDB outside this app (context mongodbUriSecretArn)
+                connectable.connections.allow_to(ec2.Peer.any_ipv4(), ec2.Port.tcp(port), label)
+
+    def _function(
+        self,
+        name: str,
+        *,
+        mongo: bool = True,
+        redis: bool = False,
+        kafka: bool = False,
+        timeout_seconds: int = c.LAMBDA_TIMEOUT_SECONDS,
+    ) -> ServiceFunction:
+        d = self.data
+        fn = ServiceFunction(
+            self,
+            f"{name.capitalize()}Function",
+            name=name,
+            code=self.code,
+            layers=[self.layer],
+            vpc=d.network.vpc,
+            subnets=d.network.app_subnets,
+            environment=self.environment_vars,
+            logs_key=d.keys.logs,
+            log_retention=d.log_retention,
+            timeout_seconds=timeout_seconds,
+        )
+        self._open_data_access(fn.function, mongo=mongo, redis=redis, kafka=kafka)
+        # Grants follow the network access: a function holds the secret of what it can reach.
+        if mongo:
+            grant_secret_read(d.database.uri_secret, d.keys.data, fn.function)
+        if redis:
+            grant_secret_read(d.cache.auth_secret, d.keys.data, fn.function)
+        if kafka:
+            d.events.grant_produce(fn.function, owner=fn)
+        return fn
+
+    # --- tiers --------------------------------------------------------------------------------
+    def _build_functions(self) -> dict[str, ServiceFunction]:
+        d = self.data
+        fns = {
+            c.FN_CONVERSATIONS: self._function(c.FN_CONVERSATIONS, redis=True),
+            c.FN_MESSAGES: self._function(c.FN_MESSAGES, redis=True, kafka=True),
+            c.FN_ATTACHMENTS: self._function(c.FN_ATTACHMENTS, redis=True, kafka=True),
+            c.FN_PRESENCE: self._function(c.FN_PRESENCE, redis=True),
+            c.FN_RELAY: self._function(
+                c.FN_RELAY, kafka=True, timeout_seconds=c.RELAY_TIMEOUT_SECONDS
+            ),
+        }
+        for name in c.API_FUNCTIONS:
+            # Every route re-checks the token in the function, not only at the edge.
+            grant_secret_read(d.secrets.jwt, d.keys.data, fns[name].function)
+        bucket, key = d.storage.bucket, d.keys.attachments
+        # Upload (presigned POST), tag pending/confirmed, read back, delete rejected files.
+        attachments = fns[c.FN_ATTACHMENTS]
+        grant_attachments_write(bucket, key, attachments.function, owner=attachments)
+        # Message lists carry presigned GET URLs for their attachments.
+        messages = fns[c.FN_MESSAGES]
+        grant_attachments_read(bucket, key, messages.function, owner=messages)
+        return fns
+
+    def _build_authorizer(self) -> ServiceFunction:
+        d = self.data
+        fn = ServiceFunction(
+            self,
+            "AuthorizerFunction",
+            name=c.FN_AUTHORIZER,
+            code=self.code,
+            layers=[self.layer],
+            vpc=d.network.vpc,
+            subnets=d.network.app_subnets,
+            environment={
+                c.ENV_JWT_SECRET_ARN: d.secrets.jwt.secret_arn,
+                c.ENV_LOG_LEVEL: c.LOG_LEVEL_DEFAULT,
+                c.ENV_POWERTOOLS_SERVICE_NAME: c.SERVICE_NAME,
+            },
+            logs_key=d.keys.logs,
+            log_retention=d.log_retention,
+            timeout_seconds=10,
+            memory_mb=256,
+        )
+        grant_secret_read(d.secrets.jwt, d.keys.data, fn.function)
+        return fn
+
+    def _build_rest_api(self) -> RestApi:
+        return RestApi(
+            self,
+            "Rest",
+            handlers={name: self.functions[name].function for name in c.API_FUNCTIONS},
+            authorizer_function=self.authorizer.function if self.authorizer else None,
+            oidc_issuer=self.settings.oidc_issuer,
+            oidc_audience=self.settings.oidc_audience,
+            frontend_origins=self.settings.frontend_origins,
+            logs_key=self.data.keys.logs,
+            log_retention=self.data.log_retention,
+        )
+
+    def _build_socket_tier(self) -> SocketTier:
+        d = self.data
+        tier = SocketTier(
+            self,
+            "Socket",
+            vpc=d.network.vpc,
+            public_subnets=d.network.public_subnets,
+            app_subnets=d.network.app_subnets,
+            asset_root=self.settings.asset_root,
+            environment={**self.environment_vars, c.ENV_AWS_REGION: Aws.REGION},
+            certificate_arn=self.settings.certificate_arn,
+            access_log_bucket=d.storage.log_bucket,
+            logs_key=d.keys.logs,
+            log_retention=d.log_retention,
+        )
+        self._open_data_access(tier.service, mongo=True, redis=True, kafka=True)
+        role = tier.task_definition.task_role
+        grant_secret_read(d.secrets.jwt, d.keys.data, role)
+        grant_secret_read(d.database.uri_secret, d.keys.data, role)
+        grant_secret_read(d.cache.auth_secret, d.keys.data, role)
+        d.events.grant_produce(role, owner=tier)
+        # New messages pushed over sockets carry presigned GET URLs too.
+        grant_attachments_read(d.storage.bucket, d.keys.attachments, role, owner=tier)
+        return tier
+
+    def _build_monitoring(self) -> Monitoring:
+        fns = {name: f.function for name, f in self.functions.items()}
+        if self.authorizer:
+            fns[c.FN_AUTHORIZER] = self.authorizer.function
+        return Monitoring(
+            self,
+            "Monitoring",
+            api=self.rest.api,
+            functions=fns,
+            service=self.socket.service,
+            cluster=self.socket.cluster,
+            redis_member_ids=self.data.cache.member_ids,
+            topic_key=self.data.keys.logs,
+            alarm_email=self.settings.alarm_email,
+        )

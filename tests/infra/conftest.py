@@ -1,0 +1,18 @@
+"""Synthesize the app once per session (a synth takes seconds): every test reads the result."""
+
+from collections.abc import Iterator
+
+import pytest
+from infra_synth import ALT_CONTEXT, Synth, synthesize
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
+    """Default context: DocumentDB, Lambda authorizer, HTTP ALB, bootstrap custom resource."""
+    yield synthesize(tmp_path_factory.mktemp("synth-default"))
+
+
+@pytest.fixture(scope="session")
+def synth_alt(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
+    """Every optional branch: OIDC, HTTPS, existing MongoDB, given brokers, other region."""
+    yield synthesize(tmp_path_factory.mktemp("synth-alt"), ALT_CONTEXT)

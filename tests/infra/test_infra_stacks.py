@@ -1,0 +1,617 @@
+"""CDK assertions on the synthesized stacks: what the deploy guide and the design promise."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Annotations, Match
+from infra_synth import ALT_CONTEXT, Synth, cdk_json_context
+
+from infra import constants as c
+from infra.settings import BuildMissingError, DeploySettings
+
+DATA_PLANE_PREFIXES = ("s3:", "kms:", "secretsmanager:", "kafka-cluster:", "kafka:", "dynamodb:")
+
+
+# --- helpers ---------------------------------------------------------------------------------
+def resources(template: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == rtype}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def statements_of(template: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(logical id, statement) of every identity policy: AWS::IAM::Policy and inline role ones."""
+    out = []
+    for lid, res in resources(template, "AWS::IAM::Policy").items():
+        for st in res["Properties"]["PolicyDocument"]["Statement"]:
+            out.append((lid, st))
+    for lid, res in resources(template, "AWS::IAM::Role").items():
+        for policy in res["Properties"].get("Policies", []):
+            for st in policy["PolicyDocument"]["Statement"]:
+                out.append((lid, st))
+    return out
+
+
+def functions_by_handler(template: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
+    return {
+        res["Properties"]["Handler"]: (lid, res)
+        for lid, res in resources(template, "AWS::Lambda::Function").items()
+    }
+
+
+def role_actions(template: dict[str, Any], role_logical_id: str) -> set[str]:
+    """Every action granted to one role through the AWS::IAM::Policy resources attached to it."""
+    actions: set[str] = set()
+    for res in resources(template, "AWS::IAM::Policy").values():
+        roles = res["Properties"].get("Roles", [])
+        if {"Ref": role_logical_id} in roles:
+            for st in res["Properties"]["PolicyDocument"]["Statement"]:
+                actions.update(as_list(st["Action"]))
+    return actions
+
+
+def function_role(fn: dict[str, Any]) -> str:
+    return str(fn["Properties"]["Role"]["Fn::GetAtt"][0])
+
+
+def handler_actions(synth: Synth, module: str) -> set[str]:
+    template = synth.compute_json
+    _, fn = functions_by_handler(template)[c.handler_of(module)]
+    return role_actions(template, function_role(fn))
+
+
+# --- whole app -------------------------------------------------------------------------------
+def test_whole_app_synthesizes_both_stacks_in_paris(synth: Synth) -> None:
+    manifest = json.loads((synth.outdir / "manifest.json").read_text())
+    stacks = {
+        k: v for k, v in manifest["artifacts"].items() if v["type"] == "aws:cloudformation:stack"
+    }
+    assert set(stacks) == {c.DATA_STACK_NAME, c.COMPUTE_STACK_NAME}
+    assert synth.data.region == "eu-west-3"
+    assert synth.compute.region == "eu-west-3"
+    # Stateless compute depends on stateful data, never the reverse.
+    assert c.DATA_STACK_NAME in stacks[c.COMPUTE_STACK_NAME].get("dependencies", [])
+    assert c.COMPUTE_STACK_NAME not in stacks[c.DATA_STACK_NAME].get("dependencies", [])
+
+
+@pytest.mark.parametrize("which", ["data", "compute"])
+def test_cdk_nag_has_no_unsuppressed_errors(synth: Synth, which: str) -> None:
+    stack = synth.data if which == "data" else synth.compute
+    errors = Annotations.from_stack(stack).find_error(
+        "*", Match.string_like_regexp("AwsSolutions-.*|HIPAA.*")
+    )
+    assert errors == [], "\n".join(f"{e.id}: {e.entry.data}" for e in errors)
+
+
+@pytest.mark.parametrize("which", ["data", "compute"])
+def test_cdk_nag_clean_with_every_optional_context(synth_alt: Synth, which: str) -> None:
+    stack = synth_alt.data if which == "data" else synth_alt.compute
+    errors = Annotations.from_stack(stack).find_error(
+        "*", Match.string_like_regexp("AwsSolutions-.*|HIPAA.*")
+    )
+    assert errors == [], "\n".join(f"{e.id}: {e.entry.data}" for e in errors)
+
+
+def test_every_nag_suppression_has_a_reason(synth: Synth, synth_alt: Synth) -> None:
+    for s in (synth, synth_alt):
+        for template in (s.data_json, s.compute_json):
+            for lid, res in template["Resources"].items():
+                for rule in res.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", []):
+                    assert len(rule.get("reason", "")) >= 40, (lid, rule)
+
+
+def test_missing_build_output_fails_with_a_clear_message(tmp_path: Path) -> None:
+    from aws_cdk import App
+
+    app = App(context={c.CTX_BUILD_DIR: str(tmp_path / "nowhere")})
+    settings = DeploySettings.from_context(app.node)
+    with pytest.raises(BuildMissingError, match="make build"):
+        settings.check_build()
+
+
+def test_cdk_json_runs_the_app_with_the_infra_venv() -> None:
+    cdk = json.loads((Path(__file__).resolve().parents[2] / "cdk.json").read_text())
+    assert cdk["app"] == ".venv-infra/bin/python infra/app.py"
+    assert cdk_json_context()[c.CTX_REGION] == c.DEFAULT_REGION
+
+
+# --- REST ------------------------------------------------------------------------------------
+def test_a_route_for_every_endpoint_to_its_function(synth: Synth) -> None:
+    t = synth.compute_json
+    routes = resources(t, "AWS::ApiGatewayV2::Route")
+    integrations = resources(t, "AWS::ApiGatewayV2::Integration")
+    fn_ids = {
+        lid: res["Properties"]["Handler"]
+        for lid, res in resources(t, "AWS::Lambda::Function").items()
+    }
+    by_key = {r["Properties"]["RouteKey"]: r["Properties"] for r in routes.values()}
+
+    expected = [*c.ROUTES, c.HEALTH_ROUTE]
+    assert len(routes) == len(expected)
+    for method, path, module in expected:
+        route = by_key[f"{method} {path}"]
+        integration_id = route["Target"]["Fn::Join"][1][1]["Ref"]
+        uri = integrations[integration_id]["Properties"]["IntegrationUri"]
+        assert fn_ids[uri["Fn::GetAtt"][0]] == c.handler_of(module), (method, path)
+
+
+def test_routes_are_authorized_at_the_edge_except_health(synth: Synth) -> None:
+    t = synth.compute_json
+    authorizers = resources(t, "AWS::ApiGatewayV2::Authorizer")
+    assert len(authorizers) == 1
+    auth = next(iter(authorizers.values()))["Properties"]
+    assert auth["AuthorizerType"] == "REQUEST"
+    assert auth["EnableSimpleResponses"] is True
+    assert auth["AuthorizerResultTtlInSeconds"] == c.AUTHORIZER_CACHE_SECONDS
+    assert auth["IdentitySource"] == ["$request.header.Authorization"]
+    for route in resources(t, "AWS::ApiGatewayV2::Route").values():
+        props = route["Properties"]
+        if props["RouteKey"] == "GET /health":
+            assert props.get("AuthorizationType", "NONE") == "NONE"
+        else:
+            assert props["AuthorizationType"] == "CUSTOM", props["RouteKey"]
+            assert "AuthorizerId" in props
+
+
+def test_oidc_issuer_switches_to_the_jwt_authorizer(synth_alt: Synth) -> None:
+    t = synth_alt.compute_json
+    auth = next(iter(resources(t, "AWS::ApiGatewayV2::Authorizer").values()))["Properties"]
+    assert auth["AuthorizerType"] == "JWT"
+    assert auth["JwtConfiguration"]["Issuer"] == "https://auth.example.org/"
+    assert c.handler_of(c.FN_AUTHORIZER) not in functions_by_handler(t)
+    for route in resources(t, "AWS::ApiGatewayV2::Route").values():
+        if route["Properties"]["RouteKey"] != "GET /health":
+            assert route["Properties"]["AuthorizationType"] == "JWT"
+
+
+def test_stage_is_throttled_and_logged_and_cors_allows_the_frontend(synth: Synth) -> None:
+    t = synth.compute_template
+    t.has_resource_properties(
+        "AWS::ApiGatewayV2::Stage",
+        {
+            "StageName": "$default",
+            "AutoDeploy": True,
+            "DefaultRouteSettings": {
+                "ThrottlingRateLimit": c.API_THROTTLE_RATE,
+                "ThrottlingBurstLimit": c.API_THROTTLE_BURST,
+            },
+            "AccessLogSettings": {"DestinationArn": Match.any_value(), "Format": Match.any_value()},
+        },
+    )
+    t.has_resource_properties(
+        "AWS::ApiGatewayV2::Api",
+        {
+            "ProtocolType": "HTTP",
+            "CorsConfiguration": Match.object_like(
+                {"AllowOrigins": ["http://localhost:3000"], "AllowCredentials": True}
+            ),
+        },
+    )
+
+
+def test_functions_are_python312_arm64_in_the_vpc_each_with_its_own_role(synth: Synth) -> None:
+    t = synth.compute_json
+    fns = functions_by_handler(t)
+    expected = {c.handler_of(name) for name in c.ALL_FUNCTIONS}
+    assert set(fns) == expected
+    roles = set()
+    layer_ids = set(resources(t, "AWS::Lambda::LayerVersion"))
+    assert len(layer_ids) == 1
+    for handler, (_, fn) in fns.items():
+        props = fn["Properties"]
+        assert props["Runtime"] == "python3.12", handler
+        assert props["Architectures"] == ["arm64"], handler
+        assert props["VpcConfig"]["SubnetIds"], handler
+        assert props["VpcConfig"]["SecurityGroupIds"], handler
+        assert props["TracingConfig"] == {"Mode": "Active"}
+        assert [layer["Ref"] for layer in props["Layers"]] == list(layer_ids)
+        roles.add(function_role(fn))
+    assert len(roles) == len(fns)  # one role per function
+
+
+def test_functions_run_in_private_subnets(synth: Synth) -> None:
+    t = synth.compute_json
+    for _, fn in functions_by_handler(t).values():
+        for subnet in fn["Properties"]["VpcConfig"]["SubnetIds"]:
+            assert "appSubnet" in json.dumps(subnet)  # PRIVATE_WITH_EGRESS, never public
+
+
+def test_relay_runs_every_minute(synth: Synth) -> None:
+    t = synth.compute_json
+    lid, _ = functions_by_handler(t)[c.handler_of(c.FN_RELAY)]
+    rules = resources(t, "AWS::Events::Rule")
+    assert len(rules) == 1
+    rule = next(iter(rules.values()))["Properties"]
+    assert rule["ScheduleExpression"] == "rate(1 minute)"
+    assert rule["Targets"][0]["Arn"] == {"Fn::GetAtt": [lid, "Arn"]}
+
+
+# --- configuration and secrets -----------------------------------------------------------------
+REQUIRED_ENV = {
+    c.ENV_ENVIRONMENT,
+    c.ENV_MONGODB_URI_SECRET_ARN,
+    c.ENV_MONGODB_DB,
+    c.ENV_JWT_SECRET_ARN,
+    c.ENV_REDIS_URL,
+    c.ENV_REDIS_AUTH_SECRET_ARN,
+    c.ENV_KAFKA_BROKER,
+    c.ENV_KAFKA_SECURITY,
+    c.ENV_KAFKA_TOPIC_PREFIX,
+    c.ENV_AWS_S3_BUCKET,
+    c.ENV_FRONTEND_URL,
+    c.ENV_MAX_FILE_SIZE,
+    c.ENV_MAX_MESSAGE_LENGTH,
+    c.ENV_MESSAGES_PER_PAGE,
+    c.ENV_POWERTOOLS_SERVICE_NAME,
+    c.ENV_POWERTOOLS_METRICS_NAMESPACE,
+    c.ENV_LOG_LEVEL,
+}
+
+
+def _container_env(t: dict[str, Any]) -> dict[str, Any]:
+    task = next(iter(resources(t, "AWS::ECS::TaskDefinition").values()))
+    container = task["Properties"]["ContainerDefinitions"][0]
+    return {e["Name"]: e["Value"] for e in container.get("Environment", [])}
+
+
+def test_app_processes_get_the_shared_settings(synth: Synth) -> None:
+    t = synth.compute_json
+    for name in (*c.API_FUNCTIONS, c.FN_RELAY):
+        _, fn = functions_by_handler(t)[c.handler_of(name)]
+        env = fn["Properties"]["Environment"]["Variables"]
+        assert set(env) >= REQUIRED_ENV, (name, REQUIRED_ENV - set(env))
+        assert env[c.ENV_ENVIRONMENT] == "production"
+        assert env[c.ENV_KAFKA_SECURITY] == "iam"
+        assert env[c.ENV_POWERTOOLS_METRICS_NAMESPACE] == "ESanteMessaging"
+        assert env[c.ENV_REDIS_URL]["Fn::Join"][1][0] == "rediss://"
+    container_env = _container_env(t)
+    assert set(container_env) >= REQUIRED_ENV
+    assert container_env[c.ENV_PORT] == str(c.SOCKET_PORT)
+
+
+def test_optional_service_urls_come_from_context(synth: Synth, synth_alt: Synth) -> None:
+    _, fn = functions_by_handler(synth_alt.compute_json)[c.handler_of(c.FN_MESSAGES)]
+    env = fn["Properties"]["Environment"]["Variables"]
+    assert env[c.ENV_USER_SERVICE_URL] == "https://users.example.org"
+    assert env[c.ENV_FRONTEND_URL] == "https://app.example.org,https://admin.example.org"
+    _, fn = functions_by_handler(synth.compute_json)[c.handler_of(c.FN_MESSAGES)]
+    assert c.ENV_USER_SERVICE_URL not in fn["Properties"]["Environment"]["Variables"]
+
+
+def test_no_secret_value_in_any_environment(synth: Synth, synth_alt: Synth) -> None:
+    for s in (synth, synth_alt):
+        t = s.compute_json
+        envs = [
+            fn["Properties"].get("Environment", {}).get("Variables", {})
+            for _, fn in functions_by_handler(t).values()
+        ]
+        envs.append(_container_env(t))
+        for env in envs:
+            assert "JWT_SECRET" not in env and "MONGODB_URI" not in env
+            dumped = json.dumps(env)
+            assert "resolve:secretsmanager" not in dumped
+            assert "SecretString" not in dumped
+            assert "JwtSecret" in json.dumps(env.get(c.ENV_JWT_SECRET_ARN, "JwtSecret"))
+        task = next(iter(resources(t, "AWS::ECS::TaskDefinition").values()))
+        for container in task["Properties"]["ContainerDefinitions"]:
+            assert "JWT_SECRET" not in {x["Name"] for x in container.get("Secrets", [])}
+
+
+def test_jwt_secret_is_generated_in_secrets_manager_with_a_customer_key(synth: Synth) -> None:
+    secrets = resources(synth.data_json, "AWS::SecretsManager::Secret")
+    jwt = [s for lid, s in secrets.items() if lid.startswith("SecretsJwtSecret")]
+    assert len(jwt) == 1
+    assert "GenerateSecretString" in jwt[0]["Properties"]
+    assert "SecretString" not in jwt[0]["Properties"]
+    for secret in secrets.values():
+        assert "KmsKeyId" in secret["Properties"]
+
+
+# --- least privilege ---------------------------------------------------------------------------
+def test_no_wildcard_resource_on_a_data_plane_action(synth: Synth, synth_alt: Synth) -> None:
+    for s in (synth, synth_alt):
+        for template in (s.data_json, s.compute_json):
+            for lid, st in statements_of(template):
+                actions = as_list(st["Action"])
+                if any(a.startswith(DATA_PLANE_PREFIXES) for a in actions):
+                    assert "*" not in as_list(st["Resource"]), (lid, st)
+                    assert not any(a.endswith(":*") for a in actions), (lid, st)
+
+
+def test_only_the_attachments_function_may_write_the_bucket(synth: Synth) -> None:
+    writers = {
+        name
+        for name in c.ALL_FUNCTIONS
+        if {"s3:PutObject", "kms:GenerateDataKey"} & handler_actions(synth, name)
+    }
+    assert writers == {c.FN_ATTACHMENTS}
+    readers = {name for name in c.ALL_FUNCTIONS if "s3:GetObject" in handler_actions(synth, name)}
+    # Message lists embed presigned GET URLs, which only work if the signer may read.
+    assert readers == {c.FN_ATTACHMENTS, c.FN_MESSAGES}
+
+
+def test_kafka_write_only_where_events_are_published(synth: Synth) -> None:
+    producers = {
+        name
+        for name in c.ALL_FUNCTIONS
+        if "kafka-cluster:WriteData" in handler_actions(synth, name)
+    }
+    assert producers == {c.FN_MESSAGES, c.FN_ATTACHMENTS, c.FN_RELAY}
+    # Topic writes are scoped to the service's topic prefix on its one cluster.
+    for lid, st in statements_of(synth.compute_json):
+        if "kafka-cluster:WriteData" in as_list(st["Action"]):
+            assert ":topic/" in json.dumps(st["Resource"]), lid
+            assert c.KAFKA_TOPIC_PREFIX in json.dumps(st["Resource"]), lid
+
+
+def test_authorizer_reads_only_the_jwt_secret(synth: Synth) -> None:
+    actions = handler_actions(synth, c.FN_AUTHORIZER)
+    assert actions - {"xray:PutTraceSegments", "xray:PutTelemetryRecords"} == {
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:DescribeSecret",
+        "kms:Decrypt",
+    }
+    t = synth.compute_json
+    _, fn = functions_by_handler(t)[c.handler_of(c.FN_AUTHORIZER)]
+    role = function_role(fn)
+    secret_refs = [
+        json.dumps(st["Resource"])
+        for res in resources(t, "AWS::IAM::Policy").values()
+        if {"Ref": role} in res["Properties"]["Roles"]
+        for st in res["Properties"]["PolicyDocument"]["Statement"]
+        if "secretsmanager:GetSecretValue" in as_list(st["Action"])
+    ]
+    assert len(secret_refs) == 1 and "JwtSecret" in secret_refs[0]
+
+
+# --- data tier ---------------------------------------------------------------------------------
+def _attachments_bucket(t: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    [(lid, bucket)] = [
+        (k, v)
+        for k, v in resources(t, "AWS::S3::Bucket").items()
+        if k.startswith("StorageAttachments")
+    ]
+    return lid, bucket["Properties"]
+
+
+def test_attachments_bucket_is_private_encrypted_and_tls_only(synth: Synth) -> None:
+    t = synth.data_json
+    lid, props = _attachments_bucket(t)
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    sse = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    assert sse["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    assert "KMSMasterKeyID" in sse["ServerSideEncryptionByDefault"]
+    assert "LoggingConfiguration" in props
+    [policy] = [
+        p
+        for p in resources(t, "AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == {"Ref": lid}
+    ]
+    denies = [
+        st
+        for st in policy["Properties"]["PolicyDocument"]["Statement"]
+        if st["Effect"] == "Deny"
+        and st.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+    ]
+    assert denies
+
+
+def test_unconfirmed_uploads_expire_after_a_day_by_tag(synth: Synth) -> None:
+    _, props = _attachments_bucket(synth.data_json)
+    rules = props["LifecycleConfiguration"]["Rules"]
+    [pending] = [r for r in rules if r.get("TagFilters")]
+    assert pending["TagFilters"] == [{"Key": "state", "Value": "pending"}]
+    assert pending["ExpirationInDays"] == 1
+    assert pending["Status"] == "Enabled"
+    assert "Prefix" not in pending  # keys are messages/...: the tag, not a prefix, marks them
+
+
+def test_bucket_cors_allows_post_and_get_from_the_frontend(synth: Synth) -> None:
+    _, props = _attachments_bucket(synth.data_json)
+    [rule] = props["CorsConfiguration"]["CorsRules"]
+    assert sorted(rule["AllowedMethods"]) == ["GET", "POST"]
+    assert rule["AllowedOrigins"] == ["http://localhost:3000"]
+
+
+def test_redis_is_encrypted_in_transit_and_at_rest_with_auth(synth: Synth) -> None:
+    [redis] = resources(synth.data_json, "AWS::ElastiCache::ReplicationGroup").values()
+    props = redis["Properties"]
+    assert props["TransitEncryptionEnabled"] is True
+    assert props["AtRestEncryptionEnabled"] is True
+    assert "KmsKeyId" in props
+    assert "resolve:secretsmanager" in json.dumps(props["AuthToken"])
+    assert props["MultiAZEnabled"] is True
+
+
+def test_msk_serverless_uses_iam_auth_over_tls(synth: Synth) -> None:
+    [cluster] = resources(synth.data_json, "AWS::MSK::ServerlessCluster").values()
+    props = cluster["Properties"]
+    # MSK Serverless accepts IAM-authenticated clients on TLS (9098) only.
+    assert props["ClientAuthentication"] == {"Sasl": {"Iam": {"Enabled": True}}}
+    assert resources(synth.data_json, "Custom::AWS")  # bootstrap look-up
+
+
+def test_kafka_bootstrap_from_context_skips_the_lookup(synth_alt: Synth) -> None:
+    assert not resources(synth_alt.data_json, "Custom::AWS")
+    _, fn = functions_by_handler(synth_alt.compute_json)[c.handler_of(c.FN_RELAY)]
+    env = fn["Properties"]["Environment"]["Variables"]
+    assert env[c.ENV_KAFKA_BROKER] == "b-1.example.kafka.eu-central-1.amazonaws.com:9098"
+
+
+def test_documentdb_is_encrypted_and_its_uri_kept_in_a_secret(synth: Synth) -> None:
+    [cluster] = resources(synth.data_json, "AWS::DocDB::DBCluster").values()
+    assert cluster["Properties"]["StorageEncrypted"] is True
+    assert cluster["Properties"]["DeletionProtection"] is True
+    assert cluster["DeletionPolicy"] == "Snapshot"
+    [params] = resources(synth.data_json, "AWS::DocDB::DBClusterParameterGroup").values()
+    assert params["Properties"]["Parameters"]["tls"] == "enabled"
+    [uri] = [
+        s
+        for lid, s in resources(synth.data_json, "AWS::SecretsManager::Secret").items()
+        if lid.startswith("DatabaseUriSecret")
+    ]
+    template_text = json.dumps(uri["Properties"]["SecretString"])
+    assert "mongodb://" in template_text and "resolve:secretsmanager" in template_text
+
+
+def test_existing_mongodb_secret_replaces_documentdb(synth_alt: Synth) -> None:
+    assert not resources(synth_alt.data_json, "AWS::DocDB::DBCluster")
+    _, fn = functions_by_handler(synth_alt.compute_json)[c.handler_of(c.FN_MESSAGES)]
+    env = fn["Properties"]["Environment"]["Variables"]
+    assert env[c.ENV_MONGODB_URI_SECRET_ARN] == ALT_CONTEXT[c.CTX_MONGODB_URI_SECRET_ARN]
+
+
+def test_region_and_account_are_overridable_by_context(synth_alt: Synth) -> None:
+    assert synth_alt.data.region == "eu-central-1"
+    assert synth_alt.compute.account == "111111111111"
+
+
+def test_network_has_private_subnets_and_an_s3_gateway_endpoint(synth: Synth) -> None:
+    t = synth.data_json
+    endpoints = resources(t, "AWS::EC2::VPCEndpoint")
+    assert [e["Properties"].get("VpcEndpointType", "Gateway") for e in endpoints.values()] == [
+        "Gateway"
+    ]
+    assert "s3" in json.dumps(next(iter(endpoints.values()))["Properties"]["ServiceName"])
+    subnets = resources(t, "AWS::EC2::Subnet")
+    assert len(subnets) == 6  # public, app (egress) and data (isolated) in two AZs
+    for subnet in subnets.values():
+        assert subnet["Properties"]["MapPublicIpOnLaunch"] is False
+    assert resources(t, "AWS::EC2::FlowLog")
+
+
+def test_only_the_alb_is_internet_facing(synth: Synth) -> None:
+    [alb] = resources(synth.compute_json, "AWS::ElasticLoadBalancingV2::LoadBalancer").values()
+    assert alb["Properties"]["Scheme"] == "internet-facing"
+    for template in (synth.data_json, synth.compute_json):
+        for lid, rule in resources(template, "AWS::EC2::SecurityGroupIngress").items():
+            assert rule["Properties"].get("CidrIp") != "0.0.0.0/0", lid
+        for lid, group in resources(template, "AWS::EC2::SecurityGroup").items():
+            for rule in group["Properties"].get("SecurityGroupIngress", []):
+                if rule.get("CidrIp") == "0.0.0.0/0":
+                    assert "Alb" in lid and rule["FromPort"] in (80, 443), lid
+
+
+# --- realtime tier -----------------------------------------------------------------------------
+def test_fargate_service_is_behind_the_alb_with_health_check(synth: Synth) -> None:
+    t = synth.compute_template
+    t.has_resource_properties(
+        "AWS::ECS::Service",
+        {
+            "LaunchType": "FARGATE",
+            "LoadBalancers": [Match.object_like({"ContainerPort": c.SOCKET_PORT})],
+            "NetworkConfiguration": {
+                "AwsvpcConfiguration": Match.object_like({"AssignPublicIp": "DISABLED"})
+            },
+        },
+    )
+    t.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::TargetGroup",
+        {
+            "HealthCheckPath": "/health",
+            "Port": c.SOCKET_PORT,
+            "TargetType": "ip",
+            "TargetGroupAttributes": Match.array_with(
+                [
+                    {"Key": "stickiness.enabled", "Value": "true"},
+                    {"Key": "stickiness.type", "Value": "lb_cookie"},
+                ]
+            ),
+        },
+    )
+    t.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::LoadBalancer",
+        {
+            "LoadBalancerAttributes": Match.array_with(
+                [{"Key": "idle_timeout.timeout_seconds", "Value": "120"}]
+            )
+        },
+    )
+    t.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::Listener", {"Port": 80, "Protocol": "HTTP"}
+    )
+    t.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+        {
+            "PolicyType": "TargetTrackingScaling",
+            "TargetTrackingScalingPolicyConfiguration": Match.object_like(
+                {
+                    "PredefinedMetricSpecification": {
+                        "PredefinedMetricType": "ECSServiceAverageCPUUtilization"
+                    }
+                }
+            ),
+        },
+    )
+    t.has_resource_properties(
+        "AWS::ECS::TaskDefinition",
+        {"RuntimePlatform": {"CpuArchitecture": "ARM64", "OperatingSystemFamily": "LINUX"}},
+    )
+
+
+def test_certificate_adds_https_and_redirects_http(synth_alt: Synth) -> None:
+    t = synth_alt.compute_template
+    t.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::Listener",
+        {"Port": 443, "Protocol": "HTTPS", "Certificates": [{"CertificateArn": Match.any_value()}]},
+    )
+    t.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::Listener",
+        {
+            "Port": 80,
+            "DefaultActions": [Match.object_like({"Type": "redirect"})],
+        },
+    )
+
+
+def test_socket_image_is_staged_from_the_repo_root_without_local_junk(synth: Synth) -> None:
+    assets = json.loads((synth.outdir / f"{c.COMPUTE_STACK_NAME}.assets.json").read_text())
+    [image] = assets["dockerImages"].values()
+    assert image["source"]["dockerFile"] == c.SOCKET_DOCKERFILE
+    staged = synth.outdir / image["source"]["directory"]
+    assert (staged / c.SOCKET_DOCKERFILE).is_file()
+    names = {p.name for p in staged.iterdir()}
+    assert not names & {".git", ".venv", ".venv-infra", "build", "cdk.out", "tests", ".cache"}
+
+
+# --- operations ----------------------------------------------------------------------------------
+def test_alarms_cover_api_functions_socket_redis_and_outbox(synth: Synth) -> None:
+    t = synth.compute_json
+    alarms = [a["Properties"] for a in resources(t, "AWS::CloudWatch::Alarm").values()]
+    text = json.dumps(alarms)
+    n_functions = len(c.ALL_FUNCTIONS)
+    assert sum(a.get("MetricName") == "Errors" for a in alarms) == n_functions
+    assert sum(a.get("MetricName") == "Throttles" for a in alarms) == n_functions
+    assert "5xx" in text  # API 5xx rate math expression
+    [tasks] = [a for a in alarms if a.get("MetricName") == "RunningTaskCount"]
+    assert tasks["ComparisonOperator"] == "LessThanThreshold" and tasks["Threshold"] == 1
+    assert "DatabaseMemoryUsagePercentage" in text
+    [outbox] = [a for a in alarms if a.get("MetricName") == c.METRIC_OUTBOX_PENDING]
+    assert outbox["Namespace"] == c.METRICS_NAMESPACE
+    assert outbox["Threshold"] == c.OUTBOX_PENDING_THRESHOLD
+    for alarm in alarms:
+        assert alarm["AlarmActions"], alarm.get("AlarmDescription")
+    assert resources(t, "AWS::CloudWatch::Dashboard")
+
+
+def test_log_groups_are_encrypted_and_kept_a_year(synth: Synth) -> None:
+    for template in (synth.data_json, synth.compute_json):
+        for lid, group in resources(template, "AWS::Logs::LogGroup").items():
+            assert group["Properties"]["RetentionInDays"] == c.DEFAULT_LOG_RETENTION_DAYS, lid
+            assert "KmsKeyId" in group["Properties"], lid
+
+
+def test_outputs_give_the_api_and_socket_urls(synth: Synth) -> None:
+    outputs = synth.compute_json["Outputs"]
+    assert c.OUTPUT_API_URL in outputs and c.OUTPUT_SOCKET_URL in outputs
+    assert json.dumps(outputs[c.OUTPUT_SOCKET_URL]["Value"]).startswith('{"Fn::Join": [""')
+    assert "http://" in json.dumps(outputs[c.OUTPUT_SOCKET_URL]["Value"])
