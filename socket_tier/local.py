@@ -1,23 +1,63 @@
-"""`make run`: REST on one port with embedded defaults (the socket tier mounts here too)."""
+"""`make run`: REST and Socket.IO together on one port (3006), as the original service did.
 
+Embedded defaults (in-memory store, in-process presence and delivery); REDIS_URL, MONGODB_URI
+and friends switch each part to a real server.
+"""
+
+import asyncio
+import contextlib
 import logging
 
 import uvicorn
-
 from messaging_core.config import get_settings
+
+from .app import Realtime
+
+
+def create_app() -> object:
+    from functions.local_app import create_local_app
+
+    realtime = Realtime()
+    return realtime.asgi(other_asgi_app=create_local_app())
 
 
 def main() -> None:
-    from functions.local_app import create_local_app
-
     settings = get_settings()
     logging.basicConfig(level=settings.log_level)
-    print(  # noqa: T201 - the one line a newcomer needs
-        f"Messaging service ready on http://localhost:{settings.port} "
-        "(API docs at /docs; mint a token with `make token ROLE=doctor`)",
-        flush=True,
+    app = create_app()
+    config = uvicorn.Config(
+        app,  # type: ignore[arg-type]
+        host="127.0.0.1",
+        port=settings.port,
+        log_level="warning",
+        ws="websockets-sansio",
+        timeout_graceful_shutdown=5,
     )
-    uvicorn.run(create_local_app(), host="127.0.0.1", port=settings.port, log_level="warning")
+    server = uvicorn.Server(config)
+    with contextlib.suppress(ImportError):  # uvloop: the faster event loop when installed
+        import uvloop
+
+        uvloop.install()
+    asyncio.run(_serve(server, settings.port, "Redis" if settings.redis_url else "in-process"))
+
+
+async def _serve(server: uvicorn.Server, port: int, mode: str) -> None:
+    async def announce() -> None:
+        # Printed once the port listens, so scripts and tests can wait for this line.
+        while not server.started:
+            if server.should_exit:
+                return
+            await asyncio.sleep(0.05)
+        print(
+            f"Messaging service ready on http://localhost:{port} "
+            f"(REST + Socket.IO, {mode} presence; API docs at /docs; "
+            "mint a token with `make token ROLE=doctor`)",
+            flush=True,
+        )
+
+    watcher = asyncio.create_task(announce())
+    await server.serve()
+    watcher.cancel()
 
 
 if __name__ == "__main__":

@@ -45,6 +45,16 @@ class Settings(BaseSettings):
     kafka_client_id: str = "messaging-service"
     kafka_topic_prefix: str = ""
     kafka_security: Literal["plaintext", "tls", "iam"] = "plaintext"
+    # A publish waits this long for the broker's acks; past it the events stay for the relay.
+    kafka_send_timeout_seconds: float = Field(default=1.5, gt=0, le=30)
+    # After a failed publish, requests skip Kafka this long and leave events to the relay.
+    kafka_circuit_open_seconds: float = Field(default=5.0, ge=0)
+    # The outbox relay: how often it runs in a long-lived process, and how old a pending event
+    # must be before it takes it over (younger ones may still be in their request's publish).
+    outbox_relay_interval_seconds: float = Field(default=5.0, gt=0)
+    outbox_relay_age_seconds: float = Field(default=5.0, ge=0)
+    outbox_relay_batch: int = Field(default=200, gt=0, le=5000)
+    notification_timeout_seconds: float = Field(default=1.0, gt=0, le=10)
     print_events: bool = False
 
     # Attachments.

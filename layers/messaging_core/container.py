@@ -2,17 +2,18 @@
 
 import asyncio
 import logging
+from dataclasses import dataclass
 
 from .adapters.directory import EmbeddedDirectory, HttpUserDirectory
 from .adapters.memory import (
-    MemoryEventPublisher,
     MemoryPresence,
     MemoryRateLimiter,
     RecordingNotifier,
 )
 from .config import Settings, get_settings, read_secret
 from .core import Core
-from .ports import PresenceStore, RealtimeNotifier, Store, UserDirectory
+from .ports import PresenceStore, RateLimiter, RealtimeNotifier, Store, UserDirectory
+from .relay import build_publisher
 
 logger = logging.getLogger(__name__)
 
@@ -52,21 +53,43 @@ async def build_core(
     store: Store | None = None,
     presence: PresenceStore | None = None,
     notifier: RealtimeNotifier | None = None,
+    rate_limiter: RateLimiter | None = None,
     background_dispatch: bool = False,
 ) -> Core:
     settings = settings or get_settings()
     store = store or build_store(settings)
     await store.ensure_indexes()
+    # With REDIS_URL, presence, pushes and rate limits are shared by every task and Lambda.
+    wanted = presence is None or notifier is None or rate_limiter is None
+    redis = _redis_ports(settings) if settings.redis_url and wanted else None
     return Core(
         settings=settings,
         store=store,
         directory=build_directory(settings, store),
-        presence=presence or MemoryPresence(),
-        publisher=MemoryEventPublisher(log_events=settings.print_events),
-        notifier=notifier or RecordingNotifier(),
-        rate_limiter=MemoryRateLimiter(),
+        presence=presence or (redis.presence if redis else MemoryPresence()),
+        publisher=build_publisher(settings),  # Kafka when KAFKA_BROKER is set
+        notifier=notifier or (redis.notifier if redis else RecordingNotifier()),
+        rate_limiter=rate_limiter or (redis.rate_limiter if redis else MemoryRateLimiter()),
         background_dispatch=background_dispatch,
     )
+
+
+@dataclass(frozen=True)
+class _RedisPorts:
+    presence: PresenceStore
+    notifier: RealtimeNotifier
+    rate_limiter: RateLimiter
+
+
+def _redis_ports(settings: Settings) -> _RedisPorts:
+    # Imported here so a Lambda without REDIS_URL never loads redis.
+    from .adapters.redis_client import redis_client
+    from .adapters.redis_fanout import RedisFanout
+    from .adapters.redis_presence import RedisPresence
+    from .adapters.redis_ratelimit import RedisRateLimiter
+
+    client = redis_client(settings)
+    return _RedisPorts(RedisPresence(client), RedisFanout(client), RedisRateLimiter(client))
 
 
 async def get_core() -> Core:

@@ -1,0 +1,161 @@
+"""Cross-task fan-out through Redis: each task listens on its own channel `task:<id>` only.
+
+`RedisFanout` is the RealtimeNotifier of the socket tier AND of the Lambdas (no local sockets
+there): it emits straight to local sockets when this task holds the user's, then, in ONE round trip
+(a Lua script), reads which other live tasks hold the user's sockets (presence) and publishes one
+message per such task. A task therefore handles its own users' traffic, not the whole cluster's
+(the stock Redis manager broadcasts every emit to every task on one channel).
+
+Delivery: the pool waits for a connection under bursts (never "Too many connections"), the client
+retries connection errors with backoff, and the publish is retried until a deadline; a retry after
+a lost reply can deliver twice, so clients drop duplicates by `messageId` (at least once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from ..errors import Unavailable
+from .redis_presence import CONNS_PREFIX, check_task_id
+
+logger = logging.getLogger(__name__)
+
+CHANNEL_PREFIX = "task:"
+LocalEmit = Callable[[str, str, dict[str, Any]], Awaitable[None]]
+
+# KEYS: conns of the user. ARGV: own task ('' from a Lambda), payload, channel prefix.
+# Returns how many tasks the message was published to.
+_ROUTE_AND_PUBLISH = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local seen, n = {}, 0
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')) do
+  local task = string.match(m, '^([^|]+)|')
+  if task and task ~= ARGV[1] and not seen[task] then
+    seen[task] = true
+    redis.call('PUBLISH', ARGV[3] .. task, ARGV[2])
+    n = n + 1
+  end
+end
+return n
+"""
+
+
+def channel_of(task_id: str) -> str:
+    return CHANNEL_PREFIX + task_id
+
+
+def encode(user_id: str, event: str, data: dict[str, Any]) -> str:
+    return json.dumps({"u": user_id, "e": event, "d": data}, separators=(",", ":"), default=str)
+
+
+class RedisFanout:
+    """RealtimeNotifier over Redis; `local_emit`/`has_local` are set on a socket task only."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        task_id: str | None = None,
+        local_emit: LocalEmit | None = None,
+        has_local: Callable[[str], bool] | None = None,
+        deadline_seconds: float = 10.0,
+    ) -> None:
+        self.redis = redis
+        self.task_id = check_task_id(task_id) if task_id else ""
+        self._local_emit = local_emit
+        self._has_local = has_local
+        self._deadline = deadline_seconds
+        self._route = redis.register_script(_ROUTE_AND_PUBLISH)
+        self.published = 0
+        self.retried = 0
+
+    async def emit_to_user(self, user_id: str, event: str, data: dict[str, Any]) -> None:
+        if (
+            self._local_emit is not None
+            and self._has_local is not None
+            and self._has_local(user_id)
+        ):
+            # Same task: straight to the sockets, no Redis hop on the delivery path.
+            await self._local_emit(user_id, event, data)
+        # Other devices of the user may sit on other tasks: the script publishes to those only.
+        await self._publish(user_id, encode(user_id, event, data))
+
+    async def _publish(self, user_id: str, payload: str) -> None:
+        give_up = time.monotonic() + self._deadline
+        delay = 0.05
+        while True:
+            try:
+                sent = await self._route(
+                    keys=[CONNS_PREFIX + user_id], args=[self.task_id, payload, CHANNEL_PREFIX]
+                )
+                self.published += int(sent)
+                return
+            except RedisError as exc:
+                if time.monotonic() + delay > give_up:
+                    raise Unavailable("realtime fan-out unavailable") from exc
+                self.retried += 1
+                logger.warning("fan-out publish retry", extra={"error": type(exc).__name__})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
+
+class TaskChannel:
+    """A socket task's subscription to its own channel: each message becomes a local emit."""
+
+    def __init__(self, redis: Redis, task_id: str, local_emit: LocalEmit) -> None:
+        self.redis = redis
+        self.channel = channel_of(check_task_id(task_id))
+        self._local_emit = local_emit
+        self._stopping = asyncio.Event()
+        self.ready = asyncio.Event()
+        self.received = 0
+
+    async def run(self) -> None:
+        """Listen until `stop()`; reconnect with backoff when Redis goes away."""
+        delay = 0.1
+        while not self._stopping.is_set():
+            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self.channel)
+                self.ready.set()
+                delay = 0.1
+                while not self._stopping.is_set():
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if message is not None and message.get("type") == "message":
+                        await self._deliver(message["data"])
+            except (RedisError, OSError) as exc:
+                self.ready.clear()
+                logger.warning(
+                    "task channel lost; resubscribing", extra={"error": type(exc).__name__}
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+            finally:
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def _deliver(self, raw: bytes | str) -> None:
+        try:
+            body = json.loads(raw)
+            user, event, data = body["u"], body["e"], body["d"]
+        except (ValueError, KeyError, TypeError):
+            logger.warning("dropped a malformed fan-out message")
+            return
+        self.received += 1
+        try:
+            await self._local_emit(user, event, data)
+        except Exception as exc:  # one bad socket must not stop the channel
+            logger.warning("local emit failed", extra={"error": type(exc).__name__})
+
+    def stop(self) -> None:
+        self._stopping.set()

@@ -1,0 +1,235 @@
+"""Presence in Redis: online while any live task holds a connection of the user.
+
+Layout (all times from Redis' own clock, so task clocks never disagree):
+- `presence:conns:<user>`: sorted set of `<task>|<sid>`, score = expiry in ms. Each task refreshes
+  its own members every heartbeat, so a task that dies (SIGKILL, lost host) stops refreshing and
+  its connections lapse after the TTL.
+- `presence:online`: sorted set of users, score = the latest expiry among their connections.
+  `is_online`/`online_count` read it in O(1)/O(log n); the reaper turns lapsed users offline.
+Connect, disconnect and reap are Lua scripts: the online/offline transition is decided atomically,
+so exactly one caller sees it (one `user_online`/`user_offline` per transition, not per tab).
+The scripts touch keys derived inside Lua: use a non-cluster Redis (ElastiCache, cluster mode off).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any, cast
+
+from redis.asyncio import Redis
+
+logger = logging.getLogger(__name__)
+
+ONLINE_KEY = "presence:online"
+CONNS_PREFIX = "presence:conns:"
+_TASK_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+_NOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
+
+# KEYS: conns, online. ARGV: member, ttl_ms, user. Returns 1 when the user just came online.
+_CONNECT = (
+    _NOW
+    + """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local before = redis.call('ZCARD', KEYS[1])
+local exp = now + tonumber(ARGV[2])
+redis.call('ZADD', KEYS[1], exp, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[2], 'GT', exp, ARGV[3])
+if before == 0 then return 1 end
+return 0
+"""
+)
+
+# KEYS: conns, online. ARGV: member, user. Returns 1 when that was the user's last live connection.
+_DISCONNECT = (
+    _NOW
+    + """
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) > 0 then return 0 end
+redis.call('DEL', KEYS[1])
+return redis.call('ZREM', KEYS[2], ARGV[2])
+"""
+)
+
+# KEYS: online, conns... ARGV: ttl_ms, then member, user pairs (one per conns key).
+_HEARTBEAT = (
+    _NOW
+    + """
+local exp = now + tonumber(ARGV[1])
+for i = 2, #KEYS do
+  local member = ARGV[(i - 2) * 2 + 2]
+  local user = ARGV[(i - 2) * 2 + 3]
+  redis.call('ZADD', KEYS[i], exp, member)
+  redis.call('PEXPIRE', KEYS[i], ARGV[1])
+  redis.call('ZADD', KEYS[1], 'GT', exp, user)
+end
+return #KEYS - 1
+"""
+)
+
+# KEYS: online. ARGV: limit, conns prefix. Returns the users whose last connection lapsed.
+_REAP = (
+    _NOW
+    + """
+local stale = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+local gone = {}
+for _, user in ipairs(stale) do
+  local ck = ARGV[2] .. user
+  redis.call('ZREMRANGEBYSCORE', ck, '-inf', now)
+  local top = redis.call('ZRANGE', ck, -1, -1, 'WITHSCORES')
+  if #top == 0 then
+    redis.call('ZREM', KEYS[1], user)
+    redis.call('DEL', ck)
+    table.insert(gone, user)
+  else
+    redis.call('ZADD', KEYS[1], top[2], user)
+  end
+end
+return gone
+"""
+)
+
+# KEYS: online. ARGV: users. Returns 1/0 per user.
+_ONLINE_AMONG = (
+    _NOW
+    + """
+local out = {}
+for i, user in ipairs(ARGV) do
+  local score = redis.call('ZSCORE', KEYS[1], user)
+  if score and tonumber(score) > now then out[i] = 1 else out[i] = 0 end
+end
+return out
+"""
+)
+
+_ONLINE_COUNT = _NOW + "return redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')"
+
+# KEYS: conns. Returns the distinct task ids holding a live connection of the user.
+_TASKS_OF = (
+    _NOW
+    + """
+local seen, out = {}, {}
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')) do
+  local task = string.match(m, '^([^|]+)|')
+  if task and not seen[task] then seen[task] = true; table.insert(out, task) end
+end
+return out
+"""
+)
+
+
+def check_task_id(task_id: str) -> str:
+    if not _TASK_ID.match(task_id):
+        raise ValueError("task id must be 1-64 characters of [A-Za-z0-9_.-]")
+    return task_id
+
+
+def conns_key(user_id: str) -> str:
+    return CONNS_PREFIX + user_id
+
+
+class RedisPresence:
+    """PresenceStore for every tier; the socket tier also registers its connections here.
+
+    Lambdas only read (`is_online`, `online_among`, `online_count`); a socket task calls
+    `connect`/`disconnect`, runs `heartbeat()` every few seconds and `reap()` to announce users
+    whose task died.
+    """
+
+    def __init__(self, redis: Redis, *, task_id: str = "reader", ttl_seconds: float = 30.0) -> None:
+        if ttl_seconds <= 0:
+            raise ValueError("presence TTL must be positive")
+        self.redis = redis
+        self.task_id = check_task_id(task_id)
+        self.ttl_ms = int(ttl_seconds * 1000)
+        # This task's own connections: refreshed by the heartbeat, removed on shutdown.
+        self._local: dict[str, set[str]] = defaultdict(set)
+        self._connect = redis.register_script(_CONNECT)
+        self._disconnect = redis.register_script(_DISCONNECT)
+        self._heartbeat = redis.register_script(_HEARTBEAT)
+        self._reap = redis.register_script(_REAP)
+        self._online_among = redis.register_script(_ONLINE_AMONG)
+        self._online_count = redis.register_script(_ONLINE_COUNT)
+        self._tasks_of = redis.register_script(_TASKS_OF)
+
+    def _member(self, sid: str) -> str:
+        return f"{self.task_id}|{sid}"
+
+    async def connect(self, user_id: str, sid: str) -> bool:
+        """Register a connection; True when the user just came online (on any task)."""
+        self._local[user_id].add(sid)
+        came = await self._connect(
+            keys=[conns_key(user_id), ONLINE_KEY], args=[self._member(sid), self.ttl_ms, user_id]
+        )
+        return int(came) == 1
+
+    async def disconnect(self, user_id: str, sid: str) -> bool:
+        """Forget a connection; True when it was the user's last live one anywhere."""
+        sids = self._local.get(user_id)
+        if sids is not None:
+            sids.discard(sid)
+            if not sids:
+                del self._local[user_id]
+        went = await self._disconnect(
+            keys=[conns_key(user_id), ONLINE_KEY], args=[self._member(sid), user_id]
+        )
+        return int(went) == 1
+
+    def has_local(self, user_id: str) -> bool:
+        """Whether this task holds a socket of the user (no Redis round trip)."""
+        return bool(self._local.get(user_id))
+
+    def local_connections(self) -> list[tuple[str, str]]:
+        return [(user, sid) for user, sids in self._local.items() for sid in sids]
+
+    async def is_online(self, user_id: str) -> bool:
+        return user_id in await self.online_among([user_id])
+
+    async def online_among(self, user_ids: Sequence[str]) -> set[str]:
+        users = list(dict.fromkeys(user_ids))
+        if not users:
+            return set()
+        flags = cast(list[Any], await self._online_among(keys=[ONLINE_KEY], args=users))
+        return {u for u, flag in zip(users, flags, strict=True) if int(flag) == 1}
+
+    async def online_count(self) -> int:
+        return int(await self._online_count(keys=[ONLINE_KEY]))
+
+    async def tasks_of(self, user_id: str) -> set[str]:
+        tasks = cast(list[Any], await self._tasks_of(keys=[conns_key(user_id)]))
+        return {t.decode() if isinstance(t, bytes) else str(t) for t in tasks}
+
+    async def heartbeat(self, batch: int = 200) -> int:
+        """Push this task's connections' expiry forward; re-adds any a slow loop let lapse."""
+        conns = self.local_connections()
+        for start in range(0, len(conns), batch):
+            chunk = conns[start : start + batch]
+            args: list[Any] = [self.ttl_ms]
+            for user, sid in chunk:
+                args.extend((self._member(sid), user))
+            await self._heartbeat(
+                keys=[ONLINE_KEY, *(conns_key(user) for user, _ in chunk)], args=args
+            )
+        return len(conns)
+
+    async def reap(self, limit: int = 100) -> list[str]:
+        """Take offline the users whose every connection lapsed (their task died); each such user
+        is returned to exactly one caller cluster-wide, which announces `user_offline`."""
+        gone = cast(list[Any], await self._reap(keys=[ONLINE_KEY], args=[limit, CONNS_PREFIX]))
+        return [g.decode() if isinstance(g, bytes) else str(g) for g in gone]
+
+    async def leave_all(self) -> list[str]:
+        """Remove every connection of this task (graceful shutdown); returns who went offline."""
+        gone: list[str] = []
+        for user, sid in self.local_connections():
+            if await self.disconnect(user, sid):
+                gone.append(user)
+        return gone

@@ -1,0 +1,44 @@
+"""Settings of the socket tier only (the shared ones live in messaging_core.config)."""
+
+import os
+import socket
+import uuid
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_task_id() -> str:
+    # ECS gives each task a unique hostname; the suffix keeps two processes on one host apart.
+    host = "".join(c if c.isalnum() or c in "-_." else "-" for c in socket.gethostname())[:40]
+    return f"{host or 'task'}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+class SocketSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    task_id: str = Field(default_factory=_default_task_id, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    # A task that dies without cleaning up leaves its users online at most this long.
+    presence_ttl_seconds: float = Field(default=30.0, gt=0)
+    presence_heartbeat_seconds: float = Field(default=10.0, gt=0)
+    redis_pool_size: int = Field(default=64, gt=0)
+    typing_timeout_seconds: float = Field(default=5.0, gt=0)
+    typing_throttle_seconds: float = Field(default=1.0, ge=0)
+    max_payload_bytes: int = Field(default=100_000, gt=1000)
+    # Engine.IO keep-alive: a silent client is dropped after interval + timeout.
+    ping_interval_seconds: float = Field(default=25.0, gt=0)
+    ping_timeout_seconds: float = Field(default=20.0, gt=0)
+    shutdown_grace_seconds: int = Field(default=10, ge=0)
+
+    def model_post_init(self, __context: object) -> None:
+        if self.presence_heartbeat_seconds * 2 > self.presence_ttl_seconds:
+            raise ValueError(
+                "PRESENCE_HEARTBEAT_SECONDS must be at most half of PRESENCE_TTL_SECONDS, "
+                "or live users would flicker offline"
+            )
+
+
+@lru_cache(maxsize=1)
+def get_socket_settings() -> SocketSettings:
+    return SocketSettings()
