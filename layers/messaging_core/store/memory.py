@@ -24,6 +24,8 @@ class MemoryStore:
         self._messages: dict[str, Message] = {}
         self._by_client_key: dict[str, str] = {}
         self._users: dict[str, UserProfile] = {}
+        # eventId -> ids of the messages holding it, so an ack does not scan every message.
+        self._pending: dict[str, set[str]] = {}
 
     # -- lifecycle
     async def ensure_indexes(self) -> None:
@@ -115,6 +117,12 @@ class MemoryStore:
             raise DuplicateKey(message.client_key)
         self._messages[message.id] = copy.deepcopy(message)
         self._by_client_key[message.client_key] = message.id
+        for event in message.pending_events:
+            self._pending.setdefault(event.event_id, set()).add(message.id)
+
+    def _hold(self, m: Message, event: PendingEvent) -> None:
+        m.pending_events.append(copy.deepcopy(event))
+        self._pending.setdefault(event.event_id, set()).add(m.id)
 
     async def get_message(self, message_id: str) -> Message | None:
         msg = self._messages.get(message_id)
@@ -175,7 +183,7 @@ class MemoryStore:
                 continue
             m.is_read, m.read_at, m.updated_at = True, at, at
             if event is not None:
-                m.pending_events.append(copy.deepcopy(event))
+                self._hold(m, event)
             changed += 1
         return changed
 
@@ -198,7 +206,7 @@ class MemoryStore:
         if m is None or m.is_delivered:
             return False
         m.is_delivered, m.delivered_at, m.updated_at = True, at, at
-        m.pending_events.append(copy.deepcopy(event))
+        self._hold(m, event)
         return True
 
     async def mark_deleted(
@@ -209,7 +217,7 @@ class MemoryStore:
             return False
         m.is_deleted, m.deleted_at, m.deleted_by, m.updated_at = True, at, by, at
         m.search_tokens = []
-        m.pending_events.append(copy.deepcopy(event))
+        self._hold(m, event)
         return True
 
     async def search_messages(
@@ -233,20 +241,20 @@ class MemoryStore:
 
     async def pending_events(self, older_than: datetime, limit: int) -> list[PendingEvent]:
         seen: dict[str, PendingEvent] = {}
-        for m in self._messages.values():
-            for e in m.pending_events:
-                if e.created_at <= older_than:
-                    seen.setdefault(e.event_id, copy.deepcopy(e))
+        for event_id, holders in self._pending.items():
+            for e in self._messages[next(iter(holders))].pending_events:
+                if e.event_id == event_id and e.created_at <= older_than:
+                    seen[event_id] = copy.deepcopy(e)
         return sorted(seen.values(), key=lambda e: e.created_at)[:limit]
 
     async def ack_events(self, event_ids: Sequence[str]) -> None:
-        ids = set(event_ids)
-        for m in self._messages.values():
-            if m.pending_events:
-                m.pending_events = [e for e in m.pending_events if e.event_id not in ids]
+        for event_id in event_ids:
+            for message_id in self._pending.pop(event_id, ()):
+                m = self._messages[message_id]
+                m.pending_events = [e for e in m.pending_events if e.event_id != event_id]
 
     async def count_pending_events(self) -> int:
-        return len({e.event_id for m in self._messages.values() for e in m.pending_events})
+        return len(self._pending)
 
     # -- users (embedded directory)
     async def remember_user(self, profile: UserProfile) -> None:
