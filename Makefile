@@ -97,6 +97,7 @@ format: $(STAMPS)/dev.txt ## Format the code
 bench: $(STAMPS)/dev.txt servers-up ## Run the benchmarks (minutes; numbers go to bench/RESULTS-*.md)
 	@$(PY) bench/cold_start.py
 	@$(PY) bench/warm_overhead.py
+	@$(PY) bench/events_bench.py
 
 clean: ## Remove caches and build output (keeps downloaded servers in .cache/)
 	rm -rf build cdk.out .pytest_cache .mypy_cache .ruff_cache $(STAMPS)

@@ -22,6 +22,7 @@ from messaging_core.core import Core
 from messaging_core.errors import Unauthorized
 from messaging_core.models import Principal
 from messaging_core.ports import PresenceStore, RateLimiter, RealtimeNotifier
+from messaging_core.relay import start_background_relay
 
 from .namespace import MessagingNamespace
 from .settings import SocketSettings, get_socket_settings
@@ -140,6 +141,8 @@ class Realtime:
             background_dispatch=True,
         )
         set_core(self._core)  # the REST routers of `make run` share this Core
+        # Publishes what a failed immediate publish left pending (Kafka down, crash mid-way).
+        self._loops.append(start_background_relay(self._core))
         logger.info("socket tier started", extra={"task_id": self.sock.task_id})
 
     async def stop(self) -> None:
@@ -160,6 +163,7 @@ class Realtime:
                 await loop_task
         if self._core is not None:
             await self._core.drain()
+            await self._core.publisher.close()  # flush the producer (bounded) before exit
         if self._redis is not None:
             with contextlib.suppress(Exception):
                 await self._redis.aclose()

@@ -104,6 +104,8 @@ class MongoStore:
             )
             await self._messages.create_index("searchTokens")
             await self._messages.create_index("pendingEvents.createdAt", sparse=True)
+            # Every ack finds its documents by eventId: without this index, a collection scan.
+            await self._messages.create_index("pendingEvents.eventId", sparse=True)
         except PyMongoError as exc:
             raise Unavailable("Database unavailable") from exc
 
@@ -187,7 +189,7 @@ class MongoStore:
         doc = await self._conversations.find_one_and_update(
             {"_id": _oid(conversation_id)},
             {"$inc": {"seq": 1}},
-            projection={"seq": 1},
+            # No projection: FerretDB v1 rejects findAndModify with `fields` (test_mongo_compat).
             return_document=ReturnDocument.AFTER,
         )
         if doc is None:
@@ -368,6 +370,9 @@ class MongoStore:
             await self._messages.find(
                 {"pendingEvents.createdAt": {"$lte": older_than}}, {"pendingEvents": 1}
             )
+            # Oldest messages first, so a limited batch never skips older events; by the message's
+            # createdAt because FerretDB v1 does not sort on an array's field.
+            .sort("createdAt", ASCENDING)
             .limit(limit)
             .to_list()
         )
@@ -381,11 +386,21 @@ class MongoStore:
 
     async def ack_events(self, event_ids: Sequence[str]) -> None:
         ids = list(event_ids)
-        if ids:
-            await self._messages.update_many(
-                {"pendingEvents.eventId": {"$in": ids}},
-                {"$pull": {"pendingEvents": {"eventId": {"$in": ids}}}},
-            )
+        if not ids:
+            return
+        query: Doc = {"pendingEvents.eventId": {"$in": ids}}
+        result = await self._messages.update_many(
+            query, {"$pull": {"pendingEvents": {"eventId": {"$in": ids}}}}
+        )
+        if result.modified_count < result.matched_count:
+            # FerretDB v1 ignores a $pull by condition (test_mongo_compat): pull the exact stored
+            # elements instead; $pullAll leaves events pushed meanwhile in place.
+            wanted = set(ids)
+            async for doc in self._messages.find(query, {"pendingEvents": 1}):
+                done = [e for e in doc.get("pendingEvents") or [] if e.get("eventId") in wanted]
+                await self._messages.update_one(
+                    {"_id": doc["_id"]}, {"$pullAll": {"pendingEvents": done}}
+                )
 
     async def count_pending_events(self) -> int:
         return int(await self._messages.count_documents({"pendingEvents.0": {"$exists": True}}))
