@@ -258,9 +258,13 @@ async def test_the_producer_is_built_lazily_and_retried_after_a_failed_bootstrap
 
 def test_kafka_is_not_imported_without_a_broker() -> None:
     # The container builds the publisher lazily: a function without KAFKA_BROKER never loads it.
+    import os
     import subprocess
     import sys
+    from pathlib import Path
 
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": f"{root / 'layers'}{os.pathsep}{root}"}
     code = (
         "import sys, asyncio\n"
         "from messaging_core.config import Settings\n"
@@ -269,7 +273,12 @@ def test_kafka_is_not_imported_without_a_broker() -> None:
         "print('kafka' in sys.modules)\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        env=env,
     )
     assert out.stdout.strip() == "False"
     assert kafka_adapter.KafkaEventPublisher is KafkaEventPublisher
