@@ -52,7 +52,6 @@ async def open_conversation(
             conversation_type=conv_type,
             created_at=now,
             updated_at=now,
-            unread_count={user.id: 0, rid: 0},
         )
     )
     return Opened(await _view(core, conv, user.id), created=created)
@@ -68,18 +67,21 @@ async def list_conversations(
     )
     convs, total = await core.store.list_conversations(user.id, wanted, page.skip, page.limit)
     others = [c.other(user.id) for c in convs]
-    profiles, online = await asyncio.gather(
-        core.directory.get_profiles(others), core.presence.online_among(others)
+    profiles, online, unread = await asyncio.gather(
+        core.directory.get_profiles(others),
+        core.presence.online_among(others),
+        core.store.unread_counts(user.id, [c.id for c in convs]),
     )
     views = [
-        conversation_view(c, user.id, profiles.get(o), o in online)
+        conversation_view(c, user.id, profiles.get(o), o in online, unread.get(c.id, 0))
         for c, o in zip(convs, others, strict=True)
     ]
     return views, pagination(page.page, page.limit, total)
 
 
 async def unread_summary(core: Core, user: Principal) -> JSON:
-    convs = await core.store.unread_conversations(user.id)
+    counts = await core.store.unread_counts(user.id, None)
+    convs = await core.store.get_conversations(list(counts)) if counts else []
     profiles = await core.directory.get_profiles([c.other(user.id) for c in convs])
     by_conversation = []
     for c in convs:
@@ -88,7 +90,7 @@ async def unread_summary(core: Core, user: Principal) -> JSON:
             {
                 "conversationId": c.id,
                 "recipientName": other.name if other else None,
-                "unreadCount": c.unread_count.get(user.id, 0),
+                "unreadCount": counts[c.id],
             }
         )
     return {
@@ -99,7 +101,9 @@ async def unread_summary(core: Core, user: Principal) -> JSON:
 
 async def _view(core: Core, conv: Conversation, viewer_id: str) -> JSON:
     other = conv.other(viewer_id)
-    profile, online = await asyncio.gather(
-        core.directory.get_profile(other), core.presence.is_online(other)
+    profile, online, unread = await asyncio.gather(
+        core.directory.get_profile(other),
+        core.presence.is_online(other),
+        core.store.unread_counts(viewer_id, [conv.id]),
     )
-    return conversation_view(conv, viewer_id, profile, online)
+    return conversation_view(conv, viewer_id, profile, online, unread.get(conv.id, 0))

@@ -8,7 +8,7 @@ from . import events
 from .access import conversation_for
 from .clock import iso, utcnow
 from .core import Core
-from .errors import DuplicateKey, Forbidden, Invalid, NotFound, RateLimited
+from .errors import DuplicateKey, Forbidden, Invalid, NotFound, RateLimited, Unavailable
 from .ids import new_id, parse_id
 from .inputs import MAX_IDS_PER_CALL, SendMessageIn, check_metadata
 from .models import Attachment, Conversation, LastMessage, Message, MessageType, Page, Principal
@@ -16,6 +16,7 @@ from .text import index_tokens
 from .views import JSON, message_view, message_views, pagination
 
 MAX_CATCH_UP = 500
+MAX_SEQ_ATTEMPTS = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +77,7 @@ async def store_message(
     metadata: dict[str, object] | None = None,
     attachment: Attachment | None = None,
 ) -> Sent:
-    """Persist a message with its `message.sent` event, count it unread, push it, receipt it."""
+    """Persist a message with its `message.sent` event, push it, and receipt it when delivered."""
     other = conv.other(user.id)
     if receiver_id is not None and parse_id(receiver_id, "receiverId") != other:
         raise Forbidden("receiverId is not the other participant of this conversation")
@@ -117,15 +118,23 @@ async def store_message(
     if online:
         pending.append(events.message_delivered(message, now))
     message.pending_events = pending
-    try:
-        await core.store.insert_message(message)
-    except DuplicateKey:
-        # The same tempId raced in from another task: answer with the message that won.
-        original = await core.store.find_by_client_key(user.id, temp_id or "")
-        if original is None:
-            raise
-        return Sent(await _one_view(core, original), created=False)
-    last = LastMessage(message.id, content, user.id, now, False, seq)
+    for _ in range(MAX_SEQ_ATTEMPTS):
+        try:
+            await core.store.insert_message(message)
+            break
+        except DuplicateKey:
+            if temp_id:
+                # The same tempId raced in from another task: answer with the message that won.
+                original = await core.store.find_by_client_key(user.id, temp_id)
+                if original is not None:
+                    return Sent(await _one_view(core, original), created=False)
+            # The sequence number was taken (a store whose $inc is not atomic under load):
+            # take the next one above the highest stored; the unique key keeps them distinct.
+            floor = await core.store.max_seq(conv.id)
+            message.seq = await core.store.allocate_seq(conv.id, floor)
+    else:
+        raise Unavailable("Could not store the message, please retry")
+    last = LastMessage(message.id, content, user.id, now, False, message.seq)
     await core.store.record_message(conv.id, last, other, now)
     await core.dispatch(pending)
     view = await _one_view(core, message)
@@ -195,7 +204,6 @@ async def mark_read(
     event = events.message_read(conv.id, candidates, user.id, now)
     changed = await core.store.mark_read(candidates, user.id, now, event)
     if changed:
-        await core.store.adjust_unread(conv.id, user.id, -changed)
         await core.store.mark_last_message_read(conv.id, candidates)
         await core.dispatch([event])
         await core.notify(
@@ -242,8 +250,6 @@ async def delete_message(core: Core, user: Principal, message_id: object) -> Del
     now = utcnow()
     event = events.message_deleted(m, user.id, now)
     if await core.store.mark_deleted(m.id, user.id, now, event):
-        if not m.is_read:
-            await core.store.adjust_unread(conv.id, m.receiver_id, -1)
         if conv.last_message is None or conv.last_message.message_id == m.id:
             latest = await core.store.latest_visible_message(conv.id)
             await core.store.set_last_message(conv.id, _last_of(latest) if latest else None)

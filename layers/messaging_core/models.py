@@ -47,7 +47,6 @@ class Conversation:
     created_at: datetime
     updated_at: datetime
     last_message: LastMessage | None = None
-    unread_count: dict[str, int] = field(default_factory=dict)
     seq: int = 0
     is_active: bool = True
     is_archived: bool = False

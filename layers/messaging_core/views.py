@@ -38,7 +38,7 @@ def recipient_view(
 
 
 def conversation_view(
-    conv: Conversation, viewer_id: str, profile: UserProfile | None, online: bool
+    conv: Conversation, viewer_id: str, profile: UserProfile | None, online: bool, unread: int
 ) -> JSON:
     other = conv.other(viewer_id)
     last = conv.last_message
@@ -55,7 +55,7 @@ def conversation_view(
         }
         if last
         else None,
-        "unreadCount": max(0, conv.unread_count.get(viewer_id, 0)),
+        "unreadCount": unread,
         "createdAt": iso(conv.created_at),
         "updatedAt": iso(conv.updated_at),
     }

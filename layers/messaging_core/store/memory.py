@@ -23,6 +23,7 @@ class MemoryStore:
         self._by_pair: dict[str, str] = {}
         self._messages: dict[str, Message] = {}
         self._by_client_key: dict[str, str] = {}
+        self._by_seq: set[tuple[str, int]] = set()  # the unique (conversationId, seq) key
         self._users: dict[str, UserProfile] = {}
         # eventId -> ids of the messages holding it, so an ack does not scan every message.
         self._pending: dict[str, set[str]] = {}
@@ -74,32 +75,27 @@ class MemoryStore:
     async def partners_of(self, user_id: str) -> list[str]:
         return [c.other(user_id) for c in self._conversations.values() if user_id in c.participants]
 
-    async def unread_conversations(self, user_id: str) -> list[Conversation]:
-        found = [
-            c
-            for c in self._conversations.values()
-            if user_id in c.participants and c.unread_count.get(user_id, 0) > 0
-        ]
+    async def get_conversations(self, conversation_ids: Sequence[str]) -> list[Conversation]:
+        found = [self._conversations[c] for c in conversation_ids if c in self._conversations]
         found.sort(key=_conversation_order, reverse=True)
         return [copy.deepcopy(c) for c in found]
 
-    async def allocate_seq(self, conversation_id: str) -> int:
+    async def allocate_seq(self, conversation_id: str, floor: int = 0) -> int:
         conv = self._conversations[conversation_id]
-        conv.seq += 1
+        conv.seq = max(conv.seq, floor) + 1
         return conv.seq
+
+    async def max_seq(self, conversation_id: str) -> int:
+        seqs = [m.seq for m in self._messages.values() if m.conversation_id == conversation_id]
+        return max(seqs, default=0)
 
     async def record_message(
         self, conversation_id: str, last: LastMessage, receiver_id: str, at: datetime
     ) -> None:
         conv = self._conversations[conversation_id]
-        conv.unread_count[receiver_id] = conv.unread_count.get(receiver_id, 0) + 1
         if conv.last_message is None or conv.last_message.seq < last.seq:
             conv.last_message = copy.deepcopy(last)
         conv.updated_at = max(conv.updated_at, at)
-
-    async def adjust_unread(self, conversation_id: str, user_id: str, delta: int) -> None:
-        conv = self._conversations[conversation_id]
-        conv.unread_count[user_id] = conv.unread_count.get(user_id, 0) + delta
 
     async def set_last_message(self, conversation_id: str, last: LastMessage | None) -> None:
         self._conversations[conversation_id].last_message = copy.deepcopy(last)
@@ -113,8 +109,14 @@ class MemoryStore:
 
     # -- messages
     async def insert_message(self, message: Message) -> None:
-        if message.client_key in self._by_client_key or message.id in self._messages:
+        seq_key = (message.conversation_id, message.seq)
+        if (
+            message.client_key in self._by_client_key
+            or message.id in self._messages
+            or seq_key in self._by_seq
+        ):
             raise DuplicateKey(message.client_key)
+        self._by_seq.add(seq_key)
         self._messages[message.id] = copy.deepcopy(message)
         self._by_client_key[message.client_key] = message.id
         for event in message.pending_events:
@@ -158,6 +160,21 @@ class MemoryStore:
             if m.conversation_id == conversation_id and not m.is_deleted
         ]
         return copy.deepcopy(max(visible, key=lambda m: m.seq)) if visible else None
+
+    async def unread_counts(
+        self, user_id: str, conversation_ids: Sequence[str] | None
+    ) -> dict[str, int]:
+        scope = set(conversation_ids) if conversation_ids is not None else None
+        counts: dict[str, int] = {}
+        for m in self._messages.values():
+            if (
+                m.receiver_id == user_id
+                and not m.is_read
+                and not m.is_deleted
+                and (scope is None or m.conversation_id in scope)
+            ):
+                counts[m.conversation_id] = counts.get(m.conversation_id, 0) + 1
+        return counts
 
     async def unread_ids(
         self, conversation_id: str, reader_id: str, message_ids: Sequence[str] | None

@@ -93,12 +93,17 @@ class MongoStore:
             )
             await self._conversations.create_index("conversationType")
             await self._messages.create_index("clientKey", unique=True)
-            await self._messages.create_index([("conversationId", ASCENDING), ("seq", DESCENDING)])
+            # Unique: a sequence number is handed out once, even where $inc is not atomic.
+            await self._messages.create_index(
+                [("conversationId", ASCENDING), ("seq", DESCENDING)], unique=True
+            )
             await self._messages.create_index(
                 [("conversationId", ASCENDING), ("createdAt", DESCENDING)]
             )
             await self._messages.create_index([("senderId", ASCENDING), ("createdAt", DESCENDING)])
-            await self._messages.create_index([("receiverId", ASCENDING), ("isRead", ASCENDING)])
+            await self._messages.create_index(
+                [("receiverId", ASCENDING), ("isRead", ASCENDING), ("conversationId", ASCENDING)]
+            )
             await self._messages.create_index(
                 [("receiverId", ASCENDING), ("isDelivered", ASCENDING)]
             )
@@ -175,45 +180,45 @@ class MongoStore:
         docs = await self._conversations.find({"participants": me}, {"participants": 1}).to_list()
         return [_hex(p) for d in docs for p in d["participants"] if p != me]
 
-    async def unread_conversations(self, user_id: str) -> list[Conversation]:
+    async def get_conversations(self, conversation_ids: Sequence[str]) -> list[Conversation]:
         docs = (
-            await self._conversations.find(
-                {"participants": _oid(user_id), f"unreadCount.{user_id}": {"$gt": 0}}
-            )
+            await self._conversations.find({"_id": {"$in": [_oid(c) for c in conversation_ids]}})
             .sort([("updatedAt", DESCENDING), ("_id", DESCENDING)])
             .to_list()
         )
         return [_conversation(d) for d in docs]
 
-    async def allocate_seq(self, conversation_id: str) -> int:
+    async def allocate_seq(self, conversation_id: str, floor: int = 0) -> int:
+        oid = _oid(conversation_id)
+        if floor:
+            await self._conversations.update_one({"_id": oid}, {"$max": {"seq": floor}})
+        # No projection: FerretDB v1 rejects findAndModify with `fields` (test_mongo_compat).
         doc = await self._conversations.find_one_and_update(
-            {"_id": _oid(conversation_id)},
-            {"$inc": {"seq": 1}},
-            # No projection: FerretDB v1 rejects findAndModify with `fields` (test_mongo_compat).
-            return_document=ReturnDocument.AFTER,
+            {"_id": oid}, {"$inc": {"seq": 1}}, return_document=ReturnDocument.AFTER
         )
         if doc is None:
             raise Unavailable("Conversation vanished while sending")
         return int(doc["seq"])
 
+    async def max_seq(self, conversation_id: str) -> int:
+        docs = (
+            await self._messages.find({"conversationId": _oid(conversation_id)}, {"seq": 1})
+            .sort("seq", DESCENDING)
+            .limit(1)
+            .to_list()
+        )
+        return int(docs[0]["seq"]) if docs else 0
+
     async def record_message(
         self, conversation_id: str, last: LastMessage, receiver_id: str, at: datetime
     ) -> None:
-        oid = _oid(conversation_id)
-        inc = {f"unreadCount.{receiver_id}": 1}
         # Only a newer message replaces the preview, so concurrent sends cannot roll it back.
-        newer = await self._conversations.update_one(
-            {"_id": oid, "$or": [{"lastMessage": None}, {"lastMessage.seq": {"$lt": last.seq}}]},
-            {"$set": {"lastMessage": _last_doc(last)}, "$inc": inc, "$max": {"updatedAt": at}},
-        )
-        if newer.matched_count == 0:
-            await self._conversations.update_one(
-                {"_id": oid}, {"$inc": inc, "$max": {"updatedAt": at}}
-            )
-
-    async def adjust_unread(self, conversation_id: str, user_id: str, delta: int) -> None:
         await self._conversations.update_one(
-            {"_id": _oid(conversation_id)}, {"$inc": {f"unreadCount.{user_id}": delta}}
+            {
+                "_id": _oid(conversation_id),
+                "$or": [{"lastMessage": None}, {"lastMessage.seq": {"$lt": last.seq}}],
+            },
+            {"$set": {"lastMessage": _last_doc(last)}, "$max": {"updatedAt": at}},
         )
 
     async def set_last_message(self, conversation_id: str, last: LastMessage | None) -> None:
@@ -275,6 +280,21 @@ class MongoStore:
             .to_list()
         )
         return _message(docs[0]) if docs else None
+
+    async def unread_counts(
+        self, user_id: str, conversation_ids: Sequence[str] | None
+    ) -> dict[str, int]:
+        # Counted from the messages (indexed by receiver and state), so the figure cannot drift
+        # from the truth under concurrent sends and reads: no counter to keep in step.
+        match: Doc = {"receiverId": _oid(user_id), "isRead": False, "isDeleted": False}
+        if conversation_ids is not None:
+            match["conversationId"] = {"$in": [_oid(c) for c in conversation_ids]}
+        rows = await (
+            await self._messages.aggregate(
+                [{"$match": match}, {"$group": {"_id": "$conversationId", "n": {"$sum": 1}}}]
+            )
+        ).to_list()
+        return {_hex(r["_id"]): int(r["n"]) for r in rows if r["n"]}
 
     async def unread_ids(
         self, conversation_id: str, reader_id: str, message_ids: Sequence[str] | None
@@ -454,7 +474,6 @@ def _conversation_doc(c: Conversation) -> Doc:
         ],
         "conversationType": c.conversation_type,
         "lastMessage": _last_doc(c.last_message) if c.last_message else None,
-        "unreadCount": dict(c.unread_count),
         "seq": c.seq,
         "isActive": c.is_active,
         "isArchived": c.is_archived,
@@ -482,7 +501,6 @@ def _conversation(d: Doc) -> Conversation:
         )
         if lm
         else None,
-        unread_count={k: int(v) for k, v in (d.get("unreadCount") or {}).items()},
         seq=int(d.get("seq", 0)),
         is_active=d.get("isActive", True),
         is_archived=d.get("isArchived", False),
