@@ -1,5 +1,6 @@
 """App factory and Lambda entry: the same routers serve Lambda (through Mangum) and `make run`."""
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -59,10 +60,16 @@ def create_app(*routers: APIRouter, title: str = "E-Santé Messaging API") -> Fa
 def lambda_handler(app: FastAPI) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """Wrap an app for API Gateway (HTTP API v2 and REST v1 events alike)."""
     asgi = Mangum(app, lifespan="off")
+    loop: list[asyncio.AbstractEventLoop] = []
 
     @metrics.log_metrics
     @logger.inject_lambda_context(clear_state=True)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        # One loop for the life of the process (the Mongo client and the Core are bound to it),
+        # set explicitly: Python 3.14's get_event_loop() no longer creates one, and Mangum asks.
+        if not loop or loop[0].is_closed():
+            loop[:] = [asyncio.new_event_loop()]
+        asyncio.set_event_loop(loop[0])
         return asgi(event, context)
 
     return handler

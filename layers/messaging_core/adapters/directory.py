@@ -58,6 +58,7 @@ class HttpUserDirectory:
 
         self._client = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout_seconds)
         self._fallback = fallback
+        self._timeout = timeout_seconds
         self._ttl = ttl_seconds
         self._cache: dict[str, tuple[float, UserProfile | None]] = {}
 
@@ -69,13 +70,19 @@ class HttpUserDirectory:
         if hit is not None and hit[0] > time.monotonic():
             return hit[1]
         try:
-            profile = await self._fetch(user_id)
+            # One deadline for both calls (profile, then doctor): a slow service costs at most it.
+            profile = await asyncio.wait_for(self._fetch(user_id), self._timeout)
         except Exception as exc:  # network, timeout, bad JSON: degrade, never fail the request
             logger.warning("user service unavailable", extra={"error": type(exc).__name__})
             return await self._fallback.get_profile(user_id)
-        self._cache[user_id] = (time.monotonic() + self._ttl, profile)
+        known = await self._fallback.get_profile(user_id)
         if profile is None:
-            return await self._fallback.get_profile(user_id)
+            profile = known
+        elif known is not None:
+            # What the service leaves out, the token's claims may still tell.
+            profile.type = profile.type or known.type
+            profile.name = profile.name or known.name
+        self._cache[user_id] = (time.monotonic() + self._ttl, profile)
         return profile
 
     async def get_profiles(self, user_ids: Sequence[str]) -> dict[str, UserProfile]:
