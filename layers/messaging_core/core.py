@@ -2,7 +2,7 @@
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -53,14 +53,25 @@ class Core:
                 "realtime emit failed", extra={"socket_event": event, "error": type(exc).__name__}
             )
 
+    async def notify_after_reply(self, user_id: str, event: str, data: dict[str, Any]) -> None:
+        """Push once the current handler has answered: a sender sees `message_sent` (which maps
+        its tempId to the message id) before any receipt about that id."""
+        if self.background_dispatch:
+            self._spawn(self.notify(user_id, event, data))
+        else:
+            await self.notify(user_id, event, data)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def dispatch(self, events: Sequence[PendingEvent]) -> None:
         """Publish events recorded with their change; unconfirmed ones stay for the relay."""
         if not events:
             return
         if self.background_dispatch:
-            task = asyncio.get_running_loop().create_task(self._publish(list(events)))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self._publish(list(events)))
         else:
             await self._publish(list(events))
 

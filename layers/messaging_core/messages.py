@@ -140,9 +140,8 @@ async def store_message(
     view = await _one_view(core, message)
     await core.notify(other, "new_message", view)
     if online:
-        await core.notify(
-            user.id, "message_delivered", {"messageId": message.id, "deliveredAt": iso(now)}
-        )
+        receipt = {"messageId": message.id, "deliveredAt": iso(now)}
+        await core.notify_after_reply(user.id, "message_delivered", receipt)
     return Sent(view, created=True)
 
 
