@@ -2,10 +2,10 @@
 
 from fastapi import FastAPI
 
-from . import conversations, messages, presence
+from . import attachments, conversations, messages, presence
 from .api.app import create_app
 
-ROUTERS = (conversations.router, messages.router, presence.router)
+ROUTERS = (conversations.router, messages.router, attachments.router, presence.router)
 
 
 def create_local_app() -> FastAPI:

@@ -12,6 +12,7 @@ import uvicorn
 from messaging_core.config import get_settings
 
 from .app import Realtime
+from .local_s3 import start_local_s3
 
 
 def create_app() -> object:
@@ -22,6 +23,8 @@ def create_app() -> object:
 
 
 def main() -> None:
+    s3 = start_local_s3()  # before the settings are read: it sets S3_ENDPOINT_URL
+    get_settings.cache_clear()
     settings = get_settings()
     logging.basicConfig(level=settings.log_level)
     app = create_app()
@@ -38,10 +41,11 @@ def main() -> None:
         import uvloop
 
         uvloop.install()
-    asyncio.run(_serve(server, settings.port, "Redis" if settings.redis_url else "in-process"))
+    mode = "Redis" if settings.redis_url else "in-process"
+    asyncio.run(_serve(server, settings.port, mode, s3))
 
 
-async def _serve(server: uvicorn.Server, port: int, mode: str) -> None:
+async def _serve(server: uvicorn.Server, port: int, mode: str, s3: str | None) -> None:
     async def announce() -> None:
         # Printed once the port listens, so scripts and tests can wait for this line.
         while not server.started:
@@ -51,7 +55,7 @@ async def _serve(server: uvicorn.Server, port: int, mode: str) -> None:
         print(
             f"Messaging service ready on http://localhost:{port} "
             f"(REST + Socket.IO, {mode} presence; API docs at /docs; "
-            "mint a token with `make token ROLE=doctor`)",
+            "mint a token with `make token ROLE=doctor`)" + (f"; local S3 on {s3}" if s3 else ""),
             flush=True,
         )
 

@@ -73,6 +73,13 @@ class Settings(BaseSettings):
     rate_limit_messages: int = Field(default=30, gt=0)
     rate_limit_window_seconds: int = Field(default=10, gt=0)
 
+    # Attachments: presigned upload and download lifetimes, KMS key (AWS), multipart ceiling.
+    s3_sse_kms_key_id: str | None = None
+    upload_url_ttl_seconds: int = Field(default=300, gt=0, le=3600)
+    download_url_ttl_seconds: int = Field(default=900, gt=0, le=3600)
+    # Files through API Gateway + Lambda: 6 MB invoke payload, and base64 adds a third.
+    multipart_max_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
+
     @model_validator(mode="after")
     def _refuse_dev_defaults_in_production(self) -> "Settings":
         if self.environment != "development":

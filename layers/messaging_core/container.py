@@ -10,9 +10,17 @@ from .adapters.memory import (
     MemoryRateLimiter,
     RecordingNotifier,
 )
+from .adapters.s3 import S3FileStore
 from .config import Settings, get_settings, read_secret
 from .core import Core
-from .ports import PresenceStore, RateLimiter, RealtimeNotifier, Store, UserDirectory
+from .ports import (
+    PresenceStore,
+    RateLimiter,
+    RealtimeNotifier,
+    Store,
+    UploadRepository,
+    UserDirectory,
+)
 from .relay import build_publisher
 
 logger = logging.getLogger(__name__)
@@ -70,8 +78,17 @@ async def build_core(
         publisher=build_publisher(settings),  # Kafka when KAFKA_BROKER is set
         notifier=notifier or (redis.notifier if redis else RecordingNotifier()),
         rate_limiter=rate_limiter or (redis.rate_limiter if redis else MemoryRateLimiter()),
+        files=S3FileStore(settings),  # builds its boto3 client on first use only
+        uploads=build_uploads(store),
         background_dispatch=background_dispatch,
     )
+
+
+def build_uploads(store: Store) -> UploadRepository:
+    from .store.uploads import MemoryUploads, MongoUploads
+
+    db = getattr(store, "db", None)  # a MongoStore shares its database
+    return MongoUploads(db) if db is not None else MemoryUploads()
 
 
 @dataclass(frozen=True)

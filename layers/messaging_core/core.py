@@ -4,26 +4,22 @@ import asyncio
 import logging
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from .config import Settings
 from .models import PendingEvent, Principal, UserProfile
 from .ports import (
     EventPublisher,
+    FileStore,
     PresenceStore,
     RateLimiter,
     RealtimeNotifier,
     Store,
+    UploadRepository,
     UserDirectory,
 )
 
 logger = logging.getLogger(__name__)
-
-
-class FileStore(Protocol):
-    """Attachment storage (S3); optional until the attachments routes are deployed."""
-
-    async def download_url(self, key: str, file_name: str) -> str: ...
 
 
 @dataclass
@@ -36,6 +32,7 @@ class Core:
     notifier: RealtimeNotifier
     rate_limiter: RateLimiter
     files: FileStore | None = None
+    uploads: UploadRepository | None = None
     # The socket tier publishes off the request path; a Lambda awaits before it returns.
     background_dispatch: bool = False
     _tasks: set["asyncio.Task[None]"] = field(default_factory=set)

@@ -16,16 +16,16 @@ T = TypeVar("T", bound=BaseModel)
 TempId = Annotated[StrictStr, Field(min_length=1, max_length=128)]
 
 
-class _Input(BaseModel):
+class InputModel(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
-class CreateConversationIn(_Input):
+class CreateConversationIn(InputModel):
     recipientId: StrictStr
     recipientType: StrictStr | None = None
 
 
-class SendMessageIn(_Input):
+class SendMessageIn(InputModel):
     receiverId: StrictStr | None = None
     messageType: StrictStr = "text"
     content: StrictStr
@@ -37,7 +37,7 @@ class SocketSendMessageIn(SendMessageIn):
     conversationId: StrictStr
 
 
-class MarkReadIn(_Input):
+class MarkReadIn(InputModel):
     messageIds: Annotated[list[StrictStr], Field(max_length=MAX_IDS_PER_CALL)] | None = None
 
 
@@ -45,7 +45,7 @@ class SocketMarkReadIn(MarkReadIn):
     conversationId: StrictStr
 
 
-class ConversationRefIn(_Input):
+class ConversationRefIn(InputModel):
     conversationId: StrictStr
     receiverId: StrictStr | None = None
 

@@ -1,6 +1,7 @@
 """Messages: send (both tiers), history, read receipts, delivery receipts, soft delete."""
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,6 +15,8 @@ from .inputs import MAX_IDS_PER_CALL, SendMessageIn, check_metadata
 from .models import Attachment, Conversation, LastMessage, Message, MessageType, Page, Principal
 from .text import index_tokens
 from .views import JSON, message_view, message_views, pagination
+
+logger = logging.getLogger(__name__)
 
 MAX_CATCH_UP = 500
 MAX_SEQ_ATTEMPTS = 50
@@ -253,12 +256,24 @@ async def delete_message(core: Core, user: Principal, message_id: object) -> Del
             latest = await core.store.latest_visible_message(conv.id)
             await core.store.set_last_message(conv.id, _last_of(latest) if latest else None)
         await core.dispatch([event])
+        if m.attachment is not None:
+            await _retire_file(core, m.attachment.s3_key)
         payload = {"messageId": m.id, "conversationId": conv.id, "deletedAt": iso(now)}
         await asyncio.gather(
             core.notify(m.receiver_id, "message_deleted", payload),
             core.notify(user.id, "message_deleted", payload),
         )
     return Deleted(m.id, conv.id, now)
+
+
+async def _retire_file(core: Core, key: str) -> None:
+    """The file stays for the medical record, tagged `deleted`; the API never serves it again."""
+    if core.files is None:
+        return
+    try:
+        await core.files.set_state(key, "deleted")
+    except Exception as exc:  # the message is deleted either way; the tag is bookkeeping
+        logger.warning("could not tag a deleted file", extra={"error": type(exc).__name__})
 
 
 def _last_of(m: Message) -> LastMessage:

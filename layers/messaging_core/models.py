@@ -131,3 +131,16 @@ class Page:
     @property
     def skip(self) -> int:
         return (self.page - 1) * self.limit
+
+
+@dataclass(slots=True)
+class Upload:
+    """A presigned upload handed out: for this conversation, to this sender, for this file."""
+
+    key: str
+    conversation_id: str
+    sender_id: str
+    file_name: str
+    mime_type: str
+    file_size: int
+    created_at: datetime

@@ -10,6 +10,7 @@ from .models import (
     LastMessage,
     Message,
     PendingEvent,
+    Upload,
     UserProfile,
 )
 
@@ -122,3 +123,28 @@ class RealtimeNotifier(Protocol):
 class RateLimiter(Protocol):
     async def hit(self, key: str, limit: int, window_seconds: int) -> bool:
         """Count one action; False when `key` is over `limit` in the window."""
+
+
+class FileStore(Protocol):
+    """Attachment storage (S3): presigned upload in, checks, presigned download out."""
+
+    async def presigned_upload(
+        self, key: str, mime: str, max_size: int, ttl_seconds: int
+    ) -> dict[str, Any]: ...
+    async def stat(self, key: str) -> tuple[int, str] | None:
+        """(size, content type) of a stored object, or None when it does not exist."""
+
+    async def read_head(self, key: str, size: int) -> bytes: ...
+    async def put(self, key: str, data: bytes, mime: str) -> None: ...
+    async def delete(self, key: str) -> None: ...
+    async def set_state(self, key: str, state: str) -> None: ...
+    async def download_url(self, key: str, file_name: str) -> str: ...
+
+
+class UploadRepository(Protocol):
+    """Keys handed out for presigned uploads: who may use each one, and that it is used once."""
+
+    async def record_upload(self, upload: Upload) -> None: ...
+    async def get_upload(self, key: str) -> Upload | None: ...
+    async def claim_upload(self, key: str) -> bool:
+        """Mark a key used; False when it already was (atomic, also across processes)."""

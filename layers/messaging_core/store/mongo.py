@@ -64,6 +64,7 @@ class MongoStore:
     def __init__(self, client: AsyncMongoClient[Doc], db_name: str) -> None:
         self._client = client
         db = client[db_name]
+        self.db = db  # for the other repositories that share this client (uploads)
         self._conversations = db["conversations"]
         self._messages = db["messages"]
         self._users = db["users"]

@@ -1,0 +1,113 @@
+"""Lambda `attachments`: presigned uploads and file messages (endpoint 5 of the original)."""
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from messaging_core import attachments
+from messaging_core.errors import Invalid, TooLarge
+from messaging_core.inputs import InputModel, parse_input
+from pydantic import StrictInt, StrictStr
+
+from .api.app import create_app, lambda_handler
+from .api.deps import CurrentUser, Services
+
+router = APIRouter(prefix="/api/v1/messages", tags=["attachments"])
+
+
+class UploadRequestIn(InputModel):
+    fileName: StrictStr
+    mimeType: StrictStr
+    fileSize: StrictInt
+
+
+class SendFileIn(InputModel):
+    key: StrictStr
+    receiverId: StrictStr | None = None
+    messageType: StrictStr
+    caption: StrictStr | None = None
+
+
+SEND_FILE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": SendFileIn.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file", "messageType"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "receiverId": {"type": "string"},
+                        "messageType": {"type": "string", "enum": ["image", "document"]},
+                        "caption": {"type": "string", "maxLength": 500},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+@router.post("/conversations/{conversationId}/attachments", status_code=201)
+async def request_upload(
+    conversationId: str, body: UploadRequestIn, user: CurrentUser, core: Services
+) -> dict[str, Any]:
+    """Ask for a presigned upload (POST the file straight to S3 with the returned fields)."""
+    data = await attachments.request_upload(
+        core, user, conversationId, body.fileName, body.mimeType, body.fileSize
+    )
+    return {"message": "Upload URL created successfully", "data": data}
+
+
+@router.post(
+    "/conversations/{conversationId}/send-file", status_code=201, openapi_extra=SEND_FILE_BODY
+)
+async def send_file(
+    conversationId: str, request: Request, user: CurrentUser, core: Services
+) -> dict[str, Any]:
+    """Send a file message: JSON with an uploaded `key`, or a small multipart `file`."""
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        sent = await _send_multipart(conversationId, request, user, core)
+    else:
+        try:
+            raw = await request.json()
+        except ValueError:
+            raise Invalid(
+                "Request body must be JSON {key, receiverId, messageType, caption}"
+            ) from None
+        body = parse_input(SendFileIn, raw)
+        message = attachments.FileMessage(body.receiverId, body.messageType, body.caption)
+        sent = await attachments.send_uploaded_file(core, user, conversationId, body.key, message)
+    return {"message": "File sent successfully", "data": sent.message}
+
+
+async def _send_multipart(
+    conversation_id: str, request: Request, user: CurrentUser, core: Services
+) -> attachments.Sent:
+    declared = request.headers.get("content-length")
+    # Refuse before reading a body that API Gateway and Lambda could not carry anyway.
+    if (
+        declared
+        and declared.isdigit()
+        and int(declared) > core.settings.multipart_max_bytes + 64_000
+    ):
+        raise TooLarge(attachments.multipart_too_large(core))
+    form = await request.form(max_files=1, max_fields=10)
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str):
+        raise Invalid("file is required")
+    data = await upload.read(core.settings.multipart_max_bytes + 1)
+
+    def text(name: str) -> str | None:
+        value = form.get(name)
+        return value if isinstance(value, str) else None
+
+    message = attachments.FileMessage(text("receiverId"), text("messageType"), text("caption"))
+    return await attachments.send_small_file(
+        core, user, conversation_id, upload.filename, upload.content_type, data, message
+    )
+
+
+app = create_app(router)
+handler = lambda_handler(app)

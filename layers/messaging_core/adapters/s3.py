@@ -1,0 +1,148 @@
+"""S3 attachments: presigned POST in, object checks, presigned GET out (boto3, off the loop).
+
+boto3 is imported when the first S3 call is made, so functions that never touch a file do not
+pay for it at cold start.
+"""
+
+import asyncio
+import threading
+from typing import Any
+from urllib.parse import quote
+
+from ..config import Settings
+
+STATE_TAG = "state"
+
+
+def _tagging(state: str) -> str:
+    tag = f"<Tag><Key>{STATE_TAG}</Key><Value>{state}</Value></Tag>"
+    return f"<Tagging><TagSet>{tag}</TagSet></Tagging>"
+
+
+def content_disposition(file_name: str) -> str:
+    """RFC 6266: an ASCII fallback and the UTF-8 name, so "résultat.pdf" downloads as itself."""
+    ascii_name = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in file_name)
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(file_name, safe='')}"
+
+
+class S3FileStore:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._bucket = settings.aws_s3_bucket
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def _s3(self) -> Any:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    import boto3
+                    from botocore.config import Config
+
+                    self._client = boto3.client(
+                        "s3",
+                        region_name=self._settings.aws_region,
+                        endpoint_url=self._settings.s3_endpoint_url,
+                        config=Config(
+                            signature_version="s3v4",
+                            s3={"addressing_style": "path"}
+                            if self._settings.s3_endpoint_url
+                            else {},
+                            retries={"max_attempts": 3, "mode": "standard"},
+                            connect_timeout=3,
+                            read_timeout=10,
+                        ),
+                    )
+        return self._client
+
+    def _encryption(self) -> dict[str, str]:
+        if self._settings.s3_sse_kms_key_id:
+            return {
+                "x-amz-server-side-encryption": "aws:kms",
+                "x-amz-server-side-encryption-aws-kms-key-id": self._settings.s3_sse_kms_key_id,
+            }
+        return {"x-amz-server-side-encryption": "AES256"}
+
+    async def presigned_upload(
+        self, key: str, mime: str, max_size: int, ttl_seconds: int
+    ) -> dict[str, Any]:
+        # The policy pins the key, the type, the size range, encryption and the pending tag:
+        # S3 refuses any upload that differs (the server checks the stored object again anyway).
+        fields = {"Content-Type": mime, "tagging": _tagging("pending"), **self._encryption()}
+        conditions: list[Any] = [
+            {"bucket": self._bucket},
+            ["eq", "$key", key],
+            ["content-length-range", 1, max_size],
+            *({name: value} for name, value in fields.items()),
+        ]
+        return dict(
+            self._s3().generate_presigned_post(
+                Bucket=self._bucket,
+                Key=key,
+                Fields=fields,
+                Conditions=conditions,
+                ExpiresIn=ttl_seconds,
+            )
+        )
+
+    async def stat(self, key: str) -> tuple[int, str] | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            head = await asyncio.to_thread(self._s3().head_object, Bucket=self._bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        return int(head["ContentLength"]), str(head.get("ContentType", ""))
+
+    async def read_head(self, key: str, size: int) -> bytes:
+        def read() -> bytes:
+            got = self._s3().get_object(Bucket=self._bucket, Key=key, Range=f"bytes=0-{size - 1}")
+            body: bytes = got["Body"].read()
+            return body
+
+        return await asyncio.to_thread(read)
+
+    async def put(self, key: str, data: bytes, mime: str) -> None:
+        extra: dict[str, str] = {"ServerSideEncryption": "AES256"}
+        if self._settings.s3_sse_kms_key_id:
+            extra = {
+                "ServerSideEncryption": "aws:kms",
+                "SSEKMSKeyId": self._settings.s3_sse_kms_key_id,
+            }
+        await asyncio.to_thread(
+            self._s3().put_object,
+            Bucket=self._bucket,
+            Key=key,
+            Body=data,
+            ContentType=mime,
+            Tagging=f"{STATE_TAG}=pending",
+            **extra,
+        )
+
+    async def delete(self, key: str) -> None:
+        await asyncio.to_thread(self._s3().delete_object, Bucket=self._bucket, Key=key)
+
+    async def set_state(self, key: str, state: str) -> None:
+        """Tag the object: `pending` expires after a day (lifecycle), `confirmed` stays."""
+        await asyncio.to_thread(
+            self._s3().put_object_tagging,
+            Bucket=self._bucket,
+            Key=key,
+            Tagging={"TagSet": [{"Key": STATE_TAG, "Value": state}]},
+        )
+
+    async def download_url(self, key: str, file_name: str) -> str:
+        # Signing is local (no network): made on each read, short-lived, never stored.
+        return str(
+            self._s3().generate_presigned_url(
+                "get_object",
+                Params={
+                    "Bucket": self._bucket,
+                    "Key": key,
+                    "ResponseContentDisposition": content_disposition(file_name),
+                },
+                ExpiresIn=self._settings.download_url_ttl_seconds,
+            )
+        )

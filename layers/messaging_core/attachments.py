@@ -1,0 +1,225 @@
+"""Attachments: hand out presigned uploads, check what was stored, send it as a file message.
+
+A Lambda behind API Gateway cannot take a 10 MB body, so files go straight to S3; the API signs
+the upload and, before accepting the message, checks the stored object itself (existence, owner,
+single use, size, and first bytes against the declared type).
+"""
+
+import time
+import uuid
+from dataclasses import dataclass
+
+from .access import conversation_for
+from .clock import utcnow
+from .core import Core
+from .errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unavailable
+from .filetypes import SNIFF_BYTES, FileType, content_matches, file_type
+from .messages import Sent, store_message
+from .models import Attachment, Conversation, Principal, Upload
+from .ports import FileStore, UploadRepository
+from .views import JSON
+
+__all__ = ["FileMessage", "Sent", "request_upload", "send_small_file", "send_uploaded_file"]
+
+MAX_FILE_NAME = 255
+CONFIRMED = "confirmed"
+
+
+@dataclass(frozen=True, slots=True)
+class FileMessage:
+    """What send-file needs besides the file: who receives it, as what, with which caption."""
+
+    receiver_id: object | None
+    message_type: object
+    caption: object | None = None
+
+
+def _ports(core: Core) -> tuple[FileStore, UploadRepository]:
+    if core.files is None or core.uploads is None:
+        raise Unavailable("File storage is not configured")
+    return core.files, core.uploads
+
+
+def _checked_type(mime: object, size: object, core: Core) -> tuple[FileType, int]:
+    kind = file_type(mime)
+    if kind is None:
+        raise Invalid("File type not allowed: images (jpeg, png, gif) or pdf, doc, docx, xls, xlsx")
+    limit = core.settings.max_file_size
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise Invalid("fileSize must be a positive number of bytes")
+    if size > limit:
+        raise Invalid(f"File too large: at most {limit} bytes")
+    return kind, size
+
+
+def _checked_name(file_name: object) -> str:
+    if not isinstance(file_name, str) or not file_name.strip():
+        raise Invalid("fileName is required")
+    if len(file_name) > MAX_FILE_NAME:
+        raise Invalid(f"fileName must be at most {MAX_FILE_NAME} characters")
+    return file_name.strip()
+
+
+def new_key(conversation_id: str, kind: FileType) -> str:
+    """`messages/{conversationId}/{timestamp}_{uuid}.{ext}`: the extension from the type only."""
+    return (
+        f"messages/{conversation_id}/{int(time.time() * 1000)}_{uuid.uuid4().hex}.{kind.extension}"
+    )
+
+
+async def request_upload(
+    core: Core,
+    user: Principal,
+    conversation_id: object,
+    file_name: object,
+    mime: object,
+    size: object,
+) -> JSON:
+    """A presigned POST for one file, only for a participant, remembered for its later check."""
+    files, uploads = _ports(core)
+    conv = await conversation_for(core, user, conversation_id)
+    name = _checked_name(file_name)
+    kind, declared = _checked_type(mime, size, core)
+    key = new_key(conv.id, kind)
+    ttl = core.settings.upload_url_ttl_seconds
+    post = await files.presigned_upload(key, kind.mime, core.settings.max_file_size, ttl)
+    await uploads.record_upload(Upload(key, conv.id, user.id, name, kind.mime, declared, utcnow()))
+    return {
+        "uploadUrl": post["url"],
+        "fields": post["fields"],
+        "key": key,
+        "expiresIn": ttl,
+        "maxFileSize": core.settings.max_file_size,
+    }
+
+
+async def send_uploaded_file(
+    core: Core, user: Principal, conversation_id: object, key: object, message: FileMessage
+) -> Sent:
+    """Send a file uploaded through a presigned POST, after checking the stored object."""
+    files, uploads = _ports(core)
+    conv = await conversation_for(core, user, conversation_id)
+    if not isinstance(key, str) or not key:
+        raise Invalid("key must be the string returned with the upload URL")
+    upload = await uploads.get_upload(key)
+    if upload is None:
+        raise NotFound("Unknown upload key: ask for an upload first")
+    if upload.conversation_id != conv.id or upload.sender_id != user.id:
+        raise Forbidden("This upload was issued for another conversation or sender")
+    kind = file_type(upload.mime_type)
+    assert kind is not None  # only whitelisted types are ever issued
+    message_type = _message_type(kind, message.message_type)
+    caption = _caption(core, message.caption)
+    stat = await files.stat(key)
+    if stat is None:
+        raise NotFound("The file has not been uploaded (or the upload expired)")
+    size, stored_type = stat
+    await _verify_stored(core, files, key, kind, size, stored_type, upload.file_size)
+    if not await uploads.claim_upload(key):
+        raise Conflict("This upload has already been sent")
+    return await _send(
+        core, user, conv, message, message_type, caption, upload.file_name, kind, key, size
+    )
+
+
+async def send_small_file(
+    core: Core,
+    user: Principal,
+    conversation_id: object,
+    file_name: object,
+    mime: object,
+    data: bytes,
+    message: FileMessage,
+) -> Sent:
+    """The original's multipart form, for files small enough to pass API Gateway and Lambda."""
+    files, _ = _ports(core)
+    conv = await conversation_for(core, user, conversation_id)
+    if len(data) > core.settings.multipart_max_bytes:
+        raise TooLarge(multipart_too_large(core))
+    name = _checked_name(file_name)
+    kind, _ = _checked_type(mime, len(data), core)
+    message_type = _message_type(kind, message.message_type)
+    caption = _caption(core, message.caption)
+    if not content_matches(kind, data[:SNIFF_BYTES]):
+        raise Invalid(f"The file's content is not {kind.extension.upper()}")
+    key = new_key(conv.id, kind)
+    await files.put(key, data, kind.mime)
+    return await _send(core, user, conv, message, message_type, caption, name, kind, key, len(data))
+
+
+def multipart_too_large(core: Core) -> str:
+    limit = core.settings.multipart_max_bytes
+    return (
+        f"File too large for a direct upload (at most {limit} bytes): ask for a presigned upload "
+        "with POST /api/v1/messages/conversations/{conversationId}/attachments, then send-file "
+        "with its key"
+    )
+
+
+async def _verify_stored(
+    core: Core,
+    files: FileStore,
+    key: str,
+    kind: FileType,
+    size: int,
+    stored_type: str,
+    declared_size: int,
+) -> None:
+    problem = None
+    if size > core.settings.max_file_size:
+        problem = f"File too large: at most {core.settings.max_file_size} bytes"
+    elif size != declared_size:
+        problem = "The uploaded file's size differs from the declared size"
+    elif stored_type.lower() != kind.mime:
+        problem = "The uploaded file's type differs from the declared type"
+    elif not content_matches(kind, await files.read_head(key, min(size, SNIFF_BYTES))):
+        problem = f"The file's content is not {kind.extension.upper()}"
+    if problem:
+        await files.delete(key)  # a refused file is not kept
+        raise Invalid(problem)
+
+
+async def _send(
+    core: Core,
+    user: Principal,
+    conv: Conversation,
+    message: FileMessage,
+    message_type: str,
+    caption: str | None,
+    file_name: str,
+    kind: FileType,
+    key: str,
+    size: int,
+) -> Sent:
+    default = "Sent an image" if kind.kind == "image" else "Sent a document"
+    sent = await store_message(
+        core,
+        user,
+        conv,
+        receiver_id=message.receiver_id,
+        message_type=message_type,  # type: ignore[arg-type]
+        content=caption or default,
+        attachment=Attachment(file_name, size, kind.mime, key),
+    )
+    if core.files is not None:
+        await core.files.set_state(key, CONFIRMED)  # out of the pending-upload lifecycle rule
+    return sent
+
+
+def _message_type(kind: FileType, requested: object) -> str:
+    if requested not in ("image", "document"):
+        raise Invalid("messageType must be 'image' or 'document'")
+    if requested != kind.kind:
+        raise Invalid(f"messageType '{requested}' does not match a {kind.mime} file")
+    return kind.kind
+
+
+def _caption(core: Core, caption: object | None) -> str | None:
+    if caption is None or caption == "":
+        return None
+    if not isinstance(caption, str):
+        raise Invalid("caption must be a string")
+    limit = core.settings.max_caption_length
+    if len(caption) > limit:
+        raise Invalid(f"caption must be at most {limit} characters")
+    return caption.strip() or None
