@@ -57,10 +57,10 @@ servers-down: ## Stop them
 
 test: $(STAMPS)/dev.txt servers-up $(INFRA_VENV)/.installed ## Install what is missing, start the servers, run every test
 	@$(PY) -m pytest tests --ignore=tests/infra -q
-	@$(INFRA_VENV)/bin/python -m pytest -q tests/infra -p no:cacheprovider
+	@$(INFRA_VENV)/bin/python -m pytest -q tests/infra -p no:cacheprovider --confcutdir=tests/infra
 
 test-infra: $(INFRA_VENV)/.installed ## CDK assertion tests and cdk-nag (no AWS account needed)
-	@$(INFRA_VENV)/bin/python -m pytest -q tests/infra -p no:cacheprovider
+	@$(INFRA_VENV)/bin/python -m pytest -q tests/infra -p no:cacheprovider --confcutdir=tests/infra
 
 $(INFRA_VENV)/.installed: requirements/infra.txt
 	@echo "installing the CDK libraries into $(INFRA_VENV) (first run only, about a minute)"

@@ -70,6 +70,8 @@ class ComputeStack(Stack):
             c.ENV_KAFKA_SECURITY: c.KAFKA_SECURITY_IAM,
             c.ENV_KAFKA_TOPIC_PREFIX: c.KAFKA_TOPIC_PREFIX,
             c.ENV_AWS_S3_BUCKET: d.storage.bucket.bucket_name,
+            # Presigned uploads name the bucket's key, so objects are SSE-KMS like the default.
+            c.ENV_S3_SSE_KMS_KEY_ID: d.keys.attachments.key_arn,
             c.ENV_FRONTEND_URL: s.frontend_url,
             c.ENV_MAX_FILE_SIZE: str(c.MAX_FILE_SIZE_BYTES),
             c.ENV_MAX_MESSAGE_LENGTH: str(c.MAX_MESSAGE_LENGTH_CHARS),
