@@ -205,3 +205,13 @@ async def test_users_are_remembered(store: Store) -> None:
         "Cardio",
     )
     assert await store.get_user(C) is None
+
+
+async def test_a_new_user_remembered_concurrently_is_stored_once(store: Store) -> None:
+    # The first requests of a new user (phone and tab at once) all upsert the same profile.
+    await asyncio.gather(
+        *(store.remember_user(UserProfile(C, "doctor", f"Dr. {i}")) for i in range(20))
+    )
+    got = await store.get_user(C)
+    assert got is not None and got.type == "doctor" and got.name is not None
+    assert got.name.startswith("Dr. ")

@@ -438,7 +438,13 @@ class MongoStore:
             }.items()
             if v is not None
         }
-        await self._users.update_one({"_id": _oid(profile.id)}, {"$set": fields}, upsert=True)
+        query = {"_id": _oid(profile.id)}
+        try:
+            await self._users.update_one(query, {"$set": fields}, upsert=True)
+        except DuplicateKeyError:
+            # Two first requests of one user raced to insert the profile; MongoDB does not
+            # always retry such an upsert itself (FerretDB never does). The row exists now.
+            await self._users.update_one(query, {"$set": fields})
 
     async def get_user(self, user_id: str) -> UserProfile | None:
         doc = await self._users.find_one({"_id": _oid(user_id)})
