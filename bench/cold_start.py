@@ -1,9 +1,12 @@
 """Cold start of each Lambda function: import time in fresh processes, next to a bare handler.
 
-    PYTHONPATH=layers:. .venv/bin/python bench/cold_start.py [--runs 5]
+    PYTHONPATH=layers:. .venv/bin/python bench/cold_start.py [--runs 5] [--mode both]
 
 Also reports the first request (import + Core + one answer through the handler, in-memory
-store) and which heavy libraries each import pulls in.
+store) and which heavy libraries each import pulls in. Two modes, because Lambda's code
+directories are read-only and Python cannot cache bytecode there: "bytecode" (the bundle ships
+its .pyc, as `make build` does) and "source" (only the standard library is precompiled, as in
+a bundle without .pyc, which then compiles every module of the function on every cold start).
 """
 
 import argparse
@@ -12,6 +15,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,25 +75,69 @@ print(json.dumps({"import": (t1 - t0) * 1000,
 """
 
 
-def measure(module: str, runs: int, first: bool) -> dict:
-    env = {
+# Lists the standard-library files a module pulls in: a Lambda runtime ships those precompiled,
+# so the "source" mode gives them their bytecode and leaves only the bundle to compile.
+STDLIB_FILES = r"""
+import importlib, json, sys, sysconfig
+importlib.import_module(sys.argv[1])
+roots = {sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"]}
+files = sorted({
+    f for m in list(sys.modules.values())
+    if (f := getattr(m, "__file__", None)) and f.endswith(".py")
+    and any(f.startswith(r) for r in roots) and "site-packages" not in f
+})
+print(json.dumps(files))
+"""
+
+PRECOMPILE = r"""
+import json, py_compile, sys
+from importlib.util import cache_from_source
+for f in json.loads(sys.stdin.read()):
+    py_compile.compile(f, cfile=cache_from_source(f), doraise=True)
+"""
+
+
+def child_env(prefix: Path) -> dict[str, str]:
+    # Bytecode is read from (and only from) a private prefix, so neither the venv's nor the
+    # repository's __pycache__ decides the result, and nothing is written outside it.
+    return {
         **os.environ,
         "PYTHONPATH": f"{ROOT / 'layers'}{os.pathsep}{ROOT}",
+        "PYTHONPYCACHEPREFIX": str(prefix),
+        "PYTHONDONTWRITEBYTECODE": "1",
         "POWERTOOLS_METRICS_NAMESPACE": "Bench",
         "POWERTOOLS_TRACE_DISABLED": "1",
     }
-    samples = []
-    for _ in range(runs):
-        out = subprocess.run(
-            [sys.executable, "-c", CHILD, module, "1" if first else "0", json.dumps(HEAVY)],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=ROOT,
-            timeout=120,
-            check=True,
-        )
-        samples.append(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def run_child(code: str, module: str, env: dict[str, str], stdin: str | None = None) -> str:
+    out = subprocess.run(
+        [sys.executable, "-c", code, module, "1", json.dumps(HEAVY)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+        check=True,
+    )
+    return out.stdout
+
+
+def prepare(module: str, mode: str, prefix: Path) -> dict[str, str]:
+    env = child_env(prefix)
+    if mode == "bytecode":
+        # One unmeasured run that may write: every module it imports gets its bytecode.
+        run_child(CHILD, module, {**env, "PYTHONDONTWRITEBYTECODE": ""})
+    else:
+        files = run_child(STDLIB_FILES, module, env)
+        run_child(PRECOMPILE, module, env, stdin=files)
+    return env
+
+
+def measure(module: str, runs: int, mode: str, prefix: Path) -> dict:
+    env = prepare(module, mode, prefix)
+    samples = [json.loads(run_child(CHILD, module, env).splitlines()[-1]) for _ in range(runs)]
     imports = [s["import"] for s in samples]
     firsts = [s["first"] for s in samples if s["first"] is not None]
     return {
@@ -102,15 +150,8 @@ def measure(module: str, runs: int, first: bool) -> dict:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
-    rows = [measure(m, args.runs, first=True) for m in MODULES]
+def table(rows: list[dict]) -> None:
     bare = rows[0]["import_median"]
-    print(
-        f"python {sys.version.split()[0]}, {args.runs} fresh processes per row, median (min-max)\n"
-    )
     print("| module | import ms | x bare | first request ms | heavy libraries loaded |")
     print("|---|---:|---:|---:|---|")
     for r in rows:
@@ -120,6 +161,26 @@ def main() -> None:
             f"| {r['module']} | {r['import_median']:.0f} ({spread})"
             f" | {r['import_median'] / bare:.2f} | {first} | {', '.join(r['heavy'])} |"
         )
+
+
+TITLES = {
+    "bytecode": "bundle precompiled (what `make build` ships)",
+    "source": "no bytecode in the bundle: every third-party and own module compiled from source",
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--mode", choices=["bytecode", "source", "both"], default="both")
+    args = parser.parse_args()
+    modes = ["bytecode", "source"] if args.mode == "both" else [args.mode]
+    print(f"python {sys.version.split()[0]}, {args.runs} fresh processes per row, median (min-max)")
+    for mode in modes:
+        with tempfile.TemporaryDirectory(prefix="coldstart-") as tmp:
+            rows = [measure(m, args.runs, mode, Path(tmp)) for m in MODULES]
+        print(f"\n{TITLES[mode]}\n")
+        table(rows)
 
 
 if __name__ == "__main__":
