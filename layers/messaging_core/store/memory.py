@@ -1,8 +1,9 @@
 """In-memory store with the same semantics as the MongoDB one (unique keys, atomic counters)."""
 
-import copy
+import pickle
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TypeVar
 
 from ..errors import DuplicateKey
 from ..models import (
@@ -13,6 +14,17 @@ from ..models import (
     PendingEvent,
     UserProfile,
 )
+
+T = TypeVar("T")
+
+
+def _clone(value: T) -> T:
+    """A deep copy, so callers never share state with the store (a database returns copies too).
+
+    A pickle round trip does it in C, several times faster than the copy module for these records.
+    """
+    # Safe: only bytes this line just produced are loaded, never anything from outside.
+    return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))  # type: ignore[no-any-return]  # noqa: S301
 
 
 class MemoryStore:
@@ -42,14 +54,14 @@ class MemoryStore:
     async def get_or_create_conversation(self, conv: Conversation) -> tuple[Conversation, bool]:
         existing = self._by_pair.get(conv.pair_key)
         if existing is not None:
-            return copy.deepcopy(self._conversations[existing]), False
-        self._conversations[conv.id] = copy.deepcopy(conv)
+            return _clone(self._conversations[existing]), False
+        self._conversations[conv.id] = _clone(conv)
         self._by_pair[conv.pair_key] = conv.id
-        return copy.deepcopy(conv), True
+        return _clone(conv), True
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
         conv = self._conversations.get(conversation_id)
-        return copy.deepcopy(conv) if conv else None
+        return _clone(conv) if conv else None
 
     async def find_conversation_between(self, a: str, b: str) -> Conversation | None:
         from ..models import pair_key
@@ -67,7 +79,7 @@ class MemoryStore:
             and (conversation_type is None or c.conversation_type == conversation_type)
         ]
         mine.sort(key=_conversation_order, reverse=True)
-        return [copy.deepcopy(c) for c in mine[skip : skip + limit]], len(mine)
+        return [_clone(c) for c in mine[skip : skip + limit]], len(mine)
 
     async def conversation_ids_for(self, user_id: str) -> list[str]:
         return [c.id for c in self._conversations.values() if user_id in c.participants]
@@ -78,7 +90,7 @@ class MemoryStore:
     async def get_conversations(self, conversation_ids: Sequence[str]) -> list[Conversation]:
         found = [self._conversations[c] for c in conversation_ids if c in self._conversations]
         found.sort(key=_conversation_order, reverse=True)
-        return [copy.deepcopy(c) for c in found]
+        return [_clone(c) for c in found]
 
     async def allocate_seq(self, conversation_id: str, floor: int = 0) -> int:
         conv = self._conversations[conversation_id]
@@ -94,11 +106,11 @@ class MemoryStore:
     ) -> None:
         conv = self._conversations[conversation_id]
         if conv.last_message is None or conv.last_message.seq < last.seq:
-            conv.last_message = copy.deepcopy(last)
+            conv.last_message = _clone(last)
         conv.updated_at = max(conv.updated_at, at)
 
     async def set_last_message(self, conversation_id: str, last: LastMessage | None) -> None:
-        self._conversations[conversation_id].last_message = copy.deepcopy(last)
+        self._conversations[conversation_id].last_message = _clone(last)
 
     async def mark_last_message_read(
         self, conversation_id: str, message_ids: Sequence[str]
@@ -117,18 +129,18 @@ class MemoryStore:
         ):
             raise DuplicateKey(message.client_key)
         self._by_seq.add(seq_key)
-        self._messages[message.id] = copy.deepcopy(message)
+        self._messages[message.id] = _clone(message)
         self._by_client_key[message.client_key] = message.id
         for event in message.pending_events:
             self._pending.setdefault(event.event_id, set()).add(message.id)
 
     def _hold(self, m: Message, event: PendingEvent) -> None:
-        m.pending_events.append(copy.deepcopy(event))
+        m.pending_events.append(_clone(event))
         self._pending.setdefault(event.event_id, set()).add(m.id)
 
     async def get_message(self, message_id: str) -> Message | None:
         msg = self._messages.get(message_id)
-        return copy.deepcopy(msg) if msg else None
+        return _clone(msg) if msg else None
 
     async def find_by_client_key(self, sender_id: str, temp_id: str) -> Message | None:
         msg_id = self._by_client_key.get(f"{sender_id}:{temp_id}")
@@ -151,7 +163,7 @@ class MemoryStore:
             and (after_seq is None or m.seq > after_seq)
         ]
         found.sort(key=lambda m: m.seq, reverse=after_seq is None)
-        return [copy.deepcopy(m) for m in found[skip : skip + limit]], len(found)
+        return [_clone(m) for m in found[skip : skip + limit]], len(found)
 
     async def latest_visible_message(self, conversation_id: str) -> Message | None:
         visible = [
@@ -159,7 +171,7 @@ class MemoryStore:
             for m in self._messages.values()
             if m.conversation_id == conversation_id and not m.is_deleted
         ]
-        return copy.deepcopy(max(visible, key=lambda m: m.seq)) if visible else None
+        return _clone(max(visible, key=lambda m: m.seq)) if visible else None
 
     async def unread_counts(
         self, user_id: str, conversation_ids: Sequence[str] | None
@@ -216,7 +228,7 @@ class MemoryStore:
             and (conversation_id is None or m.conversation_id == conversation_id)
         ]
         found.sort(key=lambda m: (m.created_at, m.seq))
-        return [copy.deepcopy(m) for m in found[:limit]]
+        return [_clone(m) for m in found[:limit]]
 
     async def mark_delivered(self, message_id: str, at: datetime, event: PendingEvent) -> bool:
         m = self._messages.get(message_id)
@@ -254,14 +266,14 @@ class MemoryStore:
             if m.conversation_id in scope and not m.is_deleted and matches(m)
         ]
         found.sort(key=lambda m: (m.created_at, m.id), reverse=True)
-        return [copy.deepcopy(m) for m in found[skip : skip + limit]], len(found)
+        return [_clone(m) for m in found[skip : skip + limit]], len(found)
 
     async def pending_events(self, older_than: datetime, limit: int) -> list[PendingEvent]:
         seen: dict[str, PendingEvent] = {}
         for event_id, holders in self._pending.items():
             for e in self._messages[next(iter(holders))].pending_events:
                 if e.event_id == event_id and e.created_at <= older_than:
-                    seen[event_id] = copy.deepcopy(e)
+                    seen[event_id] = _clone(e)
         return sorted(seen.values(), key=lambda e: e.created_at)[:limit]
 
     async def ack_events(self, event_ids: Sequence[str]) -> None:
@@ -277,11 +289,11 @@ class MemoryStore:
     async def remember_user(self, profile: UserProfile) -> None:
         known = self._users.get(profile.id)
         if known is None or known != profile:
-            self._users[profile.id] = copy.deepcopy(profile)
+            self._users[profile.id] = _clone(profile)
 
     async def get_user(self, user_id: str) -> UserProfile | None:
         user = self._users.get(user_id)
-        return copy.deepcopy(user) if user else None
+        return _clone(user) if user else None
 
 
 def _conversation_order(c: Conversation) -> tuple[datetime, str]:
