@@ -94,10 +94,12 @@ format: $(STAMPS)/dev.txt ## Format the code
 	@$(VENV)/bin/ruff format .
 	@$(VENV)/bin/ruff check --fix .
 
-bench: $(STAMPS)/dev.txt servers-up ## Run the benchmarks (minutes; numbers go to bench/RESULTS-*.md)
+bench: $(STAMPS)/dev.txt servers-up ## Run every benchmark (about ten minutes; see bench/README.md)
 	@$(PY) bench/cold_start.py
 	@$(PY) bench/warm_overhead.py
+	@eval "$$(bash scripts/servers/env.sh)" && $(PY) bench/warm_overhead.py --n 1000 --mongo "$$TEST_MONGODB_URI"
 	@$(PY) bench/events_bench.py
+	@$(PY) bench/socket_bench.py
 
 clean: ## Remove caches and build output (keeps downloaded servers in .cache/)
 	rm -rf build cdk.out .pytest_cache .mypy_cache .ruff_cache $(STAMPS)

@@ -21,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = [
     "bench.bare_handler",
+    "bench.framework_only",
     "functions.presence",
     "functions.conversations",
     "functions.messages",
@@ -48,7 +49,7 @@ t0 = time.perf_counter()
 mod = importlib.import_module(sys.argv[1])
 t1 = time.perf_counter()
 first = None
-if sys.argv[2] == "1" and hasattr(mod, "handler") and sys.argv[1] != "functions.relay":
+if sys.argv[2] == "1" and sys.argv[1] not in ("functions.relay", "bench.framework_only"):
     from bench.lambda_events import Context, http_event
     from messaging_core.auth import mint_token
     from messaging_core.config import get_settings
