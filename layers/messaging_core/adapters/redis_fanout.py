@@ -25,6 +25,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from ..errors import Unavailable
+from .redis_client import script_batcher
 from .redis_presence import CONNS_PREFIX, check_task_id
 
 logger = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ class RedisFanout:
         self._local_emit = local_emit
         self._has_local = has_local
         self._deadline = deadline_seconds
-        self._route = redis.register_script(_ROUTE_AND_PUBLISH)
+        self._route = script_batcher(redis).register(_ROUTE_AND_PUBLISH)
         self.published = 0
         self.retried = 0
 

@@ -21,6 +21,8 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 
+from .redis_client import script_batcher
+
 logger = logging.getLogger(__name__)
 
 ONLINE_KEY = "presence:online"
@@ -156,7 +158,8 @@ class RedisPresence:
         self._disconnect = redis.register_script(_DISCONNECT)
         self._heartbeat = redis.register_script(_HEARTBEAT)
         self._reap = redis.register_script(_REAP)
-        self._online_among = redis.register_script(_ONLINE_AMONG)
+        # Asked on every send: batched with the other per-send scripts of the same loop turn.
+        self._online_among = script_batcher(redis).register(_ONLINE_AMONG)
         self._online_count = redis.register_script(_ONLINE_COUNT)
         self._tasks_of = redis.register_script(_TASKS_OF)
 

@@ -8,6 +8,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from ..errors import Unavailable
+from .redis_client import script_batcher
 
 KEY_PREFIX = "ratelimit:"
 
@@ -30,7 +31,7 @@ class RedisRateLimiter:
     """RateLimiter port: `hit` counts one action and says whether it is within the budget."""
 
     def __init__(self, redis: Redis) -> None:
-        self._hit = redis.register_script(_HIT)
+        self._hit = script_batcher(redis).register(_HIT)
 
     async def hit(self, key: str, limit: int, window_seconds: int) -> bool:
         try:
