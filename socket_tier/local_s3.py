@@ -23,6 +23,9 @@ def start_local_s3() -> str | None:
         return None
     from moto.server import ThreadedMotoServer
 
+    # Werkzeug logs each request line, and a download's line is its presigned URL: file key
+    # and signature. Those stay out of logs here as everywhere.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     port = int(os.environ.get("S3_LOCAL_PORT") or _free_port())
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
