@@ -50,23 +50,23 @@ mod = importlib.import_module(sys.argv[1])
 t1 = time.perf_counter()
 first = None
 if sys.argv[2] == "1" and sys.argv[1] not in ("functions.relay", "bench.framework_only"):
-    from bench.lambda_events import Context, http_event
+    from tests.lambda_events import FakeContext, http_v2
     from messaging_core.auth import mint_token
     from messaging_core.config import get_settings
     tok = mint_token(get_settings(), "673a1b2c3d4e5f6a7b8c9d0a", "patient", "P")
     if sys.argv[1] in ("functions.messages", "bench.bare_handler"):
-        ev = http_event("GET", "/api/v1/messages/conversations/673a1b2c3d4e5f6a7b8c9d0f/messages",
+        ev = http_v2("GET", "/api/v1/messages/conversations/673a1b2c3d4e5f6a7b8c9d0f/messages",
                         tok, path_params={"conversationId": "673a1b2c3d4e5f6a7b8c9d0f"})
     elif sys.argv[1] == "functions.conversations":
-        ev = http_event("GET", "/api/v1/messages/conversations", tok)
+        ev = http_v2("GET", "/api/v1/messages/conversations", tok)
     elif sys.argv[1] == "functions.attachments":
-        ev = http_event("POST",
+        ev = http_v2("POST",
                         "/api/v1/messages/conversations/673a1b2c3d4e5f6a7b8c9d0f/attachments",
                         tok, {"fileName": "a.pdf", "mimeType": "application/pdf", "fileSize": 10})
     else:
-        ev = http_event("GET", "/health")
+        ev = http_v2("GET", "/health")
     try:
-        mod.handler(ev, Context())
+        mod.handler(ev, FakeContext())
     except Exception:
         pass  # an error answer is still a first request
     first = time.perf_counter()

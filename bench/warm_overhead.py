@@ -17,8 +17,8 @@ from messaging_core.container import build_core, set_core
 from messaging_core.inputs import SendMessageIn
 from messaging_core.models import Page, Principal
 
-from bench.lambda_events import Context, http_event
 from functions import messages as messages_function
+from tests.lambda_events import FakeContext, http_v2
 
 
 def pct(samples: list[float], q: float) -> float:
@@ -34,7 +34,7 @@ def main() -> None:
     settings = Settings(_env_file=None, rate_limit_messages=10_000)  # type: ignore[call-arg]
     # The handler runs every request on its own long-lived loop; the Mongo client is bound to
     # the loop it first runs on, so the Core and the direct calls must use that same loop.
-    messages_function.handler(http_event("GET", "/warm-up"), Context())
+    messages_function.handler(http_v2("GET", "/warm-up"), FakeContext())
     loop = asyncio.get_event_loop()
     store = None
     if args.mongo:
@@ -58,8 +58,8 @@ def main() -> None:
     conv = loop.run_until_complete(seed())
     token = mint_token(settings, patient.id, "patient", "John Doe")
     path = f"/api/v1/messages/conversations/{conv}/messages"
-    event = http_event("GET", path, token, path_params={"conversationId": conv})
-    ctx = Context()
+    event = http_v2("GET", path, token, path_params={"conversationId": conv})
+    ctx = FakeContext()
 
     def through_handler() -> None:
         reply = messages_function.handler(event, ctx)
