@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import Settings
-from .models import PendingEvent, Principal, UserProfile
+from .lru import LRU
+from .models import Conversation, PendingEvent, Principal, UserProfile
 from .ports import (
     EventPublisher,
     FileStore,
@@ -35,6 +36,9 @@ class Core:
     uploads: UploadRepository | None = None
     # The socket tier publishes off the request path; a Lambda awaits before it returns.
     background_dispatch: bool = False
+    # Conversations seen lately, for the participant check (participants never change); their
+    # moving fields (lastMessage, seq) may be stale: see access.conversation_for.
+    known_conversations: LRU[str, Conversation] = field(default_factory=lambda: LRU(10_000))
     _tasks: set["asyncio.Task[None]"] = field(default_factory=set)
 
     async def identify(self, user: Principal) -> None:

@@ -244,7 +244,7 @@ async def delete_message(core: Core, user: Principal, message_id: object) -> Del
     m = await core.store.get_message(mid)
     if m is None:
         raise NotFound("Message not found")
-    conv = await conversation_for(core, user, m.conversation_id)
+    conv = await conversation_for(core, user, m.conversation_id, fresh=True)  # its lastMessage
     if m.sender_id != user.id:
         raise Forbidden("You can only delete your own messages")
     if m.is_deleted:
