@@ -13,6 +13,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..config import Settings, read_secret
@@ -68,6 +69,10 @@ def forget_clients() -> None:
     _clients.clear()
 
 
+# One queued script call: the script, its keys, its args, and the future its caller awaits.
+Call = tuple[AsyncScript, list[Any], list[Any], "asyncio.Future[Any]"]
+
+
 class ScriptBatcher:
     """Sends the script calls made in one event-loop turn as one pipeline.
 
@@ -79,7 +84,7 @@ class ScriptBatcher:
 
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
-        self._queue: list[tuple[AsyncScript, list[Any], list[Any], asyncio.Future[Any]]] = []
+        self._queue: list[Call] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self.batches = 0
         self.calls = 0
@@ -101,7 +106,7 @@ class ScriptBatcher:
         self._tasks.add(task)  # keep a reference until it is done
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, batch: list[tuple[AsyncScript, list[Any], list[Any], Any]]) -> None:
+    async def _run(self, batch: list[Call]) -> None:
         self.batches += 1
         self.calls += len(batch)
         try:
@@ -109,10 +114,7 @@ class ScriptBatcher:
                 script, keys, args, _ = batch[0]
                 results: list[Any] = [await script(keys=keys, args=args)]
             else:
-                pipe = self.redis.pipeline(transaction=False)
-                for script, keys, args, _ in batch:
-                    await script(keys=keys, args=args, client=pipe)
-                results = await pipe.execute(raise_on_error=False)
+                results = await self._pipeline(batch)
         except asyncio.CancelledError:
             for *_, future in batch:
                 future.cancel()
@@ -129,6 +131,26 @@ class ScriptBatcher:
                 future.set_exception(result)
             else:
                 future.set_result(result)
+
+    async def _pipeline(self, batch: list[Call]) -> list[Any]:
+        # EVALSHA straight into the pipeline: redis-py's own script support would first ask
+        # SCRIPT EXISTS, one more round trip per batch. NOSCRIPT (Redis restarted or flushed)
+        # means that call did not run: load the scripts and run just those again.
+        results = await self._evalsha(batch)
+        missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
+        if missing:
+            for script in {item[0].sha: item[0] for item in batch}.values():
+                await self.redis.script_load(script.script)
+            again = await self._evalsha([batch[i] for i in missing])
+            for i, result in zip(missing, again, strict=True):
+                results[i] = result
+        return results
+
+    async def _evalsha(self, batch: list[Call]) -> list[Any]:
+        pipe = self.redis.pipeline(transaction=False)
+        for script, keys, args, _ in batch:
+            pipe.evalsha(script.sha, len(keys), *keys, *args)
+        return list(await pipe.execute(raise_on_error=False))
 
 
 class BatchedScript:
