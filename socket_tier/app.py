@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
@@ -29,6 +30,8 @@ from .settings import SocketSettings, get_socket_settings
 from .typing_relay import TypingRelay
 
 logger = logging.getLogger(__name__)
+
+SESSION_EXPIRED = "Session expired: reconnect with a new token"
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
@@ -72,6 +75,8 @@ class Realtime:
         )
         self.sio.register_namespace(MessagingNamespace(self))
         self.users: dict[str, Principal] = {}
+        # One timer per socket whose token expires: the socket closes when its token does.
+        self._expiry: dict[str, asyncio.TimerHandle] = {}
         self.typing = TypingRelay(
             self._notify, self.sock.typing_timeout_seconds, self.sock.typing_throttle_seconds
         )
@@ -179,10 +184,17 @@ class Realtime:
         user = self.users.get(sid)
         if user is None:
             raise Unauthorized("Not authenticated")
+        if user.expires_at is not None and time.time() >= user.expires_at:
+            raise Unauthorized(SESSION_EXPIRED)  # the timer closes the socket right after
         return user
 
     async def connected(self, sid: str, user: Principal) -> None:
         self.users[sid] = user
+        if user.expires_at is not None:
+            delay = max(0.0, user.expires_at - time.time())
+            self._expiry[sid] = asyncio.get_running_loop().call_later(
+                delay, lambda: self.spawn(self._expire(sid))
+            )
         await self.sio.enter_room(sid, user_room(user.id))
         # Registered before the handshake completes: a message sent right after is "delivered".
         came_online = await self.presence.connect(user.id, sid)
@@ -195,7 +207,17 @@ class Realtime:
         # Everything that waited for this user is now delivered; each sender hears about it.
         await messages.deliver_pending(self.core, user, None)
 
+    async def _expire(self, sid: str) -> None:
+        """A token is good until its `exp`, the socket it opened too: tell the client, close."""
+        if sid not in self.users:
+            return
+        await self.sio.emit("error", {"event": "session", "message": SESSION_EXPIRED}, to=sid)
+        await self.sio.disconnect(sid)
+
     async def disconnected(self, sid: str) -> None:
+        timer = self._expiry.pop(sid, None)
+        if timer is not None:
+            timer.cancel()
         user = self.users.pop(sid, None)
         if user is None:
             return

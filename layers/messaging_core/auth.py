@@ -62,8 +62,14 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     if role not in USER_TYPES:
         raise Unauthorized("Invalid token: the role claim must be 'patient' or 'doctor'")
     name = claims.get("name")
+    exp = claims.get("exp")  # verify_token requires it; PyJWT has checked it is a number
     return Principal(
-        id=str(user_id).lower(), role=role, name=name if isinstance(name, str) and name else None
+        id=str(user_id).lower(),
+        role=role,
+        name=name if isinstance(name, str) and name else None,
+        expires_at=float(exp)
+        if isinstance(exp, int | float) and not isinstance(exp, bool)
+        else None,
     )
 
 

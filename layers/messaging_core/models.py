@@ -17,6 +17,8 @@ class Principal:
     id: str
     role: UserType
     name: str | None = None
+    # The token's `exp` (epoch seconds): a socket authenticated by it closes then.
+    expires_at: float | None = field(default=None, compare=False)
 
 
 @dataclass(slots=True)

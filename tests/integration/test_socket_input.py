@@ -192,3 +192,27 @@ async def test_authorization_header_is_accepted_as_fallback(server: ServerProc) 
         assert ack == {"ok": False, "message": "Conversation not found"}
     finally:
         await sio.disconnect()
+
+
+async def test_a_socket_closes_when_its_token_expires(server: ServerProc) -> None:
+    uid = new_user("doctor")["id"]
+    short = {
+        "id": uid,
+        "role": "doctor",
+        "token": mint_token(SETTINGS, uid, "doctor", ttl_seconds=2),
+    }
+    lasting = Client(new_user("patient"))
+    async with clients(Client(short), lasting) as (expiring, other):
+        await expiring.connect(server.url)
+        await other.connect(server.url)
+        assert (await expiring.call("join_conversation", {"conversationId": OID}))["message"] == (
+            "Conversation not found"  # still serving: the token is valid
+        )
+        told = await expiring.wait_for("error", lambda e: e["event"] == "session", timeout=6)
+        assert "reconnect with a new token" in told["message"]
+        for _ in range(20):
+            if not expiring.sio.connected:
+                break
+            await asyncio.sleep(0.1)
+        assert not expiring.sio.connected
+        assert other.sio.connected  # only the expired socket closed
