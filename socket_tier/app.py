@@ -190,14 +190,14 @@ class Realtime:
 
     async def connected(self, sid: str, user: Principal) -> None:
         self.users[sid] = user
+        await self.sio.enter_room(sid, user_room(user.id))
+        # Registered before the handshake completes: a message sent right after is "delivered".
+        came_online = await self.presence.connect(user.id, sid)
         if user.expires_at is not None:
             delay = max(0.0, user.expires_at - time.time())
             self._expiry[sid] = asyncio.get_running_loop().call_later(
                 delay, lambda: self.spawn(self._expire(sid))
             )
-        await self.sio.enter_room(sid, user_room(user.id))
-        # Registered before the handshake completes: a message sent right after is "delivered".
-        came_online = await self.presence.connect(user.id, sid)
         self.spawn(self._after_connect(user, came_online))
 
     async def _after_connect(self, user: Principal, came_online: bool) -> None:
