@@ -87,7 +87,7 @@ def handler(event: dict[str, Any], _context: Any = None) -> dict[str, Any]:
         claims = verify(token, jwt_secret())
     except jwt.InvalidTokenError as exc:
         # The reason class only: never the token, nor its claims.
-        logger.info("token refused: %s", type(exc).__name__)
+        logger.info("authorization refused: %s", type(exc).__name__)
         return {"isAuthorized": False}
     user_id = next((claims[k] for k in ("sub", "userId", "id") if claims.get(k) is not None), "")
     return {"isAuthorized": True, "context": {"userId": str(user_id)}}
