@@ -216,7 +216,13 @@ start_one() {
     local name="$1" pid how
     if probe "$name"; then
         pid="$(running_pid "$name")"
-        how="already up${pid:+ (pid $pid)}"
+        if [[ -n "$pid" ]]; then
+            how="already up (pid $pid)"
+        else
+            # Reused as it is: say so, since a server left by another checkout (whose data
+            # directory may be gone) answers the probe but can fail the tests.
+            how="already up, NOT started by this checkout: stop it if tests fail oddly"
+        fi
     else
         pid="$(running_pid "$name")"
         local running_port
