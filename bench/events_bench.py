@@ -38,6 +38,7 @@ from messaging_core.inputs import SendMessageIn  # noqa: E402
 from messaging_core.models import Message, Principal  # noqa: E402
 from messaging_core.store.memory import MemoryStore  # noqa: E402
 
+from bench.stats import pct  # noqa: E402
 from tests import servers  # noqa: E402
 
 CONVERSATIONS = 50
@@ -54,11 +55,6 @@ def settings(broker: str | None, prefix: str, store: str) -> Settings:
         "rate_limit_messages": 10_000_000,
     }
     return Settings(**values)
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 async def send_at_rate(

@@ -17,13 +17,9 @@ from messaging_core.container import build_core, set_core
 from messaging_core.inputs import SendMessageIn
 from messaging_core.models import Page, Principal
 
+from bench.stats import pct
 from functions import messages as messages_function
 from tests.lambda_events import FakeContext, http_v2
-
-
-def pct(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""One redis.asyncio client per process and loop, with a pool that waits instead of failing."""
+"""One redis.asyncio client per process and loop, with a pool that waits instead of failing,
+and the batcher that sends the per-send scripts of one loop turn as one pipeline."""
 
 from __future__ import annotations
 
