@@ -8,8 +8,11 @@ Targets (each started here, loopback only, stopped at the end):
 - full: two `socket_tier.local` tasks sharing Redis; every sender on task A, every receiver on
   task B: authenticated sockets, persisted message (in-memory store, or Mongo with
   --mongodb-uri), `message_sent` + `message_delivered` back, `new_message` across tasks via Redis.
+  --layout spread puts half the senders on each task (every message still crosses Redis).
 Load: --pairs sender/receiver pairs (python-socketio AsyncClient, one process, uvloop);
-phase 1 closed loop (--inflight per sender) for --seconds -> delivered msg/s;
+phase 1 closed loop (--inflight per sender) for --seconds -> delivered msg/s, and the CPU time
+the servers (and Redis, and the load generator) spent per delivered message: on a small machine
+where all of them share the cores, CPU per message says what each design costs;
 phase 2 fixed rate (--rate msg/s in total) for --rate-seconds -> p50/p99 send->new_message latency
 and lost messages. Every loop is bounded in time.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -33,11 +37,14 @@ import httpx
 import socketio
 
 ROOT = Path(__file__).resolve().parents[1]
+NODE_DIR = ROOT / "bench" / "socket_relay_node"
 sys.path[:0] = [str(ROOT / "layers"), str(ROOT)]
 
 from messaging_core.auth import mint_token  # noqa: E402
 from messaging_core.config import Settings  # noqa: E402
 from messaging_core.ids import new_id  # noqa: E402
+
+from bench.stats import pct  # noqa: E402
 
 SETTINGS = Settings(_env_file=None)
 
@@ -75,6 +82,11 @@ class Proc:
             time.sleep(0.1)
         raise RuntimeError(f"{self.cmd} did not start")
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the process so far (Linux /proc)."""
+        assert self.p is not None
+        return proc_cpu_seconds(self.p.pid)
+
     def stop(self) -> None:
         if self.p and self.p.poll() is None:
             self.p.terminate()
@@ -82,6 +94,11 @@ class Proc:
                 self.p.wait(15)
             except subprocess.TimeoutExpired:
                 self.p.kill()
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.contextmanager
@@ -99,7 +116,6 @@ def running(*procs: Proc) -> Iterator[None]:
 class Pair:
     sender: socketio.AsyncClient
     receiver: socketio.AsyncClient
-    sender_id: str
     receiver_id: str
     conversation_id: str
     window: asyncio.Semaphore
@@ -114,29 +130,60 @@ class Stats:
     duplicates: int = 0
 
 
+@dataclass(frozen=True)
+class PairSpec:
+    """One sender/receiver pair: where each connects, with what, and their conversation."""
+
+    sender_url: str
+    receiver_url: str
+    sender_auth: dict[str, str]
+    receiver_auth: dict[str, str]
+    conversation_id: str
+    receiver_id: str
+
+
+async def pair_specs(n: int, routes: list[tuple[str, str]], full: bool) -> list[PairSpec]:
+    specs = []
+    for i in range(n):
+        sender_url, receiver_url = routes[i % len(routes)]
+        a, b = new_id(), new_id()
+        if full:  # authenticated sockets in a real conversation
+            conv = await open_conversation(sender_url, a, b)
+            auths = {"token": token(a)}, {"token": token(b)}
+        else:  # the references take the user id as it is
+            conv = new_id()
+            auths = {"userId": a}, {"userId": b}
+        specs.append(PairSpec(sender_url, receiver_url, *auths, conv, b))
+    return specs
+
+
 class Bench:
-    def __init__(self, pairs: int, inflight: int) -> None:
-        self.n = pairs
+    """The Python load generator (python-socketio AsyncClient in this process)."""
+
+    def __init__(self, inflight: int) -> None:
         self.inflight = inflight
         self.stats = Stats()
         self.pairs: list[Pair] = []
         self._pending: dict[str, Pair] = {}
 
-    async def setup(self, sender_url: str, receiver_url: str, full: bool) -> None:
-        for _ in range(self.n):
-            a, b = new_id(), new_id()
-            conv = new_id()
-            if full:
-                conv = await open_conversation(sender_url, a, b)
+    async def setup(self, specs: list[PairSpec]) -> None:
+        for spec in specs:
             s = socketio.AsyncClient(reconnection=False)
             r = socketio.AsyncClient(reconnection=False)
-            pair = Pair(s, r, a, b, conv, asyncio.Semaphore(self.inflight))
+            pair = Pair(
+                s, r, spec.receiver_id, spec.conversation_id, asyncio.Semaphore(self.inflight)
+            )
             r.on("new_message", self._on_message)
             s.on("error", self._on_error)
-            for client, uid, url in ((r, b, receiver_url), (s, a, sender_url)):
-                auth = {"token": token(uid)} if full else {"userId": uid}
+            for client, auth, url in (
+                (r, spec.receiver_auth, spec.receiver_url),
+                (s, spec.sender_auth, spec.sender_url),
+            ):
                 await client.connect(url, auth=auth, transports=["websocket"], wait_timeout=10)
             self.pairs.append(pair)
+
+    def cpu_seconds(self) -> float:
+        return time.process_time()
 
     async def _on_message(self, data: dict[str, Any]) -> None:
         now = time.perf_counter()
@@ -168,7 +215,8 @@ class Bench:
         self.stats.sent_at[temp] = time.perf_counter()
         await pair.sender.emit("send_message", payload)
 
-    async def closed_loop(self, seconds: float) -> float:
+    async def closed_loop(self, seconds: float) -> tuple[float, int]:
+        """Delivered msg/s while the clock ran, and every delivery including the drain."""
         self.stats = Stats()
         stop = time.perf_counter() + seconds
 
@@ -190,7 +238,7 @@ class Bench:
         for p in self.pairs:  # reset windows for the next phase
             p.window = asyncio.Semaphore(self.inflight)
         self._pending.clear()
-        return delivered / elapsed
+        return delivered / elapsed, self.stats.received
 
     async def fixed_rate(self, rate: float, seconds: float) -> dict[str, float]:
         self.stats = Stats()
@@ -200,22 +248,22 @@ class Bench:
         while (now := time.perf_counter()) - started < seconds:
             due = int((now - started) * rate) - sent
             for _ in range(due):
-                await self.send(self.pairs[i % self.n], closed=False)
+                await self.send(self.pairs[i % len(self.pairs)], closed=False)
                 i += 1
             sent += max(due, 0)
             await asyncio.sleep(0.002)
         achieved = sent / (time.perf_counter() - started)
         await self.drain(10)
-        lat = sorted(self.stats.latencies)
+        lat = [x * 1000 for x in self.stats.latencies]
         return {
             "sent": sent,
             "achieved": achieved,
             "received": self.stats.received,
             "lost": len(self.stats.sent_at),
             "errors": self.stats.errors,
-            "p50": pct(lat, 50),
-            "p99": pct(lat, 99),
-            "max": lat[-1] * 1000 if lat else float("nan"),
+            "p50": pct(lat, 0.5) if lat else float("nan"),
+            "p99": pct(lat, 0.99) if lat else float("nan"),
+            "max": max(lat, default=float("nan")),
         }
 
     async def drain(self, timeout: float) -> None:
@@ -230,11 +278,78 @@ class Bench:
                     await c.disconnect()
 
 
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    k = min(len(values) - 1, max(0, round(q / 100 * len(values)) - 1))
-    return values[k] * 1000
+class NodeLoad:
+    """The Node load generator (bench/socket_relay_node/loadgen.js, official socket.io-client),
+    driven one JSON line at a time over its stdin/stdout."""
+
+    def __init__(self, inflight: int, deflate: bool) -> None:
+        self.inflight = inflight
+        self.deflate = deflate
+        self.p: asyncio.subprocess.Process | None = None
+
+    async def setup(self, specs: list[PairSpec]) -> None:
+        self.p = await asyncio.create_subprocess_exec(
+            "node", str(NODE_DIR / "loadgen.js"),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        pairs = [
+            {
+                "senderUrl": sp.sender_url,
+                "receiverUrl": sp.receiver_url,
+                "senderAuth": sp.sender_auth,
+                "receiverAuth": sp.receiver_auth,
+                "conversationId": sp.conversation_id,
+                "receiverId": sp.receiver_id,
+            }
+            for sp in specs
+        ]
+        config = {"pairs": pairs, "inflight": self.inflight, "deflate": self.deflate}
+        await self._ask(config, timeout=60)
+
+    async def _ask(self, message: dict[str, Any], timeout: float) -> dict[str, Any]:
+        assert self.p is not None and self.p.stdin is not None and self.p.stdout is not None
+        self.p.stdin.write(json.dumps(message).encode() + b"\n")
+        await self.p.stdin.drain()
+        line = await asyncio.wait_for(self.p.stdout.readline(), timeout)
+        if not line:
+            raise RuntimeError(f"the Node load generator exited ({await self.p.wait()})")
+        return json.loads(line)  # type: ignore[no-any-return]
+
+    def cpu_seconds(self) -> float:
+        assert self.p is not None
+        return proc_cpu_seconds(self.p.pid)
+
+    async def closed_loop(self, seconds: float) -> tuple[float, int]:
+        r = await self._ask({"cmd": "closed", "seconds": seconds}, timeout=seconds + 30)
+        return float(r["msgs"]), int(r["deliveredTotal"])
+
+    async def fixed_rate(self, rate: float, seconds: float) -> dict[str, float]:
+        r = await self._ask({"cmd": "rate", "rate": rate, "seconds": seconds}, seconds + 30)
+        nan = float("nan")
+        return {k: nan if r.get(k) is None else float(r[k]) for k in FIXED_KEYS}
+
+    async def close(self) -> None:
+        if self.p is None:
+            return
+        with contextlib.suppress(Exception):
+            assert self.p.stdin is not None
+            self.p.stdin.write(b'{"cmd": "quit"}\n')
+            await self.p.stdin.drain()
+        try:
+            await asyncio.wait_for(self.p.wait(), 10)
+        except TimeoutError:
+            self.p.kill()
+
+
+FIXED_KEYS = ("sent", "achieved", "received", "lost", "errors", "p50", "p99", "max")
+
+
+def ensure_node_modules() -> None:
+    if not (NODE_DIR / "node_modules" / "socket.io-client").exists():
+        print("[bench] npm ci in bench/socket_relay_node (first run only)...", file=sys.stderr)
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=NODE_DIR, check=True
+        )
 
 
 def token(uid: str) -> str:
@@ -252,37 +367,57 @@ async def open_conversation(base: str, a: str, b: str) -> str:
         return str(r.json()["data"]["conversationId"])
 
 
+def cpu_snapshot(
+    servers: list[Proc], load: Bench | NodeLoad, redis_url: str | None
+) -> dict[str, float]:
+    """CPU seconds so far: the servers under test, Redis (when used), the load generator."""
+    snap = {"server": sum(p.cpu_seconds() for p in servers), "loadgen": load.cpu_seconds()}
+    if redis_url:
+        import redis
+
+        with redis.Redis.from_url(redis_url) as r:
+            info = r.info("cpu")
+        snap["redis"] = float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+    return snap
+
+
 async def measure(
-    name: str, sender_url: str, receiver_url: str, args: argparse.Namespace
+    name: str,
+    routes: list[tuple[str, str]],
+    args: argparse.Namespace,
+    servers: list[Proc],
+    redis_url: str | None = None,
 ) -> dict[str, Any]:
-    bench = Bench(args.pairs, args.inflight)
-    await bench.setup(sender_url, receiver_url, full=name == "full")
+    load: Bench | NodeLoad = (
+        NodeLoad(args.inflight, args.client_deflate)
+        if args.loadgen == "node"
+        else Bench(args.inflight)
+    )
+    await load.setup(await pair_specs(args.pairs, routes, full=name == "full"))
     try:
-        await bench.closed_loop(1.0)  # warm-up
-        throughput = await bench.closed_loop(args.seconds)
-        fixed = await bench.fixed_rate(args.rate, args.rate_seconds)
+        await load.closed_loop(1.0)  # warm-up
+        before = cpu_snapshot(servers, load, redis_url)
+        throughput, delivered = await load.closed_loop(args.seconds)
+        after = cpu_snapshot(servers, load, redis_url)
+        # Per message delivered between the snapshots (the drain after the clock stopped too).
+        delivered = max(1, delivered)
+        cpu_us = {k: (after[k] - before[k]) / delivered * 1e6 for k in after}
+        fixed = await load.fixed_rate(args.rate, args.rate_seconds)
     finally:
-        await bench.close()
-    return {"target": name, "closed_msgs": throughput, **fixed}
+        await load.close()
+    return {"target": name, "closed_msgs": throughput, "cpu_us": cpu_us, **fixed}
 
 
 async def run_target(name: str, args: argparse.Namespace) -> dict[str, Any]:
     py = sys.executable
     if name == "node":
-        node_dir = ROOT / "bench" / "socket_relay_node"
-        if not (node_dir / "node_modules").exists():
-            subprocess.run(
-                ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-                cwd=node_dir,
-                check=True,
-            )
-        proc = Proc(["node", str(node_dir / "relay.js")], {})
+        proc = Proc(["node", str(NODE_DIR / "relay.js")], {})
         with running(proc):
-            return await measure(name, proc.url, proc.url, args)
+            return await measure(name, [(proc.url, proc.url)], args, [proc])
     if name == "bare":
         proc = Proc([py, str(ROOT / "bench" / "socket_relay_bare.py")], {})
         with running(proc):
-            return await measure(name, proc.url, proc.url, args)
+            return await measure(name, [(proc.url, proc.url)], args, [proc])
     env = {
         "REDIS_URL": args.redis_url,
         "RATE_LIMIT_MESSAGES": "1000000000",
@@ -298,23 +433,31 @@ async def run_target(name: str, args: argparse.Namespace) -> dict[str, Any]:
     task_b = Proc(
         [py, "-m", "socket_tier.local"], {**env, "TASK_ID": f"bench-b-{uuid.uuid4().hex[:6]}"}
     )
+    routes = [(task_a.url, task_b.url)]
+    if args.layout == "spread":
+        routes.append((task_b.url, task_a.url))
     with running(task_a, task_b):
-        return await measure(name, task_a.url, task_b.url, args)
+        return await measure(name, routes, args, [task_a, task_b], args.redis_url)
 
 
 def report(rows: list[dict[str, Any]], args: argparse.Namespace, store: str) -> str:
     lines = [
         f"pairs={args.pairs}, in flight per sender={args.inflight}, "
         f"closed loop {args.seconds:g} s, fixed rate {args.rate:g} msg/s "
-        f"for {args.rate_seconds:g} s; full path store: {store}",
+        f"for {args.rate_seconds:g} s; full path store: {store}, layout: {args.layout}; "
+        f"load generator: {args.loadgen}{' offering deflate' if args.client_deflate else ''}",
         "",
-        "| target | closed loop delivered msg/s | fixed-rate achieved msg/s "
+        "| target | closed loop delivered msg/s | server CPU µs/msg | Redis CPU µs/msg "
+        "| load generator CPU µs/msg | fixed-rate achieved msg/s "
         "| p50 ms | p99 ms | max ms | lost | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
+        cpu = r["cpu_us"]
+        redis_cpu = f"{cpu['redis']:,.0f}" if "redis" in cpu else "-"
         lines.append(
-            f"| {r['target']} | {r['closed_msgs']:,.0f} | {r['achieved']:,.0f} | {r['p50']:.1f} | "
+            f"| {r['target']} | {r['closed_msgs']:,.0f} | {cpu['server']:,.0f} | {redis_cpu} | "
+            f"{cpu['loadgen']:,.0f} | {r['achieved']:,.0f} | {r['p50']:.1f} | "
             f"{r['p99']:.1f} | {r['max']:.1f} | {r['lost']} | {r['errors']} |"
         )
     return "\n".join(lines)
@@ -333,6 +476,23 @@ def main() -> None:
     ap.add_argument(
         "--redis-url", default=os.environ.get("REDIS_URL") or os.environ.get("TEST_REDIS_URL")
     )
+    ap.add_argument(
+        "--loadgen",
+        choices=("node", "python"),
+        default="node",
+        help="load generator: socket.io-client on Node (light on CPU) or python-socketio",
+    )
+    ap.add_argument(
+        "--client-deflate",
+        action="store_true",
+        help="Node load generator: offer permessage-deflate, as browsers do",
+    )
+    ap.add_argument(
+        "--layout",
+        choices=("split", "spread"),
+        default="split",
+        help="full path: every sender on task A (split) or half the senders on each task (spread)",
+    )
     ap.add_argument("--mongodb-uri", default=None, help="use a real MongoDB for the full path")
     args = ap.parse_args()
     if not (1 <= args.seconds <= 120 and 1 <= args.rate_seconds <= 120):
@@ -342,6 +502,8 @@ def main() -> None:
         from tests.servers import redis_url
 
         args.redis_url = redis_url().rsplit("/", 1)[0] + "/12"
+    if args.loadgen == "node" or "node" in targets:
+        ensure_node_modules()
     with contextlib.suppress(ImportError):
         import uvloop
 

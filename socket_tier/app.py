@@ -27,6 +27,7 @@ from messaging_core.relay import start_background_relay
 
 from .namespace import MessagingNamespace
 from .settings import SocketSettings, get_socket_settings
+from .transport import DirectManager, JsonPacket
 from .typing_relay import TypingRelay
 
 logger = logging.getLogger(__name__)
@@ -70,6 +71,8 @@ class Realtime:
             ping_interval=self.sock.ping_interval_seconds,
             ping_timeout=self.sock.ping_timeout_seconds,
             max_http_buffer_size=self.sock.max_payload_bytes,
+            client_manager=DirectManager(),
+            serializer=JsonPacket,
             logger=False,
             engineio_logger=False,
         )

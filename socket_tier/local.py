@@ -13,6 +13,7 @@ from messaging_core.config import get_settings
 
 from .app import Realtime
 from .local_s3 import start_local_s3
+from .transport import UVICORN_WS, UVICORN_WS_DEFLATE
 
 
 def create_app() -> object:
@@ -33,7 +34,8 @@ def main() -> None:
         host="127.0.0.1",
         port=settings.port,
         log_level="warning",
-        ws="websockets-sansio",
+        ws=UVICORN_WS,
+        ws_per_message_deflate=UVICORN_WS_DEFLATE,
         timeout_graceful_shutdown=5,
     )
     server = uvicorn.Server(config)

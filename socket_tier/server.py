@@ -7,6 +7,7 @@ from messaging_core.config import get_settings
 
 from .app import Realtime
 from .settings import get_socket_settings
+from .transport import UVICORN_WS, UVICORN_WS_DEFLATE
 
 realtime = Realtime()
 app = realtime.asgi(other_asgi_app=realtime.health_app())
@@ -22,7 +23,8 @@ def main() -> None:
         host="0.0.0.0",  # noqa: S104 - inside the container, behind the ALB's security group
         port=settings.port,
         loop="uvloop",
-        ws="websockets-sansio",
+        ws=UVICORN_WS,
+        ws_per_message_deflate=UVICORN_WS_DEFLATE,
         http="httptools",
         proxy_headers=True,
         forwarded_allow_ips="*",

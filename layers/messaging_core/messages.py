@@ -94,9 +94,14 @@ async def store_message(
     ):
         raise RateLimited("Too many messages: slow down and try again in a few seconds")
 
-    seq, online = await asyncio.gather(
-        core.store.allocate_seq(conv.id), core.presence.is_online(other)
-    )
+    # Both round trips at once; one task, not gather's two (this runs once per message).
+    online_check = asyncio.ensure_future(core.presence.is_online(other))
+    try:
+        seq = await core.store.allocate_seq(conv.id)
+    except BaseException:
+        online_check.cancel()
+        raise
+    online = await online_check
     now = utcnow()
     message = Message(
         id=new_id(),

@@ -18,12 +18,31 @@ from ..models import (
 T = TypeVar("T")
 
 
+_IMMUTABLE = (str, int, float, datetime, type(None))
+
+
 def _clone(value: T) -> T:
     """A deep copy, so callers never share state with the store (a database returns copies too).
 
-    A pickle round trip does it in C, several times faster than the copy module for these records.
+    Field by field for our slotted records: pickle and `copy.deepcopy` both go through the
+    dataclasses' Python-level `__getstate__`, which made copying 12 % of a socket task's CPU.
     """
-    # Safe: only bytes this line just produced are loaded, never anything from outside.
+    if isinstance(value, _IMMUTABLE):
+        return value
+    if isinstance(value, list):
+        return [v if isinstance(v, _IMMUTABLE) else _clone(v) for v in value]  # type: ignore[return-value]
+    if isinstance(value, dict):
+        return {k: v if isinstance(v, _IMMUTABLE) else _clone(v) for k, v in value.items()}  # type: ignore[return-value]
+    slots = getattr(type(value), "__slots__", None)
+    if slots is not None and hasattr(value, "__dataclass_fields__"):
+        copy = object.__new__(type(value))
+        for name in slots:
+            field = getattr(value, name)
+            if not isinstance(field, _IMMUTABLE):  # most fields are: skip the call
+                field = _clone(field)
+            object.__setattr__(copy, name, field)
+        return copy
+    # Anything else (tuples, sets): a pickle round trip of bytes this line just produced.
     return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))  # type: ignore[no-any-return]  # noqa: S301
 
 
