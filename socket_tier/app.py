@@ -173,6 +173,9 @@ class Realtime:
             await self._core.drain()
             await self._core.publisher.close()  # flush the producer (bounded) before exit
         if self._redis is not None:
+            from messaging_core.adapters.redis_client import script_batcher
+
+            script_batcher(self._redis).close()
             with contextlib.suppress(Exception):
                 await self._redis.aclose()
         logger.info("socket tier stopped", extra={"task_id": self.sock.task_id})

@@ -4,8 +4,10 @@ import asyncio
 
 import pytest
 import redis as redis_sync
+from messaging_core.adapters import redis_client
 from messaging_core.adapters.redis_client import build_redis, script_batcher
 from messaging_core.adapters.redis_ratelimit import RedisRateLimiter
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 from tests.e2e.socket_harness import with_db
@@ -20,6 +22,13 @@ return tonumber(ARGV[1]) * 2
 """
 
 
+@pytest.fixture(params=[True, False], ids=["lean", "redis-py"], autouse=True)
+def wire(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Every test runs on the lean connection (socket image) and on redis-py (Lambdas)."""
+    monkeypatch.setattr(redis_client, "HIREDIS", request.param)
+    return bool(request.param)
+
+
 @pytest.fixture
 def url() -> str:
     url = with_db(redis_url(), 11)
@@ -27,7 +36,9 @@ def url() -> str:
     return url
 
 
-async def test_concurrent_calls_share_pipelines_and_each_gets_its_result(url: str) -> None:
+async def test_concurrent_calls_share_pipelines_and_each_gets_its_result(
+    url: str, wire: bool
+) -> None:
     client = build_redis(url)
     batcher = script_batcher(client)
     incr = batcher.register(INCR)
@@ -38,7 +49,31 @@ async def test_concurrent_calls_share_pipelines_and_each_gets_its_result(url: st
         assert sorted(mine) == mine and mine[-1] == sum(range(key, 100, 5))
     assert int(await client.get("k0")) == sum(range(0, 100, 5))
     assert batcher.calls == 100 and batcher.batches < 10  # coalesced, not one round trip each
+    assert batcher.lean is wire
+    batcher.close()
     await client.aclose()
+
+
+async def test_a_lost_connection_fails_its_calls_and_the_next_call_reconnects(
+    url: str, wire: bool
+) -> None:
+    client = build_redis(url)
+    batcher = script_batcher(client)
+    incr = batcher.register(INCR)
+    assert await incr(keys=["n"], args=[1]) == 1
+    # Kill every client connection but the killer's own: the batcher's among them.
+    killer = redis_sync.Redis.from_url(url)
+    killer.client_kill_filter(skipme=True, _type="normal")
+    outcomes = await asyncio.gather(
+        *(incr(keys=["n"], args=[1]) for _ in range(5)), return_exceptions=True
+    )
+    failed = [o for o in outcomes if isinstance(o, Exception)]
+    assert all(isinstance(o, (RedisConnectionError, OSError)) for o in failed), failed
+    # Those that ran counted once each; afterwards the wire is back.
+    assert await incr(keys=["n"], args=[1]) == 2 + len(outcomes) - len(failed)
+    batcher.close()
+    await client.aclose()
+    killer.close()
 
 
 async def test_an_error_reaches_only_its_caller(url: str) -> None:

@@ -1,5 +1,6 @@
 """One redis.asyncio client per process and loop, with a pool that waits instead of failing,
-and the batcher that sends the per-send scripts of one loop turn as one pipeline."""
+and the batcher that sends the per-send scripts of one loop turn as one pipeline (on the lean
+connection of adapters/resp.py where hiredis is installed)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,13 @@ from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..config import Settings, read_secret
+
+try:  # the socket image has hiredis; the Lambdas do without
+    from .resp import RespConnection
+
+    HIREDIS = True
+except ImportError:  # pragma: no cover - depends on the image
+    HIREDIS = False
 
 logger = logging.getLogger(__name__)
 
@@ -83,8 +91,13 @@ class ScriptBatcher:
     Each caller gets its own result or its own exception, as if it had called alone.
     """
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, lean: bool | None = None) -> None:
         self.redis = redis
+        # The lean wire (adapters/resp.py) when hiredis is installed (the socket image), else
+        # redis-py's pipeline (the Lambdas, which send one or two scripts per invocation).
+        self.lean = HIREDIS if lean is None else lean
+        self._conn: RespConnection | None = None
+        self._connecting = asyncio.Lock()
         self._queue: list[Call] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self.batches = 0
@@ -111,7 +124,7 @@ class ScriptBatcher:
         self.batches += 1
         self.calls += len(batch)
         try:
-            if len(batch) == 1:
+            if len(batch) == 1 and not self.lean:
                 script, keys, args, _ = batch[0]
                 results: list[Any] = [await script(keys=keys, args=args)]
             else:
@@ -141,17 +154,39 @@ class ScriptBatcher:
         missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
         if missing:
             for script in {item[0].sha: item[0] for item in batch}.values():
-                await self.redis.script_load(script.script)
+                if self.lean:
+                    await (await self._connection()).call("SCRIPT", "LOAD", script.script)
+                else:
+                    await self.redis.script_load(script.script)
             again = await self._evalsha([batch[i] for i in missing])
             for i, result in zip(missing, again, strict=True):
                 results[i] = result
         return results
 
     async def _evalsha(self, batch: list[Call]) -> list[Any]:
+        if self.lean:
+            commands = [
+                ("EVALSHA", script.sha, len(keys), *keys, *args) for script, keys, args, _ in batch
+            ]
+            return await (await self._connection()).pipeline(commands)
         pipe = self.redis.pipeline(transaction=False)
         for script, keys, args, _ in batch:
             pipe.evalsha(script.sha, len(keys), *keys, *args)
         return list(await pipe.execute(raise_on_error=False))
+
+    async def _connection(self) -> RespConnection:
+        """The lean connection, opened on first use and again after it was lost."""
+        if self._conn is not None and not self._conn.broken:
+            return self._conn
+        async with self._connecting:
+            if self._conn is None or self._conn.broken:
+                self._conn = await RespConnection.open_like(self.redis)
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
 
 class BatchedScript:

@@ -22,15 +22,21 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from ..errors import Unavailable
-from .redis_client import script_batcher
+from .redis_client import HIREDIS, script_batcher
 from .redis_presence import CONNS_PREFIX, check_task_id
 
 logger = logging.getLogger(__name__)
 
+if HIREDIS:
+    from .resp import RespConnection
+
 CHANNEL_PREFIX = "task:"
+# A subscription quiet for this long sends a PING: a dead connection is found and replaced.
+PING_SECONDS = 30.0
 LocalEmit = Callable[[str, str, dict[str, Any]], Awaitable[None]]
 
 # KEYS: conns of the user. ARGV: own task ('' from a Lambda), payload, channel prefix.
@@ -125,25 +131,67 @@ class TaskChannel:
         """Listen until `stop()`; reconnect with backoff when Redis goes away."""
         delay = 0.1
         while not self._stopping.is_set():
-            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(self.channel)
-                self.ready.set()
+                if HIREDIS:
+                    await self._listen_lean()
+                else:
+                    await self._listen_pubsub()
                 delay = 0.1
-                while not self._stopping.is_set():
-                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                    if message is not None and message.get("type") == "message":
-                        await self._deliver(message["data"])
-            except (RedisError, OSError) as exc:
+            except (RedisError, OSError, TimeoutError) as exc:
                 self.ready.clear()
                 logger.warning(
                     "task channel lost; resubscribing", extra={"error": type(exc).__name__}
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
-            finally:
-                with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def _listen_lean(self) -> None:
+        """The subscription on a lean connection: messages that arrive together are delivered
+        together, with no per-message wait or timeout (adapters/resp.py)."""
+        loop = asyncio.get_running_loop()
+        inbox: list[bytes] = []
+        wake: asyncio.Future[None] = loop.create_future()
+
+        def on_push(reply: list[Any]) -> None:
+            inbox.append(reply[-1])
+            if not wake.done():
+                wake.set_result(None)
+
+        conn = await RespConnection.open_like(self.redis, on_push)
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait_for(conn.call("SUBSCRIBE", self.channel), 10)
+            self.ready.set()
+            while not self._stopping.is_set():
+                watched: set[asyncio.Future[Any]] = {wake, conn.closed, stopping}
+                done, _ = await asyncio.wait(
+                    watched, timeout=PING_SECONDS, return_when=asyncio.FIRST_COMPLETED
+                )
+                if wake.done():
+                    wake = loop.create_future()
+                batch, inbox[:] = inbox[:], []
+                for raw in batch:
+                    await self._deliver(raw)
+                if conn.broken:
+                    raise RedisConnectionError("task channel connection lost")
+                if not done:  # quiet for a while: is the connection still alive?
+                    await asyncio.wait_for(conn.call("PING"), 10)
+        finally:
+            stopping.cancel()
+            conn.close()
+
+    async def _listen_pubsub(self) -> None:
+        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(self.channel)
+            self.ready.set()
+            while not self._stopping.is_set():
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                if message is not None and message.get("type") == "message":
+                    await self._deliver(message["data"])
+        finally:
+            with contextlib.suppress(RedisError, OSError):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def _deliver(self, raw: bytes | str) -> None:
         try:
