@@ -48,7 +48,7 @@ async def test_concurrent_calls_share_pipelines_and_each_gets_its_result(
         mine = [results[i] for i in range(100) if i % 5 == key]
         assert sorted(mine) == mine and mine[-1] == sum(range(key, 100, 5))
     assert int(await client.get("k0")) == sum(range(0, 100, 5))
-    assert batcher.calls == 100 and batcher.batches < 10  # coalesced, not one round trip each
+    assert batcher.calls == 100 and batcher.writes < 10  # coalesced, not one round trip each
     assert batcher.lean is wire
     batcher.close()
     await client.aclose()

@@ -97,16 +97,21 @@ class ScriptBatcher:
         # redis-py's pipeline (the Lambdas, which send one or two scripts per invocation).
         self.lean = HIREDIS if lean is None else lean
         self._conn: RespConnection | None = None
-        self._connecting = asyncio.Lock()
+        self._opening: asyncio.Future[RespConnection] | None = None
+        self._scripts: dict[str, AsyncScript] = {}
         self._queue: list[Call] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self.batches = 0
         self.calls = 0
 
     def register(self, source: str) -> BatchedScript:
-        return BatchedScript(self, self.redis.register_script(source))
+        script = self.redis.register_script(source)
+        self._scripts[script.sha] = script
+        return BatchedScript(self, script)
 
     async def call(self, script: AsyncScript, keys: list[Any], args: list[Any]) -> Any:
+        if self.lean:
+            return await self._call_lean(script, keys, args)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         if not self._queue:
@@ -124,7 +129,7 @@ class ScriptBatcher:
         self.batches += 1
         self.calls += len(batch)
         try:
-            if len(batch) == 1 and not self.lean:
+            if len(batch) == 1:
                 script, keys, args, _ = batch[0]
                 results: list[Any] = [await script(keys=keys, args=args)]
             else:
@@ -154,34 +159,57 @@ class ScriptBatcher:
         missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
         if missing:
             for script in {item[0].sha: item[0] for item in batch}.values():
-                if self.lean:
-                    await (await self._connection()).call("SCRIPT", "LOAD", script.script)
-                else:
-                    await self.redis.script_load(script.script)
+                await self.redis.script_load(script.script)
             again = await self._evalsha([batch[i] for i in missing])
             for i, result in zip(missing, again, strict=True):
                 results[i] = result
         return results
 
     async def _evalsha(self, batch: list[Call]) -> list[Any]:
-        if self.lean:
-            commands = [
-                ("EVALSHA", script.sha, len(keys), *keys, *args) for script, keys, args, _ in batch
-            ]
-            return await (await self._connection()).pipeline(commands)
         pipe = self.redis.pipeline(transaction=False)
         for script, keys, args, _ in batch:
             pipe.evalsha(script.sha, len(keys), *keys, *args)
         return list(await pipe.execute(raise_on_error=False))
 
+    async def _call_lean(self, script: AsyncScript, keys: list[Any], args: list[Any]) -> Any:
+        # The lean connection already sends everything queued in one loop turn as one write,
+        # so calls go straight to it: no batch task and no second future per call.
+        self.calls += 1
+        conn = self._conn if self._conn is not None and not self._conn.broken else None
+        conn = conn or await self._connection()
+        command = ("EVALSHA", script.sha, len(keys), *keys, *args)
+        try:
+            return await conn.call(*command)
+        except NoScriptError:  # Redis restarted or flushed: load it, run this call again
+            await conn.call("SCRIPT", "LOAD", script.script)
+            return await conn.call(*command)
+
+    @property
+    def writes(self) -> int:
+        """Round trips so far: pipelines (redis-py) or socket writes (the lean connection)."""
+        return self._conn.writes if self.lean and self._conn is not None else self.batches
+
     async def _connection(self) -> RespConnection:
         """The lean connection, opened on first use and again after it was lost."""
         if self._conn is not None and not self._conn.broken:
             return self._conn
-        async with self._connecting:
-            if self._conn is None or self._conn.broken:
-                self._conn = await RespConnection.open_like(self.redis)
-        return self._conn
+        # Every caller of this moment waits for the same opening, and all resume in one turn,
+        # in the order they called: their commands leave in that order.
+        if self._opening is None or self._opening.done():
+            self._opening = asyncio.ensure_future(self._open())
+        return await asyncio.shield(self._opening)
+
+    async def _open(self) -> RespConnection:
+        conn = await RespConnection.open_like(self.redis)
+        try:
+            # Loaded up front: a NOSCRIPT retry would let later calls overtake the first ones.
+            for script in list(self._scripts.values()):
+                await conn.call("SCRIPT", "LOAD", script.script)
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+        return conn
 
     def close(self) -> None:
         if self._conn is not None:

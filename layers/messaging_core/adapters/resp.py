@@ -49,6 +49,7 @@ class _Protocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.lost: Exception | None = None
         self.closed = asyncio.get_running_loop().create_future()
+        self.writes = 0
         self._out: list[bytes] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -71,6 +72,7 @@ class _Protocol(asyncio.Protocol):
     def _flush(self) -> None:
         out, self._out = self._out, []
         if self.transport is not None and self.lost is None:
+            self.writes += 1
             self.transport.write(b"".join(out))
 
     def data_received(self, data: bytes) -> None:
@@ -133,6 +135,10 @@ class RespConnection:
     @property
     def broken(self) -> bool:
         return self._protocol.lost is not None
+
+    @property
+    def writes(self) -> int:
+        return self._protocol.writes
 
     @property
     def closed(self) -> asyncio.Future[None]:
