@@ -9,6 +9,8 @@ MAX_TOKENS_PER_MESSAGE = 500
 
 def fold(text: str) -> str:
     """Lower-case and strip accents (NFKD then drop combining marks); ligatures become letters."""
+    if text.isascii():  # most messages: nothing to decompose (runs on every send)
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
