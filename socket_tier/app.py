@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import time
@@ -151,6 +152,10 @@ class Realtime:
         set_core(self._core)  # the REST routers of `make run` share this Core
         # Publishes what a failed immediate publish left pending (Kafka down, crash mid-way).
         self._loops.append(start_background_relay(self._core))
+        # Everything built so far (modules, the app, clients) lives as long as the process: out
+        # of the collector's sight, a full collection only walks what came after. Those full
+        # collections were the p99 of the realtime benchmark (bench/RESULTS-socket.md).
+        gc.freeze()
         logger.info("socket tier started", extra={"task_id": self.sock.task_id})
 
     async def stop(self) -> None:
