@@ -467,7 +467,7 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, store: str) -> 
         lines.append(
             f"| {r['target']} | {r['closed_msgs']:,.0f} | {server_cpu(cpu)} | {redis_cpu} | "
             f"{cpu['loadgen']:,.0f} | {r['achieved']:,.0f} | {r['p50']:.1f} | "
-            f"{r['p99']:.1f} | {r['max']:.1f} | {r['lost']} | {r['errors']} |"
+            f"{r['p99']:.1f} | {r['max']:.1f} | {r['lost']:.0f} | {r['errors']:.0f} |"
         )
     return "\n".join(lines)
 
