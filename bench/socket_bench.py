@@ -5,6 +5,7 @@
 Targets (each started here, loopback only, stopped at the end):
 - node: bench/socket_relay_node/relay.js (npm ci'd on first run), one process, no auth/storage
 - bare: bench/socket_relay_bare.py, python-socketio on uvicorn + uvloop, one process
+  (bare-receipt: the same plus `message_delivered` to the sender: our full path's packets)
 - full: two `socket_tier.local` tasks sharing Redis; every sender on task A, every receiver on
   task B: authenticated sockets, persisted message (in-memory store, or Mongo with
   --mongodb-uri), `message_sent` + `message_delivered` back, `new_message` across tasks via Redis.
@@ -416,8 +417,9 @@ async def run_target(name: str, args: argparse.Namespace) -> dict[str, Any]:
         proc = Proc(["node", str(NODE_DIR / "relay.js")], {})
         with running(proc):
             return await measure(name, [(proc.url, proc.url)], args, [proc])
-    if name == "bare":
-        proc = Proc([py, str(ROOT / "bench" / "socket_relay_bare.py")], {})
+    if name in ("bare", "bare-receipt"):
+        receipt = {"BARE_RECEIPT": "1"} if name == "bare-receipt" else {}
+        proc = Proc([py, str(ROOT / "bench" / "socket_relay_bare.py")], receipt)
         with running(proc):
             return await measure(name, [(proc.url, proc.url)], args, [proc])
     env = {

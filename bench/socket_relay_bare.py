@@ -2,6 +2,8 @@
 
 Same shape as bench/socket_relay_node/relay.js: no auth, no storage, no Redis.
     PORT=3101 .venv/bin/python bench/socket_relay_bare.py
+With BARE_RECEIPT=1 it also sends the sender `message_delivered`, as the contract does for a
+receiver online: the same socket.io packets per message as our full path, and nothing else.
 """
 
 import os
@@ -13,6 +15,7 @@ import uvicorn
 
 sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins="*")
 users: dict[str, str] = {}
+RECEIPT = os.environ.get("BARE_RECEIPT") == "1"
 
 
 @sio.event
@@ -39,6 +42,9 @@ async def send_message(sid: str, data: dict[str, Any]) -> dict[str, bool]:
     )  # fmt: skip
     message = {**data, "senderId": users.get(sid), "createdAt": now}
     await sio.emit("new_message", message, room=f"user:{data['receiverId']}")
+    if RECEIPT:
+        receipt = {"messageId": data["tempId"], "deliveredAt": now}
+        await sio.emit("message_delivered", receipt, room=f"user:{users.get(sid)}")
     return {"ok": True}
 
 
