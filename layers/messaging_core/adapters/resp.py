@@ -99,6 +99,16 @@ class _Protocol(asyncio.Protocol):
             self.closed.set_result(None)
 
 
+def _tls_context(kw: dict[str, Any]) -> ssl.SSLContext:
+    """Verified TLS, as redis-py does by default; its `ssl_ca_certs` and `ssl_cert_reqs=none`
+    URL options are honoured the same way."""
+    context = ssl.create_default_context(cafile=kw.get("ssl_ca_certs"))
+    if kw.get("ssl_cert_reqs") in ("none", ssl.CERT_NONE):
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
 class RespConnection:
     """One pipelined connection; `call` may be used by many coroutines at once."""
 
@@ -111,7 +121,7 @@ class RespConnection:
         pool = redis.connection_pool
         kw = pool.connection_kwargs
         uses_tls = issubclass(pool.connection_class, SSLConnection)  # rediss:// (ElastiCache)
-        tls = ssl.create_default_context() if uses_tls else None
+        tls = _tls_context(kw) if uses_tls else None
         protocol = _Protocol(on_push)
         loop = asyncio.get_running_loop()
         await asyncio.wait_for(
