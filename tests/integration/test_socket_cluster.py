@@ -128,6 +128,38 @@ async def test_sender_on_one_task_reaches_receiver_on_another(
         assert len(cb.events["new_message"]) == 1
 
 
+async def test_delivery_recovers_after_redis_drops_every_connection(
+    pair: tuple[ServerProc, ServerProc], redis_db: str
+) -> None:
+    task_a, task_b = pair
+    alice, bob = new_user("patient", "Alice"), new_user("doctor", "Dr Bob")
+    conv = await open_conversation(task_a.url, alice, bob)
+    channel_b = f"task:{task_b.env['TASK_ID']}"
+    killer = redis_sync.Redis.from_url(redis_db)
+    async with clients(Client(alice), Client(bob)) as (ca, cb):
+        await cb.connect(task_b.url)
+        await ca.connect(task_a.url)
+        # Redis drops the tasks' subscriptions and command connections, as a failover does.
+        assert killer.client_kill_filter(_type="pubsub") >= 2
+        killer.client_kill_filter(_type="normal", skipme=True)
+        deadline = time.monotonic() + 10  # task B resubscribes within its backoff
+        while dict(killer.pubsub_numsub(channel_b)).get(channel_b.encode(), 0) < 1:
+            assert time.monotonic() < deadline, "task B did not resubscribe"
+            await asyncio.sleep(0.05)
+        # Task A's hot-path connection reconnects on its next call.
+        ack = await ca.call(
+            "send_message",
+            {"conversationId": conv, "receiverId": bob["id"], "content": "encore là ?",
+             "tempId": "after-drop"},
+            timeout=15,
+        )  # fmt: skip
+        assert ack["ok"] is True, ack
+        msg = await cb.wait_for("new_message", timeout=10)
+        assert msg["id"] == ack["messageId"]
+        assert (await ca.wait_for("message_delivered"))["messageId"] == ack["messageId"]
+    killer.close()
+
+
 async def test_two_tabs_presence_counts_and_partner_only_transitions(
     pair: tuple[ServerProc, ServerProc],
 ) -> None:
