@@ -1,11 +1,12 @@
 """The script batcher on a real Redis: one pipeline per loop turn, each caller its own answer."""
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
 import redis as redis_sync
 from messaging_core.adapters import redis_client
-from messaging_core.adapters.redis_client import build_redis, script_batcher
+from messaging_core.adapters.redis_client import ScriptBatcher, build_redis, script_batcher
 from messaging_core.adapters.redis_ratelimit import RedisRateLimiter
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
@@ -36,29 +37,32 @@ def url() -> str:
     return url
 
 
-async def test_concurrent_calls_share_pipelines_and_each_gets_its_result(
-    url: str, wire: bool
-) -> None:
+@pytest.fixture
+async def batcher(url: str) -> AsyncIterator[ScriptBatcher]:
     client = build_redis(url)
     batcher = script_batcher(client)
+    yield batcher
+    batcher.close()
+    await client.aclose()
+
+
+async def test_concurrent_calls_share_pipelines_and_each_gets_its_result(
+    batcher: ScriptBatcher, wire: bool
+) -> None:
     incr = batcher.register(INCR)
     results = await asyncio.gather(*(incr(keys=[f"k{i % 5}"], args=[i]) for i in range(100)))
     # INCRBY returns the running total of its key: every caller saw its own reply.
     for key in range(5):
         mine = [results[i] for i in range(100) if i % 5 == key]
         assert sorted(mine) == mine and mine[-1] == sum(range(key, 100, 5))
-    assert int(await client.get("k0")) == sum(range(0, 100, 5))
+    assert int(await batcher.redis.get("k0")) == sum(range(0, 100, 5))
     assert batcher.calls == 100 and batcher.writes < 10  # coalesced, not one round trip each
     assert batcher.lean is wire
-    batcher.close()
-    await client.aclose()
 
 
 async def test_a_lost_connection_fails_its_calls_and_the_next_call_reconnects(
-    url: str, wire: bool
+    batcher: ScriptBatcher, url: str
 ) -> None:
-    client = build_redis(url)
-    batcher = script_batcher(client)
     incr = batcher.register(INCR)
     assert await incr(keys=["n"], args=[1]) == 1
     # Kill every client connection but the killer's own: the batcher's among them.
@@ -71,8 +75,6 @@ async def test_a_lost_connection_fails_its_calls_and_the_next_call_reconnects(
     assert all(isinstance(o, (RedisConnectionError, OSError)) for o in failed), failed
     # Those that ran counted once each; afterwards the wire is back.
     assert await incr(keys=["n"], args=[1]) == 2 + len(outcomes) - len(failed)
-    batcher.close()
-    await client.aclose()
     killer.close()
 
 
