@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import statistics
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -88,31 +87,38 @@ async def test_200_messages_sent_while_kafka_is_down_all_arrive_after_it_is_back
             assert await core.store.count_pending_events() == 0
 
             # When the broker stops and 200 messages are sent (ten senders at once)
+            assert isinstance(core.publisher, GuardedPublisher)
+            inner = core.publisher.inner
+            attempts: list[int] = []
+            real_publish = inner.publish
+
+            async def counted_publish(events: Any) -> None:
+                attempts.append(len(events))  # a request that went on to the (dead) broker
+                await real_publish(events)
+
+            inner.publish = counted_publish  # type: ignore[method-assign]
             servers.stop_kafka()
             try:
-                latencies: list[float] = []
 
                 async def sender(conv: str, auth: dict[str, str]) -> None:
                     for i in range(20):
-                        started = time.monotonic()
                         r = await client.post(
                             f"{API}/conversations/{conv}/messages",
                             json={"content": f"pendant la panne {i}"},
                             headers=auth,
                         )
-                        latencies.append(time.monotonic() - started)
                         assert r.status_code == 201, r.text
                         expected.add(r.json()["data"]["id"])
 
                 await asyncio.gather(*(sender(c, a) for c, a in chats))
-                # Then the API kept answering: no request waited on the dead broker for long,
-                # and most did not wait at all (the circuit breaker)
-                assert max(latencies) < 2.5, max(latencies)
-                assert statistics.median(latencies) < 0.5, statistics.median(latencies)
+                # Then the API kept answering, and most requests did not try the broker at all:
+                # after the first failures the circuit breaker skips it (a request that tries
+                # waits at most KAFKA_SEND_TIMEOUT_SECONDS; without the breaker, all 200 would).
+                # The ten first concurrent requests try, then one probe per open period.
+                assert 1 <= len(attempts) < 50, len(attempts)
                 r = await client.get(f"{API}/conversations", headers=chats[0][1])
                 assert r.status_code == 200
                 assert await core.store.count_pending_events() == 200
-                assert isinstance(core.publisher, GuardedPublisher)
                 assert core.publisher.breaker.is_open
             finally:
                 servers.start_kafka()
