@@ -478,7 +478,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--targets", default="node,bare,full")
+    ap.add_argument("--targets", default="node,bare,bare-receipt,full")
     ap.add_argument("--pairs", type=int, default=20)
     ap.add_argument("--inflight", type=int, default=4)
     ap.add_argument("--seconds", type=float, default=10.0)
