@@ -10,7 +10,8 @@ Targets (each started here, loopback only, stopped at the end):
   task B: authenticated sockets, persisted message (in-memory store, or Mongo with
   --mongodb-uri), `message_sent` + `message_delivered` back, `new_message` across tasks via Redis.
   --layout spread puts half the senders on each task (every message still crosses Redis).
-Load: --pairs sender/receiver pairs (python-socketio AsyncClient, one process, uvloop);
+Load: --pairs sender/receiver pairs, from the official socket.io-client on Node
+(bench/socket_relay_node/loadgen.js; --loadgen python: python-socketio's AsyncClient in-process);
 phase 1 closed loop (--inflight per sender) for --seconds -> delivered msg/s, and the CPU time
 the servers (and Redis, and the load generator) spent per delivered message: on a small machine
 where all of them share the cores, CPU per message says what each design costs;
