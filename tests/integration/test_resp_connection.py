@@ -156,13 +156,18 @@ async def test_tls_refuses_a_server_it_cannot_verify(private_redis: PrivateRedis
     await client.aclose()
 
 
-async def test_a_pipeline_returns_each_commands_error_in_place(
+async def test_calls_of_one_turn_share_a_write_and_each_gets_its_own_answer(
     private_redis: PrivateRedis,
 ) -> None:
     client = build_redis(private_redis.url())
     conn = await RespConnection.open_like(client)
-    results = await conn.pipeline([("SET", "n", "1"), ("INCRBY", "n", "x"), ("INCR", "n")])
+    before = conn.writes
+    results = await asyncio.gather(
+        conn.call("SET", "n", "1"), conn.call("INCRBY", "n", "x"), conn.call("INCR", "n"),
+        return_exceptions=True,
+    )  # fmt: skip
     assert results[0] == b"OK" and isinstance(results[1], ResponseError) and results[2] == 2
+    assert conn.writes == before + 1
     conn.close()
     await client.aclose()
 

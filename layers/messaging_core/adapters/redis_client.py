@@ -175,8 +175,7 @@ class ScriptBatcher:
         # The lean connection already sends everything queued in one loop turn as one write,
         # so calls go straight to it: no batch task and no second future per call.
         self.calls += 1
-        conn = self._conn if self._conn is not None and not self._conn.broken else None
-        conn = conn or await self._connection()
+        conn = await self._connection()
         command = ("EVALSHA", script.sha, len(keys), *keys, *args)
         try:
             return await conn.call(*command)

@@ -18,7 +18,7 @@ import contextlib
 import socket
 import ssl
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import hiredis
@@ -62,9 +62,10 @@ class _Protocol(asyncio.Protocol):
     def send(self, packed: bytes) -> asyncio.Future[Any]:
         if self.lost is not None or self.transport is None:
             raise RedisConnectionError("Redis connection lost")
-        future = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
         if not self._out:
-            asyncio.get_running_loop().call_soon(self._flush)  # one write per loop turn
+            loop.call_soon(self._flush)  # one write per loop turn
         self._out.append(packed)
         self.waiting.append(future)
         return future
@@ -158,24 +159,6 @@ class RespConnection:
     async def call(self, *args: Any) -> Any:
         """One command; raises its error (ResponseError, NoScriptError) or a ConnectionError."""
         return await self._protocol.send(hiredis.pack_command(args))
-
-    async def pipeline(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
-        """Several commands in one write; each result is its reply or its error (not raised),
-        like redis-py's `execute(raise_on_error=False)`. A lost connection raises."""
-        futures = [self._protocol.send(hiredis.pack_command(tuple(c))) for c in commands]
-        results: list[Any] = []
-        try:
-            for future in futures:
-                try:
-                    results.append(await future)
-                except ResponseError as exc:
-                    results.append(exc)
-        except BaseException:
-            for future in futures:  # the others failed with it: their errors are seen here
-                if future.done() and not future.cancelled():
-                    future.exception()
-            raise
-        return results
 
     def close(self) -> None:
         transport = self._protocol.transport
