@@ -7,6 +7,8 @@ and friends switch each part to a real server.
 import asyncio
 import contextlib
 import logging
+import os
+from collections.abc import MutableMapping
 
 import uvicorn
 from messaging_core.config import get_settings
@@ -23,7 +25,17 @@ def create_app() -> object:
     return realtime.asgi(other_asgi_app=create_local_app())
 
 
+def allow_own_origin(env: MutableMapping[str, str]) -> None:
+    """The demo page is served from this server: let its origin in (Socket.IO's origin check and
+    the local S3's CORS rule), besides FRONTEND_URL's."""
+    port = env.get("PORT") or "3006"
+    own = [f"http://localhost:{port}", f"http://127.0.0.1:{port}"]
+    configured = [o for o in (env.get("FRONTEND_URL") or "http://localhost:3000").split(",") if o]
+    env["FRONTEND_URL"] = ",".join(dict.fromkeys([*configured, *own]))
+
+
 def main() -> None:
+    allow_own_origin(os.environ)
     s3 = start_local_s3()  # before the settings are read: it sets S3_ENDPOINT_URL
     get_settings.cache_clear()
     settings = get_settings()

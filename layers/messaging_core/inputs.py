@@ -2,7 +2,7 @@
 
 import json
 from collections.abc import Sequence
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
@@ -48,6 +48,12 @@ class SocketMarkReadIn(MarkReadIn):
 class ConversationRefIn(InputModel):
     conversationId: StrictStr
     receiverId: StrictStr | None = None
+
+
+class DevTokenIn(InputModel):
+    role: Literal["patient", "doctor"]
+    name: Annotated[StrictStr, Field(max_length=100)] | None = None
+    userId: StrictStr | None = None
 
 
 def parse_input(model: type[T], data: Any) -> T:
