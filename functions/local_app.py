@@ -3,9 +3,12 @@ chat page (`web/`) at `/`."""
 
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 from messaging_core.config import get_settings
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+from starlette.types import Scope
 
 from . import attachments, conversations, dev, messages, presence
 from .api.app import create_app
@@ -14,13 +17,23 @@ ROUTERS = (conversations.router, messages.router, attachments.router, presence.r
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 
 
+class PageFiles(StaticFiles):
+    """The page's files for GET and HEAD; any other method on an unknown path stays a 404, as it
+    was before the page existed (StaticFiles alone would answer 405)."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        if scope["method"] not in ("GET", "HEAD"):
+            raise HTTPException(status_code=404)
+        return await super().get_response(path, scope)
+
+
 def create_local_app() -> FastAPI:
-    routers = ROUTERS
+    routers: tuple[APIRouter, ...] = ROUTERS
     # The development sign-in exists only in development: elsewhere the path is plainly unknown.
     if get_settings().environment == "development":
         routers = (*routers, dev.router)
     app = create_app(*routers)
     if WEB_DIR.is_dir():
         # Mounted last: the API's routes match first, the page gets whatever is left.
-        app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
+        app.mount("/", PageFiles(directory=WEB_DIR, html=True), name="web")
     return app

@@ -228,6 +228,8 @@ async function catchUp(conversationId) {
 async function loadConversations() {
   const r = await api(`${API}/conversations?type=all&page=1&limit=100`);
   state.conversations = new Map(r.data.map((c) => [c.conversationId, c]));
+  // Keep the open conversation pointing at the fresh copy (presence and names live on it).
+  if (state.current) state.current = state.conversations.get(state.current.conversationId) || state.current;
   renderConversations();
 }
 
@@ -584,7 +586,7 @@ async function sendFile() {
 // ---- Presence and typing --------------------------------------------------------------------
 
 function setOnline(userId, online) {
-  for (const c of state.conversations.values()) {
+  for (const c of [...state.conversations.values(), state.current].filter(Boolean)) {
     if (c.recipient.id === userId) c.recipient.isOnline = online;
   }
   renderConversations();

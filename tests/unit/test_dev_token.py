@@ -143,5 +143,6 @@ async def test_page_is_served_at_root_and_api_404s_stay_json(web: httpx.AsyncCli
     assert 'src="vendor/socket.io.min.js"' in page.text and 'src="app.js"' in page.text
     for asset in ("app.js", "style.css", "vendor/socket.io.min.js"):
         assert (await web.get(f"/{asset}")).status_code == 200, asset
-    r = await web.get("/api/v1/messages/nope/nothing/here")
-    assert r.status_code == 404 and r.json() == {"message": "Not found"}
+    for method in ("GET", "POST", "PUT", "DELETE"):
+        r = await web.request(method, "/api/v1/messages/nope/nothing/here")
+        assert r.status_code == 404 and r.json() == {"message": "Not found"}, method

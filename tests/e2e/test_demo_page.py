@@ -1,0 +1,49 @@
+"""The demo chat page (web/) in a real browser: Debian's Chromium driven by playwright-core, a
+patient and a doctor against `python -m socket_tier.local` as `make run` starts it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.socket_harness import ROOT, ServerProc, servers
+
+pytestmark = pytest.mark.e2e
+
+BROWSER_DIR = ROOT / "tests" / "e2e" / "browser"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def demo_server() -> Iterator[ServerProc]:
+    # Embedded stand-ins, development sign-in on; a roomier sending budget, because the script
+    # seeds a page and a half of history to scroll through.
+    with servers(ServerProc("local", {"RATE_LIMIT_MESSAGES": "1000"})) as (proc,):
+        yield proc
+
+
+def run_page_script(server: ServerProc, shots: Path | None = None) -> dict[str, object]:
+    """Install what the browser test needs (fails loudly without Chromium) and run it."""
+    node = shutil.which("node")
+    assert node, "Node.js is required for the browser test"
+    subprocess.run([str(BROWSER_DIR / "install.sh")], check=True, timeout=600)
+    assert os.access(CHROMIUM, os.X_OK), f"Chromium is required for the browser test ({CHROMIUM})"
+    args = [node, str(BROWSER_DIR / "chat.js"), server.url, *([str(shots)] if shots else [])]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr + done.stdout
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_patient_and_doctor_chat_in_the_browser(demo_server: ServerProc) -> None:
+    # `make screenshots` sets SCREENSHOTS_DIR: the same run then saves the two windows.
+    shots = os.environ.get("SCREENSHOTS_DIR")
+    seen = run_page_script(demo_server, Path(shots) if shots else None)
+    assert seen["ok"] is True
+    # 30 on the first page, then the older ones after scrolling up.
+    assert int(str(seen["doctorMessages"])) > 30
