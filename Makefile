@@ -20,7 +20,7 @@ NAME ?=
 EXPORT ?=
 
 .PHONY: help run token test test-unit test-integration test-e2e test-infra lint format \
-        servers-up servers-down build synth bench clean
+        servers-up servers-down build synth bench clean browser-deps test-browser screenshots
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -55,7 +55,7 @@ servers-up: ## Start the real servers the integration tests use (Redis, FerretDB
 servers-down: ## Stop them
 	@bash scripts/servers/stop.sh
 
-test: $(STAMPS)/dev.txt servers-up $(INFRA_VENV)/.installed ## Install what is missing, start the servers, run every test
+test: $(STAMPS)/dev.txt servers-up browser-deps $(INFRA_VENV)/.installed ## Install what is missing, start the servers, run every test
 	@$(PY) -m pytest tests --ignore=tests/infra -q
 	@$(INFRA_VENV)/bin/python -m pytest -q tests/infra -p no:cacheprovider --confcutdir=tests/infra
 
@@ -82,8 +82,17 @@ synth: build $(INFRA_VENV)/.installed $(CDK) ## cdk synth offline into cdk.out/ 
 test-unit: $(STAMPS)/dev.txt ## Unit tests only (no server)
 	@$(PY) -m pytest tests/unit -q
 
-test-integration: $(STAMPS)/dev.txt servers-up ## Integration and end-to-end tests (real servers)
+test-integration: $(STAMPS)/dev.txt servers-up browser-deps ## Integration and end-to-end tests (real servers)
 	@$(PY) -m pytest tests/integration tests/e2e -q
+
+browser-deps: ## Debian's Chromium (apt, when missing) and the pinned playwright-core; fails without a browser
+	@bash tests/e2e/browser/install.sh
+
+test-browser: $(STAMPS)/dev.txt browser-deps ## The demo page in Chromium: a patient and a doctor chat (about 30 s)
+	@$(PY) -m pytest tests/e2e/test_demo_page.py -q
+
+screenshots: $(STAMPS)/dev.txt browser-deps ## Regenerate docs/screenshots/*.png from the browser test
+	@SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest tests/e2e/test_demo_page.py -q
 
 lint: $(STAMPS)/dev.txt ## ruff (lint + format check) and mypy
 	@$(VENV)/bin/ruff check .

@@ -68,7 +68,7 @@ async def _serve(server: uvicorn.Server, port: int, mode: str, s3: str | None) -
             await asyncio.sleep(0.05)
         print(
             f"Messaging service ready on http://localhost:{port} "
-            f"(REST + Socket.IO, {mode} presence; API docs at /docs; "
+            f"(REST + Socket.IO, {mode} presence; demo chat page at /; API docs at /docs; "
             "mint a token with `make token ROLE=doctor`)" + (f"; local S3 on {s3}" if s3 else ""),
             flush=True,
         )

@@ -408,7 +408,8 @@ function fillBody(li, m) {
     } else {
       const link = document.createElement("a");
       link.href = a.url;
-      link.textContent = `📄 ${a.fileName || "document"}`;
+      link.className = "file";
+      link.textContent = a.fileName || "document";
       link.setAttribute("download", a.fileName || "");
       link.rel = "noopener";
       body.append(link);
@@ -528,6 +529,7 @@ function sendText(event) {
       li.dataset.id = ack.messageId;
       if (typeof ack.seq === "number") trackSeq({ conversationId: c.conversationId, seq: ack.seq });
       if (li.dataset.status === "sending") setStatusOn(li, "sent");
+      scheduleListRefresh(); // the list's last message is now this one
     },
   );
 }
@@ -575,6 +577,7 @@ async function sendFile() {
       },
     });
     if (state.current?.conversationId === c.conversationId) setStatusOn(appendMessage(sent.data), statusOf(sent.data));
+    scheduleListRefresh();
     notice("");
   } catch (err) {
     notice(err.message);

@@ -10,11 +10,27 @@ const { chromium } = require("playwright-core");
 const [base, shotDir] = process.argv.slice(2);
 const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 const WAIT = { timeout: 10_000 };
-// A valid 2x2 PNG (the server checks magic bytes, size and type).
-const PNG = Buffer.from(
-  "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP4z8DAwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg==",
-  "base64",
-);
+// A 240x150 PNG drawn in the page (a stand-in for a photo of an X-ray): a real file for the
+// server's size, type and magic-byte checks.
+function drawPng() {
+  const c = document.createElement("canvas");
+  c.width = 240;
+  c.height = 150;
+  const g = c.getContext("2d");
+  const grad = g.createRadialGradient(120, 75, 10, 120, 75, 130);
+  grad.addColorStop(0, "#e8eef5");
+  grad.addColorStop(1, "#1b2733");
+  g.fillStyle = grad;
+  g.fillRect(0, 0, 240, 150);
+  g.strokeStyle = "#f4f7fb";
+  g.lineWidth = 6;
+  for (let i = 0; i < 5; i++) {
+    g.beginPath();
+    g.ellipse(120, 30 + i * 24, 70 - i * 4, 9, 0, 0, Math.PI * 2);
+    g.stroke();
+  }
+  return c.toDataURL("image/png").split(",")[1];
+}
 
 function step(name) {
   process.stderr.write(`- ${name}\n`);
@@ -82,22 +98,13 @@ async function main() {
     await patient.waitForFunction(() => document.getElementById("typing").textContent === "", null, WAIT);
     await mine(doctor, "Depuis quand ?").and(doctor.locator('[data-status="read"]')).waitFor(WAIT);
 
-    step("markup in a message stays text");
-    const attack = 'XSS probe <img src=x onerror="window.__pwned=1"><b>bold</b>';
-    await patient.getByLabel("Message", { exact: true }).fill(attack);
-    await patient.getByLabel("Message", { exact: true }).press("Enter");
-    const shown = theirs(doctor, "XSS probe");
-    await shown.waitFor(WAIT);
-    if ((await shown.locator(".body p").textContent()) !== attack) throw new Error("message text altered");
-    if ((await shown.locator("img, b").count()) !== 0) throw new Error("message markup was rendered");
-    if (await doctor.evaluate(() => window.__pwned)) throw new Error("message markup ran script");
-
     step("the patient sends an image through the presigned flow; the doctor sees it inline");
-    await patient.getByLabel("Image or PDF").setInputFiles({ name: "radio.png", mimeType: "image/png", buffer: PNG });
+    const png = Buffer.from(await patient.evaluate(drawPng), "base64");
+    await patient.getByLabel("Image or PDF").setInputFiles({ name: "radio.png", mimeType: "image/png", buffer: png });
     const img = doctor.locator('#messages li[data-mine="false"] img.inline-image[alt="radio.png"]');
     await img.waitFor(WAIT);
     await doctor.waitForFunction(
-      () => [...document.querySelectorAll("img.inline-image")].some((i) => i.complete && i.naturalWidth === 2),
+      () => [...document.querySelectorAll("img.inline-image")].some((i) => i.complete && i.naturalWidth === 240),
       null, WAIT,
     );
     await patient.locator('#messages li[data-mine="true"] img.inline-image[alt="radio.png"]').waitFor(WAIT);
@@ -110,9 +117,19 @@ async function main() {
     if (shotDir) {
       step(`screenshots into ${shotDir}`);
       fs.mkdirSync(shotDir, { recursive: true });
-      await patient.screenshot({ path: path.join(shotDir, "patient-phone.png") });
+      await patient.screenshot({ path: path.join(shotDir, "patient-phone.png"), fullPage: true });
       await doctor.screenshot({ path: path.join(shotDir, "doctor-desktop.png") });
     }
+
+    step("markup in a message stays text");
+    const attack = 'XSS probe <img src=x onerror="window.__pwned=1"><b>bold</b>';
+    await patient.getByLabel("Message", { exact: true }).fill(attack);
+    await patient.getByLabel("Message", { exact: true }).press("Enter");
+    const shown = theirs(doctor, "XSS probe");
+    await shown.waitFor(WAIT);
+    if ((await shown.locator(".body p").textContent()) !== attack) throw new Error("message text altered");
+    if ((await shown.locator("img, b").count()) !== 0) throw new Error("message markup was rendered");
+    if (await doctor.evaluate(() => window.__pwned)) throw new Error("message markup ran script");
 
     step("search finds the patient's words");
     await doctor.getByLabel("Search messages").fill("dos");
@@ -161,6 +178,11 @@ async function main() {
     await doctor.waitForFunction((n) => document.querySelectorAll("#messages li").length > n, firstPage, WAIT);
     await theirs(doctor, "Bonjour docteur").waitFor(WAIT);
     const olderCount = await doctor.locator("#messages li").count();
+
+    step("French labels");
+    await patient.getByLabel("Language").selectOption("fr");
+    await patient.getByRole("button", { name: "Envoyer" }).waitFor(WAIT);
+    await patient.getByLabel("Rechercher dans les messages").waitFor(WAIT);
 
     if (errors.length) throw new Error(`console errors:\n${errors.join("\n")}`);
     console.log(JSON.stringify({ ok: true, doctorMessages: olderCount }));
