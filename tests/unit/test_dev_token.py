@@ -15,6 +15,7 @@ from messaging_core.inputs import DevTokenIn
 from messaging_core.store.memory import MemoryStore
 
 from functions.local_app import create_local_app
+from socket_tier.local import allow_own_origin
 from tests.conftest import make_settings as suite_settings
 
 
@@ -146,3 +147,19 @@ async def test_page_is_served_at_root_and_api_404s_stay_json(web: httpx.AsyncCli
     for method in ("GET", "POST", "PUT", "DELETE"):
         r = await web.request(method, "/api/v1/messages/nope/nothing/here")
         assert r.status_code == 404 and r.json() == {"message": "Not found"}, method
+
+
+def test_make_run_lets_its_own_page_origin_in() -> None:
+    # Socket.IO refuses an origin outside FRONTEND_URL: the page served by `make run` must be in.
+    env = {"PORT": "3006", "FRONTEND_URL": "https://app.example.org"}
+    allow_own_origin(env)
+    assert env["FRONTEND_URL"].split(",") == [
+        "https://app.example.org",
+        "http://localhost:3006",
+        "http://127.0.0.1:3006",
+    ]
+    allow_own_origin(env)  # idempotent
+    assert env["FRONTEND_URL"].count("localhost:3006") == 1
+    default: dict[str, str] = {}
+    allow_own_origin(default)
+    assert "http://localhost:3000" in default["FRONTEND_URL"].split(",")
