@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.socket_harness import ROOT, ServerProc, servers
+from tests.e2e.socket_harness import ROOT, ServerProc
 
 pytestmark = pytest.mark.e2e
 
@@ -24,8 +24,12 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 def demo_server() -> Iterator[ServerProc]:
     # Embedded stand-ins, development sign-in on; a roomier sending budget, because the script
     # seeds a page and a half of history to scroll through.
-    with servers(ServerProc("local", {"RATE_LIMIT_MESSAGES": "1000"})) as (proc,):
-        yield proc
+    proc = ServerProc("local", {"RATE_LIMIT_MESSAGES": "1000"})
+    try:
+        # A cold start imports moto and the whole app; on a busy CI machine that takes a while.
+        yield proc.start(timeout=90)
+    finally:
+        proc.stop()
 
 
 def run_page_script(server: ServerProc, shots: Path | None = None) -> dict[str, object]:
@@ -35,7 +39,7 @@ def run_page_script(server: ServerProc, shots: Path | None = None) -> dict[str, 
     subprocess.run([str(BROWSER_DIR / "install.sh")], check=True, timeout=600)
     assert os.access(CHROMIUM, os.X_OK), f"Chromium is required for the browser test ({CHROMIUM})"
     args = [node, str(BROWSER_DIR / "chat.js"), server.url, *([str(shots)] if shots else [])]
-    done = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(args, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr + done.stdout
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 

@@ -9,7 +9,8 @@ const { chromium } = require("playwright-core");
 
 const [base, shotDir] = process.argv.slice(2);
 const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
-const WAIT = { timeout: 10_000 };
+// Generous: the bound only matters when something is broken, and CI machines can be busy.
+const WAIT = { timeout: 20_000 };
 // A 240x150 PNG drawn in the page (a stand-in for a photo of an X-ray): a real file for the
 // server's size, type and magic-byte checks.
 function drawPng() {
