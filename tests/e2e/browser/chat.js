@@ -220,6 +220,26 @@ async function main() {
     await theirs(doctor, "Bonjour docteur").waitFor(WAIT);
     const olderCount = await doctor.locator("#messages li").count();
 
+    step("a pasted token (the deployed-service path): the doctor's second device");
+    const minted = await fetch(`${base}/dev/token`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ role: "doctor", name: "Dr. Sarah Smith", userId: doctorId }),
+    }).then((r) => r.json());
+    const tablet = await (await browser.newContext({ viewport: { width: 800, height: 700 } })).newPage();
+    tablet.on("console", (m) => { if (m.type() === "error") errors.push(`tablet: ${m.text()}`); });
+    tablet.on("pageerror", (e) => errors.push(`tablet: ${e.message}`));
+    await tablet.goto(base);
+    await tablet.getByLabel("JWT").fill(minted.data.token);
+    await tablet.getByRole("button", { name: "Use this token" }).click();
+    await tablet.waitForFunction(() => document.getElementById("connection").dataset.state === "connected", null, WAIT);
+    if ((await tablet.locator("#my-id").textContent()).trim() !== doctorId) throw new Error("pasted token: wrong id");
+    await tablet.locator("#conversations .conversation", { hasText: "John Doe" }).click();
+    await patient.getByLabel("Message", { exact: true }).fill("Merci docteur");
+    await patient.getByLabel("Message", { exact: true }).press("Enter");
+    await theirs(tablet, "Merci docteur").waitFor(WAIT);
+    await theirs(doctor, "Merci docteur").waitFor(WAIT);
+
     step("French labels");
     await patient.getByLabel("Language").selectOption("fr");
     await patient.getByRole("button", { name: "Envoyer" }).waitFor(WAIT);
