@@ -64,7 +64,7 @@ class ServerProc:
         }
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 20.0) -> ServerProc:
+    def start(self, timeout: float = 90.0) -> ServerProc:
         if self.kind == "local":
             cmd = [PYTHON, "-m", "socket_tier.local"]
         else:
