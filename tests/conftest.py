@@ -1,5 +1,11 @@
 """Fixtures shared by every test: a fresh Core on the in-memory store, users, tokens, a client."""
 
+import os
+
+# An unset ENVIRONMENT means production (and refuses the development secret): the tests say
+# which one they run in, before any module reads the settings.
+os.environ.setdefault("ENVIRONMENT", "development")
+
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -71,8 +77,12 @@ def cast(settings: Settings) -> Cast:
 
 
 @pytest.fixture
-async def core(settings: Settings) -> AsyncIterator[Core]:
+async def core(settings: Settings, cast: Cast) -> AsyncIterator[Core]:
     built = await build_core(settings, store=MemoryStore())
+    # The cast has signed in before (the embedded directory knows them, as after a first call);
+    # tests about unknown recipients use ids nobody presented.
+    for user in (cast.patient, cast.doctor, cast.doctor2, cast.patient2):
+        await built.identify(user.principal)
     set_core(built)
     yield built
     set_core(None)
