@@ -1,5 +1,10 @@
 """Settings: the original's names, limits, and no development secret outside development."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from messaging_core.config import DEV_JWT_SECRET, Settings
 from pydantic import ValidationError
@@ -92,3 +97,28 @@ def test_the_dev_directory_file_is_refused_outside_development() -> None:
         Settings(  # type: ignore[call-arg]
             _env_file=None, environment="test", jwt_secret="x" * 40, dev_directory_file="u.jsonl"
         )
+
+
+@pytest.mark.parametrize("entry", ["socket_tier.server", "functions.conversations"])
+def test_a_process_without_environment_refuses_to_start_on_the_development_secret(
+    entry: str, tmp_path: Path
+) -> None:
+    # Given the Fargate entry or a Lambda module, started with no ENVIRONMENT and no secret
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("ENVIRONMENT", "NODE_ENV", "JWT_SECRET", "JWT_SECRET_ARN", "JWT_JWKS_URL")
+    }
+    env["PYTHONPATH"] = f"{root / 'layers'}:{root}"
+    done = subprocess.run(
+        [sys.executable, "-c", f"import {entry}"],
+        cwd=tmp_path,  # no .env there
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    # Then it does not start, and says why
+    assert done.returncode != 0
+    assert "JWT_SECRET" in done.stderr
