@@ -76,13 +76,17 @@ def cast(settings: Settings) -> Cast:
     )
 
 
+async def sign_in(core: Core, cast: Cast) -> None:
+    """The cast has signed in before: the embedded directory knows them, as after a first call
+    (tests about unknown recipients use ids nobody presented)."""
+    for user in (cast.patient, cast.doctor, cast.doctor2, cast.patient2):
+        await core.identify(user.principal)
+
+
 @pytest.fixture
 async def core(settings: Settings, cast: Cast) -> AsyncIterator[Core]:
     built = await build_core(settings, store=MemoryStore())
-    # The cast has signed in before (the embedded directory knows them, as after a first call);
-    # tests about unknown recipients use ids nobody presented.
-    for user in (cast.patient, cast.doctor, cast.doctor2, cast.patient2):
-        await built.identify(user.principal)
+    await sign_in(built, cast)
     set_core(built)
     yield built
     set_core(None)
