@@ -23,7 +23,7 @@ from messaging_core.container import build_core, set_core
 from messaging_core.core import Core
 from messaging_core.errors import DomainError, Unauthorized
 from messaging_core.models import Principal
-from messaging_core.ports import PresenceStore, RateLimiter, RealtimeNotifier
+from messaging_core.ports import PresenceStore, RateLimiter, RealtimeNotifier, RevocationStore
 from messaging_core.relay import start_background_relay
 from messaging_core.revocation import SESSION_REVOKED, check_not_revoked
 
@@ -122,11 +122,13 @@ class Realtime:
     async def _start(self) -> None:
         notifier: RealtimeNotifier
         limiter: RateLimiter | None = None
+        revocations: RevocationStore | None = None
         if self.settings.redis_url:
             from messaging_core.adapters.redis_client import redis_client
             from messaging_core.adapters.redis_fanout import RedisFanout, TaskChannel
             from messaging_core.adapters.redis_presence import RedisPresence
             from messaging_core.adapters.redis_ratelimit import RedisRateLimiter
+            from messaging_core.adapters.redis_revocation import RedisRevocations
 
             self._redis = redis_client(self.settings, self.sock.redis_pool_size)
             presence = RedisPresence(
@@ -140,6 +142,7 @@ class Realtime:
                 has_local=presence.has_local,
             )
             limiter = RedisRateLimiter(self._redis)
+            revocations = RedisRevocations(self._redis)  # on this task's pool, not a second one
             self._channel = TaskChannel(self._redis, self.sock.task_id, self.emit_local)
             self._loops.append(asyncio.create_task(self._channel.run()))
             self._loops.append(asyncio.create_task(self._heartbeat_loop(presence)))
@@ -154,6 +157,7 @@ class Realtime:
             presence=self._presence,
             notifier=notifier,
             rate_limiter=limiter,
+            revocations=revocations,
             background_dispatch=True,
         )
         set_core(self._core)  # the REST routers of `make run` share this Core

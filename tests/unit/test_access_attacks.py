@@ -80,10 +80,47 @@ async def test_an_unknown_id_and_an_unreachable_patient_answer_alike_in_shape(
         json={"recipientId": cast.patient2.id, "recipientType": "patient"},
         headers=cast.patient.headers,
     )
-    await only_message(unknown, 404)
-    await only_message(known, 403)
-    assert "recipient" not in unknown.text.lower().replace("recipient not found", "")
+    # A bare {message} each, the same headers, and nothing about the recipient
+    assert await only_message(unknown, 404) == "Recipient not found"
+    assert await only_message(known, 403) == "Patients can only message doctors"
     assert unknown.headers.keys() == known.headers.keys()
+
+
+class CountingDirectory:
+    """Counts the authoritative look-ups (the work a refusal does)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.lookups = 0
+
+    async def remember(self, profile: Any) -> None:
+        await self.inner.remember(profile)
+
+    async def get_profile(self, user_id: str) -> Any:
+        return await self.inner.get_profile(user_id)
+
+    async def get_profiles(self, user_ids: Any) -> Any:
+        return await self.inner.get_profiles(user_ids)
+
+    async def lookup(self, user_id: str) -> Any:
+        self.lookups += 1
+        return await self.inner.lookup(user_id)
+
+
+@pytest.mark.parametrize("target", ["unknown", "patient2", "doctor"])
+async def test_every_recipient_costs_the_same_single_look_up(
+    client: httpx.AsyncClient, core: Core, cast: Cast, target: str
+) -> None:
+    # No early return for an unknown id: it takes the same path as a known one
+    counting = CountingDirectory(core.directory)
+    core.directory = counting
+    rid = {"unknown": new_id(), "patient2": cast.patient2.id, "doctor": cast.doctor.id}[target]
+    await client.post(
+        f"{API}/conversations",
+        json={"recipientId": rid, "recipientType": "doctor"},
+        headers=cast.patient.headers,
+    )
+    assert counting.lookups == 1
 
 
 async def test_a_recipient_type_that_contradicts_the_directory_is_400(
