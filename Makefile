@@ -18,8 +18,15 @@ ROLE ?= patient
 USER_ID ?=
 NAME ?=
 EXPORT ?=
+REASON ?=
+JTI ?=
 
-.PHONY: help run token test test-unit test-integration test-e2e test-infra lint format \
+# An unset ENVIRONMENT means production (refuses the development secret); these targets say
+# which one they are. `make token` records the users it mints where `make run` looks them up.
+run token revoke bench test test-unit test-integration test-browser screenshots: export ENVIRONMENT := development
+run token: export DEV_DIRECTORY_FILE := $(CURDIR)/.cache/dev-users.jsonl
+
+.PHONY: help run token revoke test test-unit test-integration test-e2e test-infra lint format \
         servers-up servers-down build synth bench clean browser-deps test-browser screenshots
 
 help: ## List the targets
@@ -48,6 +55,9 @@ run: $(STAMPS)/run.txt ## Serve REST + Socket.IO on http://localhost:3006 with e
 
 token: $(STAMPS)/run.txt ## Mint a dev token: make token ROLE=doctor [NAME="Dr. Who"] [USER_ID=..] [EXPORT=VAR]
 	@$(PY) scripts/mint_token.py --role "$(ROLE)" --user-id "$(USER_ID)" --name "$(NAME)" --as "$(EXPORT)"
+
+revoke: $(STAMPS)/run.txt ## End a user's sessions now: make revoke USER_ID=<24 hex> [REASON=..] [JTI=..] (needs REDIS_URL)
+	@$(PY) -m socket_tier.admin revoke --user-id "$(USER_ID)" --reason "$(REASON)" --jti "$(JTI)"
 
 servers-up: ## Start the real servers the integration tests use (Redis, FerretDB, Kafka, S3)
 	@bash scripts/servers/start.sh redis mongo kafka s3

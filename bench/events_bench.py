@@ -69,6 +69,7 @@ async def send_at_rate(
         for _ in range(CONVERSATIONS):
             patient = Principal(new_id(), "patient")
             doctor = Principal(new_id(), "doctor")
+            await core.identify(doctor)  # the directory knows the recipient
             opened = await conversations.open_conversation(core, patient, doctor.id, "doctor")
             pairs.append((patient, opened.conversation["conversationId"]))
         # Warm up: producer built, metadata fetched, connections open.

@@ -360,6 +360,11 @@ def token(uid: str) -> str:
 
 async def open_conversation(base: str, a: str, b: str) -> str:
     async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+        # b signs in first: the embedded directory knows who has presented a token
+        seen = await http.get(
+            "/api/v1/messages/unread-count", headers={"Authorization": f"Bearer {token(b)}"}
+        )
+        seen.raise_for_status()
         r = await http.post(
             "/api/v1/messages/conversations",
             json={"recipientId": b, "recipientType": "doctor"},

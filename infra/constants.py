@@ -25,8 +25,18 @@ CTX_NOTIFICATION_SERVICE_URL: Final = "notificationServiceUrl"
 CTX_ALARM_EMAIL: Final = "alarmEmail"
 CTX_LOG_RETENTION_DAYS: Final = "logRetentionDays"
 CTX_NAT_GATEWAYS: Final = "natGateways"
+# What the code checks in every token (JWT_ISSUER / JWT_AUDIENCE / JWT_MAX_LIFETIME_SECONDS).
+CTX_JWT_ISSUER: Final = "jwtIssuer"
+CTX_JWT_AUDIENCE: Final = "jwtAudience"
+CTX_JWT_MAX_LIFETIME_SECONDS: Final = "jwtMaxLifetimeSeconds"
 
-DEFAULT_FRONTEND_URL: Final = "http://localhost:3000"
+# No browser origin unless `frontendUrl` names one (no localhost fallback in a deployment).
+DEFAULT_FRONTEND_URL: Final = ""
+# The issuer and audience the platform's auth service must put in tokens for this service
+# (`iss` / `aud`); oidcIssuer/oidcAudience, when given, are the defaults instead.
+DEFAULT_JWT_ISSUER: Final = "esante-auth"
+DEFAULT_JWT_AUDIENCE: Final = "esante-messaging"
+DEFAULT_JWT_MAX_LIFETIME_SECONDS: Final = 24 * 3600
 # One year: application and access logs are the traceability record a health-data host
 # (HDS / CNIL guidance: 6 to 12 months) must keep; they carry no message content.
 DEFAULT_LOG_RETENTION_DAYS: Final = 365
@@ -137,6 +147,9 @@ ENV_ENVIRONMENT: Final = "ENVIRONMENT"
 ENV_MONGODB_URI_SECRET_ARN: Final = "MONGODB_URI_SECRET_ARN"
 ENV_MONGODB_DB: Final = "MONGODB_DB"
 ENV_JWT_SECRET_ARN: Final = "JWT_SECRET_ARN"
+ENV_JWT_ISSUER: Final = "JWT_ISSUER"
+ENV_JWT_AUDIENCE: Final = "JWT_AUDIENCE"
+ENV_JWT_MAX_LIFETIME_SECONDS: Final = "JWT_MAX_LIFETIME_SECONDS"
 ENV_REDIS_URL: Final = "REDIS_URL"
 ENV_REDIS_AUTH_SECRET_ARN: Final = "REDIS_AUTH_SECRET_ARN"
 ENV_KAFKA_BROKER: Final = "KAFKA_BROKER"

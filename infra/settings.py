@@ -30,6 +30,9 @@ class DeploySettings:
     frontend_url: str
     oidc_issuer: str | None
     oidc_audience: str | None
+    jwt_issuer: str
+    jwt_audience: str
+    jwt_max_lifetime_seconds: int
     certificate_arn: str | None
     mongodb_uri_secret_arn: str | None
     kafka_bootstrap: str | None
@@ -66,6 +69,16 @@ class DeploySettings:
             frontend_url=_optional(node, c.CTX_FRONTEND_URL) or c.DEFAULT_FRONTEND_URL,
             oidc_issuer=_optional(node, c.CTX_OIDC_ISSUER),
             oidc_audience=_optional(node, c.CTX_OIDC_AUDIENCE),
+            jwt_issuer=_optional(node, c.CTX_JWT_ISSUER)
+            or _optional(node, c.CTX_OIDC_ISSUER)
+            or c.DEFAULT_JWT_ISSUER,
+            jwt_audience=_optional(node, c.CTX_JWT_AUDIENCE)
+            or _optional(node, c.CTX_OIDC_AUDIENCE)
+            or c.DEFAULT_JWT_AUDIENCE,
+            jwt_max_lifetime_seconds=int(
+                _optional(node, c.CTX_JWT_MAX_LIFETIME_SECONDS)
+                or c.DEFAULT_JWT_MAX_LIFETIME_SECONDS
+            ),
             certificate_arn=_optional(node, c.CTX_CERTIFICATE_ARN),
             mongodb_uri_secret_arn=_optional(node, c.CTX_MONGODB_URI_SECRET_ARN),
             kafka_bootstrap=_optional(node, c.CTX_KAFKA_BOOTSTRAP),

@@ -21,10 +21,11 @@ from messaging_core.clock import iso, utcnow
 from messaging_core.config import Settings, get_settings
 from messaging_core.container import build_core, set_core
 from messaging_core.core import Core
-from messaging_core.errors import Unauthorized
+from messaging_core.errors import DomainError, Unauthorized
 from messaging_core.models import Principal
-from messaging_core.ports import PresenceStore, RateLimiter, RealtimeNotifier
+from messaging_core.ports import PresenceStore, RateLimiter, RealtimeNotifier, RevocationStore
 from messaging_core.relay import start_background_relay
+from messaging_core.revocation import SESSION_REVOKED, check_not_revoked
 
 from .namespace import MessagingNamespace
 from .settings import SocketSettings, get_socket_settings
@@ -41,6 +42,10 @@ ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 def user_room(user_id: str) -> str:
     """Every device of a user joins this room; pushes address users, never socket ids."""
     return f"user:{user_id}"
+
+
+def _no_browser_origin(origin: str | None, environ: Any = None) -> bool:
+    return False
 
 
 class ConnectionPresence(PresenceStore, Protocol):
@@ -68,7 +73,9 @@ class Realtime:
         self.sock = sock or get_socket_settings()
         self.sio = socketio.AsyncServer(
             async_mode="asgi",
-            cors_allowed_origins=self.settings.frontend_origins,
+            # No origin configured: refuse every browser origin ([] would switch the check off).
+            cors_allowed_origins=self.settings.frontend_origins or _no_browser_origin,
+            cors_credentials=False,  # bearer tokens, no cookies
             ping_interval=self.sock.ping_interval_seconds,
             ping_timeout=self.sock.ping_timeout_seconds,
             max_http_buffer_size=self.sock.max_payload_bytes,
@@ -115,11 +122,13 @@ class Realtime:
     async def _start(self) -> None:
         notifier: RealtimeNotifier
         limiter: RateLimiter | None = None
+        revocations: RevocationStore | None = None
         if self.settings.redis_url:
             from messaging_core.adapters.redis_client import redis_client
             from messaging_core.adapters.redis_fanout import RedisFanout, TaskChannel
             from messaging_core.adapters.redis_presence import RedisPresence
             from messaging_core.adapters.redis_ratelimit import RedisRateLimiter
+            from messaging_core.adapters.redis_revocation import RedisRevocations
 
             self._redis = redis_client(self.settings, self.sock.redis_pool_size)
             presence = RedisPresence(
@@ -133,6 +142,7 @@ class Realtime:
                 has_local=presence.has_local,
             )
             limiter = RedisRateLimiter(self._redis)
+            revocations = RedisRevocations(self._redis)  # on this task's pool, not a second one
             self._channel = TaskChannel(self._redis, self.sock.task_id, self.emit_local)
             self._loops.append(asyncio.create_task(self._channel.run()))
             self._loops.append(asyncio.create_task(self._heartbeat_loop(presence)))
@@ -147,11 +157,13 @@ class Realtime:
             presence=self._presence,
             notifier=notifier,
             rate_limiter=limiter,
+            revocations=revocations,
             background_dispatch=True,
         )
         set_core(self._core)  # the REST routers of `make run` share this Core
         # Publishes what a failed immediate publish left pending (Kafka down, crash mid-way).
         self._loops.append(start_background_relay(self._core))
+        self._loops.append(asyncio.create_task(self._revocation_loop()))
         # Everything built so far (modules, the app, clients) lives as long as the process: out
         # of the collector's sight, a full collection only walks what came after. Those full
         # collections were the p99 of the realtime benchmark (bench/RESULTS-socket.md).
@@ -207,7 +219,7 @@ class Realtime:
         if user.expires_at is not None:
             delay = max(0.0, user.expires_at - time.time())
             self._expiry[sid] = asyncio.get_running_loop().call_later(
-                delay, lambda: self.spawn(self._expire(sid))
+                delay, lambda: self.spawn(self._end_session(sid, SESSION_EXPIRED))
             )
         self.spawn(self._after_connect(user, came_online))
 
@@ -218,12 +230,39 @@ class Realtime:
         # Everything that waited for this user is now delivered; each sender hears about it.
         await messages.deliver_pending(self.core, user, None)
 
-    async def _expire(self, sid: str) -> None:
-        """A token is good until its `exp`, the socket it opened too: tell the client, close."""
+    async def _end_session(self, sid: str, message: str) -> None:
+        """A token is good until its `exp` or its revocation, the socket it opened too: tell the
+        client, close."""
         if sid not in self.users:
             return
-        await self.sio.emit("error", {"event": "session", "message": SESSION_EXPIRED}, to=sid)
+        await self.sio.emit("error", {"event": "session", "message": message}, to=sid)
         await self.sio.disconnect(sid)
+
+    async def sweep_revoked(self) -> int:
+        """Close the sockets whose user or token was revoked since they connected."""
+        closed = 0
+        for sid, user in list(self.users.items()):  # one pass over a snapshot: bounded
+            try:
+                await check_not_revoked(self.core, user)
+            except Unauthorized:
+                closed += 1
+                await self._end_session(sid, SESSION_REVOKED)
+            except DomainError as exc:
+                # Marks unreadable (Redis blip): keep the socket; its next connect is refused
+                # if the blip lasts, and the next sweep tries again.
+                logger.warning("revocation sweep skipped", extra={"error": type(exc).__name__})
+                break
+        return closed
+
+    async def _revocation_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.sock.revocation_sweep_seconds)
+            try:
+                await self.sweep_revoked()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.warning("revocation sweep failed", extra={"error": type(exc).__name__})
 
     async def disconnected(self, sid: str) -> None:
         timer = self._expiry.pop(sid, None)
@@ -296,8 +335,6 @@ class Realtime:
             "status": "healthy",
             "timestamp": iso(utcnow()),
             "onlineUsers": None,
-            "connections": len(self.users),
-            "taskId": self.sock.task_id,
         }
         try:
             body["onlineUsers"] = await asyncio.wait_for(self.presence.online_count(), 2.0)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import socketio
 from messaging_core import messages
 from messaging_core.access import conversation_for
-from messaging_core.auth import bearer_token, verify_token
+from messaging_core.auth import bearer_token
 from messaging_core.errors import DomainError, Forbidden, Unauthorized
 from messaging_core.ids import parse_id
 from messaging_core.inputs import (
@@ -25,6 +25,7 @@ from messaging_core.inputs import (
     parse_input,
 )
 from messaging_core.models import Page, Principal
+from messaging_core.revocation import authenticate
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 if TYPE_CHECKING:
@@ -97,8 +98,8 @@ class MessagingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         try:
-            user = verify_token(token_from(auth, environ), self.rt.core.settings)
-        except Unauthorized as exc:
+            user = await authenticate(self.rt.core, token_from(auth, environ))
+        except DomainError as exc:  # refused, revoked, or the revocation marks unreadable
             # The client receives `connect_error` with this reason and joins nothing.
             raise socketio.exceptions.ConnectionRefusedError(exc.message) from None
         await self.rt.connected(sid, user)

@@ -30,6 +30,8 @@ class SocketSettings(BaseSettings):
     ping_interval_seconds: float = Field(default=25.0, gt=0)
     ping_timeout_seconds: float = Field(default=20.0, gt=0)
     shutdown_grace_seconds: int = Field(default=10, ge=0)
+    # Open sockets of a revoked user are closed within this (plus the revocation cache).
+    revocation_sweep_seconds: float = Field(default=30.0, gt=0, le=55)
 
     def model_post_init(self, __context: object) -> None:
         if self.presence_heartbeat_seconds * 2 > self.presence_ttl_seconds:

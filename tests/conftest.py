@@ -1,5 +1,11 @@
 """Fixtures shared by every test: a fresh Core on the in-memory store, users, tokens, a client."""
 
+import os
+
+# An unset ENVIRONMENT means production (and refuses the development secret): the tests say
+# which one they run in, before any module reads the settings.
+os.environ.setdefault("ENVIRONMENT", "development")
+
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -70,9 +76,17 @@ def cast(settings: Settings) -> Cast:
     )
 
 
+async def sign_in(core: Core, cast: Cast) -> None:
+    """The cast has signed in before: the embedded directory knows them, as after a first call
+    (tests about unknown recipients use ids nobody presented)."""
+    for user in (cast.patient, cast.doctor, cast.doctor2, cast.patient2):
+        await core.identify(user.principal)
+
+
 @pytest.fixture
-async def core(settings: Settings) -> AsyncIterator[Core]:
+async def core(settings: Settings, cast: Cast) -> AsyncIterator[Core]:
     built = await build_core(settings, store=MemoryStore())
+    await sign_in(built, cast)
     set_core(built)
     yield built
     set_core(None)

@@ -33,7 +33,7 @@ def create_app(*routers: APIRouter, title: str = "E-Santé Messaging API") -> Fa
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.frontend_origins,
-        allow_credentials=True,
+        allow_credentials=False,  # bearer tokens need no cookies
         allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
     )

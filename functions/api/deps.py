@@ -4,11 +4,11 @@ from typing import Annotated
 
 from fastapi import Depends, Query
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from messaging_core.auth import verify_token
 from messaging_core.container import get_core
 from messaging_core.core import Core
 from messaging_core.errors import Unauthorized
 from messaging_core.models import Page, Principal
+from messaging_core.revocation import authenticate
 
 _bearer = HTTPBearer(auto_error=False, description="JWT issued by the platform's auth service")
 
@@ -26,7 +26,7 @@ async def current_user(
 ) -> Principal:
     if credentials is None:
         raise Unauthorized("Authentication required: send Authorization: Bearer <token>")
-    user = verify_token(credentials.credentials, core.settings)
+    user = await authenticate(core, credentials.credentials)
     await core.identify(user)
     return user
 

@@ -63,6 +63,7 @@ class RestApi(Construct):
             api_name=c.APP_NAME,
             description="E-Sante messaging REST API",
             create_default_stage=False,
+            # Same origins as the code's FRONTEND_URL; none named, no CORS; bearer tokens only.
             cors_preflight=apigw.CorsPreflightOptions(
                 allow_origins=frontend_origins,
                 allow_methods=[
@@ -73,9 +74,11 @@ class RestApi(Construct):
                     apigw.CorsHttpMethod.OPTIONS,
                 ],
                 allow_headers=["Authorization", "Content-Type", "X-Correlation-Id"],
-                allow_credentials=True,
+                allow_credentials=False,
                 max_age=Duration.hours(1),
-            ),
+            )
+            if frontend_origins
+            else None,
         )
 
         self.access_logs = logs.LogGroup(

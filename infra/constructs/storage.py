@@ -69,7 +69,8 @@ class AttachmentsStorage(Construct):
             server_access_logs_bucket=self.log_bucket,
             server_access_logs_prefix="attachments/",
             removal_policy=RemovalPolicy.RETAIN,
-            # Browsers upload with a presigned POST and read with a presigned GET.
+            # Browsers upload with a presigned POST and read with a presigned GET, from the same
+            # origins as the API (frontendUrl); none named, no browser origin at all.
             cors=[
                 s3.CorsRule(
                     allowed_methods=[s3.HttpMethods.POST, s3.HttpMethods.GET],
@@ -78,7 +79,9 @@ class AttachmentsStorage(Construct):
                     exposed_headers=["ETag"],
                     max_age=3000,
                 )
-            ],
+            ]
+            if frontend_origins
+            else None,
             lifecycle_rules=[
                 # Keys are messages/{conversationId}/{ts}_{uuid}.{ext}: no prefix tells an
                 # unconfirmed upload apart, so the upload policy tags it state=pending and the

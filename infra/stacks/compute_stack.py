@@ -62,6 +62,10 @@ class ComputeStack(Stack):
             c.ENV_MONGODB_URI_SECRET_ARN: d.database.uri_secret.secret_arn,
             c.ENV_MONGODB_DB: c.MONGODB_DB_NAME,
             c.ENV_JWT_SECRET_ARN: d.secrets.jwt.secret_arn,
+            # The code refuses to start in production without them (messaging_core.config).
+            c.ENV_JWT_ISSUER: s.jwt_issuer,
+            c.ENV_JWT_AUDIENCE: s.jwt_audience,
+            c.ENV_JWT_MAX_LIFETIME_SECONDS: str(s.jwt_max_lifetime_seconds),
             c.ENV_REDIS_URL: d.cache.url,
             c.ENV_REDIS_AUTH_SECRET_ARN: d.cache.auth_secret.secret_arn,
             # Every process gets the broker, even those without Kafka access: without it the
@@ -72,7 +76,6 @@ class ComputeStack(Stack):
             c.ENV_AWS_S3_BUCKET: d.storage.bucket.bucket_name,
             # Presigned uploads name the bucket's key, so objects are SSE-KMS like the default.
             c.ENV_S3_SSE_KMS_KEY_ID: d.keys.attachments.key_arn,
-            c.ENV_FRONTEND_URL: s.frontend_url,
             c.ENV_MAX_FILE_SIZE: str(c.MAX_FILE_SIZE_BYTES),
             c.ENV_MAX_MESSAGE_LENGTH: str(c.MAX_MESSAGE_LENGTH_CHARS),
             c.ENV_MESSAGES_PER_PAGE: str(c.MESSAGES_PER_PAGE_DEFAULT),
@@ -80,6 +83,8 @@ class ComputeStack(Stack):
             c.ENV_POWERTOOLS_METRICS_NAMESPACE: c.METRICS_NAMESPACE,
             c.ENV_LOG_LEVEL: c.LOG_LEVEL_DEFAULT,
         }
+        if s.frontend_url:  # unset: the code allows no browser origin
+            env[c.ENV_FRONTEND_URL] = s.frontend_url
         if s.user_service_url:
             env[c.ENV_USER_SERVICE_URL] = s.user_service_url
         if s.notification_service_url:

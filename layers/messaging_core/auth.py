@@ -1,6 +1,7 @@
 """Token verification shared by REST and the socket handshake: one set of rules."""
 
 import time
+import uuid
 from functools import lru_cache
 from typing import Any
 
@@ -13,6 +14,10 @@ from .models import USER_TYPES, Principal
 
 _ID_CLAIMS = ("sub", "userId", "id")
 _ROLE_CLAIMS = ("role", "userType")
+# Token kinds a signing key may also issue (refresh, password reset, OIDC id token): only an
+# access token opens this service. Absent claims are fine; any other value is refused.
+_USE_CLAIMS = ("typ", "token_use")
+_ACCESS_USES = frozenset({"access", "at+jwt", "application/at+jwt"})
 
 
 def bearer_token(header: str | None) -> str:
@@ -26,7 +31,7 @@ def bearer_token(header: str | None) -> str:
 
 
 def verify_token(token: Any, settings: Settings) -> Principal:
-    """Check signature (pinned algorithm), expiry and optional issuer/audience; read the claims."""
+    """Check signature (pinned algorithm), expiry, issuer/audience, age and kind; read claims."""
     if not isinstance(token, str) or not token:
         raise Unauthorized("Authentication required: a token is missing")
     try:
@@ -37,7 +42,7 @@ def verify_token(token: Any, settings: Settings) -> Principal:
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
             options={
-                "require": ["exp"],
+                "require": ["exp", "iat"],
                 "verify_aud": settings.jwt_audience is not None,
                 "verify_iss": settings.jwt_issuer is not None,
             },
@@ -51,7 +56,18 @@ def verify_token(token: Any, settings: Settings) -> Principal:
         raise Unauthorized("Invalid token: wrong issuer or audience") from exc
     except jwt.InvalidTokenError as exc:
         raise Unauthorized("Invalid token") from exc
+    _check_lifetime_and_use(claims, settings)
     return principal_from_claims(claims)
+
+
+def _check_lifetime_and_use(claims: dict[str, Any], settings: Settings) -> None:
+    # PyJWT has checked both are numbers and that iat is not in the future.
+    lifetime = float(claims["exp"]) - float(claims["iat"])
+    if lifetime > settings.jwt_max_lifetime_seconds:
+        raise Unauthorized("Invalid token: its lifetime exceeds what this service accepts")
+    for name in _USE_CLAIMS:
+        if name in claims and str(claims[name]).lower() not in _ACCESS_USES:
+            raise Unauthorized("Invalid token: not an access token")
 
 
 def principal_from_claims(claims: dict[str, Any]) -> Principal:
@@ -62,15 +78,19 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     if role not in USER_TYPES:
         raise Unauthorized("Invalid token: the role claim must be 'patient' or 'doctor'")
     name = claims.get("name")
-    exp = claims.get("exp")  # verify_token requires it; PyJWT has checked it is a number
+    jti = claims.get("jti")
     return Principal(
         id=str(user_id).lower(),
         role=role,
         name=name if isinstance(name, str) and name else None,
-        expires_at=float(exp)
-        if isinstance(exp, int | float) and not isinstance(exp, bool)
-        else None,
+        expires_at=_number(claims.get("exp")),  # verify_token requires both
+        issued_at=_number(claims.get("iat")),
+        token_id=jti if isinstance(jti, str) and 0 < len(jti) <= 128 else None,
     )
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _verification_key(settings: Settings, token: str) -> Any:
@@ -101,10 +121,18 @@ def mint_token(
     role: str,
     name: str | None = None,
     ttl_seconds: int = 24 * 3600,
+    *,
+    issued_at: int | None = None,
 ) -> str:
     """Issue an HS256 token for development and tests (real ones come from the auth service)."""
-    now = int(time.time())
-    claims: dict[str, Any] = {"sub": user_id, "role": role, "iat": now, "exp": now + ttl_seconds}
+    now = int(time.time()) if issued_at is None else issued_at
+    claims: dict[str, Any] = {
+        "sub": user_id,
+        "role": role,
+        "iat": now,
+        "exp": now + ttl_seconds,
+        "jti": uuid.uuid4().hex,
+    }
     if name:
         claims["name"] = name
     if settings.jwt_issuer:

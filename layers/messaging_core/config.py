@@ -8,13 +8,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # A development default so `make run` needs no set-up; refused outside development (see below).
 DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"
+DEV_FRONTEND_URL = "http://localhost:3000"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
+    # Unset means production: a deployment that forgot it gets every production check, never
+    # the development shortcuts. `make run`, `make token` and the tests set it explicitly.
     environment: Literal["development", "test", "production"] = Field(
-        default="development", validation_alias=AliasChoices("ENVIRONMENT", "NODE_ENV")
+        default="production", validation_alias=AliasChoices("ENVIRONMENT", "NODE_ENV")
     )
     port: int = 3006
     log_level: str = "INFO"
@@ -31,6 +34,13 @@ class Settings(BaseSettings):
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
     jwt_jwks_url: str | None = None
+    # A token living longer than this (exp - iat) is refused, whoever signed it.
+    jwt_max_lifetime_seconds: int = Field(default=24 * 3600, gt=0, le=30 * 24 * 3600)
+    # Revocation marks are read from Redis at most this often per user and process.
+    revocation_cache_seconds: float = Field(default=2.0, ge=0, le=5)
+    # Development only: `make token` records the users it mints here, so the embedded
+    # directory of a running `make run` knows a recipient who has not called the API yet.
+    dev_directory_file: str | None = None
 
     # Other services of the platform.
     user_service_url: str | None = None
@@ -62,8 +72,9 @@ class Settings(BaseSettings):
     aws_s3_bucket: str = "esante-messages"
     s3_endpoint_url: str | None = None
 
-    # Front-end origin(s), comma separated, for CORS and Socket.IO.
-    frontend_url: str = "http://localhost:3000"
+    # Front-end origin(s), comma separated, for CORS and Socket.IO. Unset: none outside
+    # development (no localhost fallback), http://localhost:3000 in development.
+    frontend_url: str | None = None
 
     # Limits (names and defaults of the original service).
     max_file_size: int = Field(default=10 * 1024 * 1024, gt=0)
@@ -90,17 +101,28 @@ class Settings(BaseSettings):
                     "JWT_SECRET is the development default: set JWT_SECRET or JWT_SECRET_ARN "
                     "(or JWT_JWKS_URL) outside development"
                 )
-            if self.environment == "production" and not (
-                self.mongodb_uri or self.mongodb_uri_secret_arn
-            ):
+            if self.dev_directory_file:
+                raise ValueError("DEV_DIRECTORY_FILE is for development only")
+        if self.environment == "production":
+            if not (self.mongodb_uri or self.mongodb_uri_secret_arn):
                 raise ValueError(
                     "MONGODB_URI (or MONGODB_URI_SECRET_ARN) is required in production"
                 )
+            # Revocation marks must be shared by every process: no Redis, no way to end a session.
+            if not self.redis_url:
+                raise ValueError("REDIS_URL is required in production (session revocation)")
+            # A token of another service (or another tenant) signed by the same issuer key
+            # must not open this one.
+            if not (self.jwt_issuer and self.jwt_audience):
+                raise ValueError("JWT_ISSUER and JWT_AUDIENCE are required in production")
         return self
 
     @property
     def frontend_origins(self) -> list[str]:
-        return [o.strip().rstrip("/") for o in self.frontend_url.split(",") if o.strip()]
+        raw = self.frontend_url
+        if raw is None:
+            raw = DEV_FRONTEND_URL if self.environment == "development" else ""
+        return [o.strip().rstrip("/") for o in raw.split(",") if o.strip()]
 
 
 @lru_cache(maxsize=1)

@@ -8,6 +8,7 @@ from .adapters.directory import EmbeddedDirectory, HttpUserDirectory
 from .adapters.memory import (
     MemoryPresence,
     MemoryRateLimiter,
+    MemoryRevocations,
     RecordingNotifier,
 )
 from .adapters.s3 import S3FileStore
@@ -17,11 +18,13 @@ from .ports import (
     PresenceStore,
     RateLimiter,
     RealtimeNotifier,
+    RevocationStore,
     Store,
     UploadRepository,
     UserDirectory,
 )
 from .relay import build_publisher
+from .revocation_cache import RevocationCache
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +47,8 @@ def build_store(settings: Settings) -> Store:
 
 
 def build_directory(settings: Settings, store: Store) -> UserDirectory:
-    embedded = EmbeddedDirectory(store)
+    dev_file = settings.dev_directory_file if settings.environment == "development" else None
+    embedded = EmbeddedDirectory(store, dev_file)
     if not settings.user_service_url:
         return embedded
     return HttpUserDirectory(
@@ -62,13 +66,14 @@ async def build_core(
     presence: PresenceStore | None = None,
     notifier: RealtimeNotifier | None = None,
     rate_limiter: RateLimiter | None = None,
+    revocations: RevocationStore | None = None,
     background_dispatch: bool = False,
 ) -> Core:
     settings = settings or get_settings()
     store = store or build_store(settings)
     await store.ensure_indexes()
     # With REDIS_URL, presence, pushes and rate limits are shared by every task and Lambda.
-    wanted = presence is None or notifier is None or rate_limiter is None
+    wanted = presence is None or notifier is None or rate_limiter is None or revocations is None
     redis = _redis_ports(settings) if settings.redis_url and wanted else None
     return Core(
         settings=settings,
@@ -80,6 +85,8 @@ async def build_core(
         rate_limiter=rate_limiter or (redis.rate_limiter if redis else MemoryRateLimiter()),
         files=S3FileStore(settings),  # builds its boto3 client on first use only
         uploads=build_uploads(store),
+        revocations=revocations or (redis.revocations if redis else MemoryRevocations()),
+        revocation_cache=RevocationCache(settings.revocation_cache_seconds),
         background_dispatch=background_dispatch,
     )
 
@@ -96,6 +103,7 @@ class _RedisPorts:
     presence: PresenceStore
     notifier: RealtimeNotifier
     rate_limiter: RateLimiter
+    revocations: RevocationStore
 
 
 def _redis_ports(settings: Settings) -> _RedisPorts:
@@ -104,9 +112,15 @@ def _redis_ports(settings: Settings) -> _RedisPorts:
     from .adapters.redis_fanout import RedisFanout
     from .adapters.redis_presence import RedisPresence
     from .adapters.redis_ratelimit import RedisRateLimiter
+    from .adapters.redis_revocation import RedisRevocations
 
     client = redis_client(settings)
-    return _RedisPorts(RedisPresence(client), RedisFanout(client), RedisRateLimiter(client))
+    return _RedisPorts(
+        RedisPresence(client),
+        RedisFanout(client),
+        RedisRateLimiter(client),
+        RedisRevocations(client),
+    )
 
 
 async def get_core() -> Core:

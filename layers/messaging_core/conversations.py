@@ -5,12 +5,13 @@ from dataclasses import dataclass
 
 from .clock import utcnow
 from .core import Core
-from .errors import Forbidden, Invalid
+from .errors import Forbidden, Invalid, NotFound
 from .ids import new_id, parse_id
 from .models import USER_TYPES, Conversation, ConversationType, Page, Principal, UserType
 from .views import JSON, conversation_view, pagination
 
 CONVERSATION_TYPES: tuple[str, ...] = ("patient_doctor", "doctor_doctor")
+RECIPIENT_NOT_FOUND = "Recipient not found"
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,25 +23,27 @@ class Opened:
 async def open_conversation(
     core: Core, user: Principal, recipient_id: object, recipient_type: object | None
 ) -> Opened:
-    """Create the pair's conversation or return the existing one (one per pair, whoever asks)."""
+    """Create the pair's conversation or return the existing one (one per pair, whoever asks).
+
+    The recipient's role comes from the directory only; `recipientType` is checked against it.
+    No profile leaves before every rule has passed.
+    """
     rid = parse_id(recipient_id, "recipientId")
     if rid == user.id:
         raise Invalid("You cannot start a conversation with yourself")
-    if recipient_type is not None and recipient_type not in USER_TYPES:
+    if recipient_type is None:
+        raise Invalid("recipientType is required ('patient' or 'doctor')")
+    if recipient_type not in USER_TYPES:
         raise Invalid("recipientType must be 'patient' or 'doctor'")
     existing = await core.store.find_conversation_between(user.id, rid)
-    if existing is not None:
+    if existing is not None:  # its pair passed the rules when it was created
         return Opened(await _view(core, existing, user.id), created=False)
 
-    profile = await core.directory.get_profile(rid)
-    # The directory's word wins over the client's; the client's serves for users not seen yet.
-    rtype = profile.type if profile and profile.type else recipient_type
-    if rtype is None:
-        raise Invalid("recipientType is required ('patient' or 'doctor')")
-    if user.role == "patient" and rtype != "doctor":
-        raise Forbidden("Patients can only message doctors")
+    rtype = await recipient_role(core, user, rid)
+    if recipient_type != rtype:
+        raise Invalid("recipientType does not match the recipient")
     now = utcnow()
-    types: dict[str, UserType] = {user.id: user.role, rid: rtype}  # type: ignore[dict-item]
+    types: dict[str, UserType] = {user.id: user.role, rid: rtype}
     conv_type: ConversationType = (
         "doctor_doctor" if user.role == "doctor" and rtype == "doctor" else "patient_doctor"
     )
@@ -55,6 +58,22 @@ async def open_conversation(
         )
     )
     return Opened(await _view(core, conv, user.id), created=created)
+
+
+async def recipient_role(core: Core, user: Principal, recipient_id: str) -> UserType:
+    """The directory's role for a new conversation's recipient, if the caller may reach them.
+
+    Unknown (never seen, user service 404, no or unknown role) is 404; a directory that cannot
+    answer raises Unavailable (503) and nothing is created. Every id, known or not, goes through
+    the same single look-up, and every refusal is a bare `{message}`.
+    """
+    profile = await core.directory.lookup(recipient_id)
+    role = profile.type if profile is not None else None
+    if role not in USER_TYPES:
+        raise NotFound(RECIPIENT_NOT_FOUND)
+    if user.role == "patient" and role != "doctor":
+        raise Forbidden("Patients can only message doctors")
+    return role
 
 
 async def list_conversations(

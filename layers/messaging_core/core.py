@@ -6,6 +6,7 @@ from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .adapters.memory import MemoryRevocations
 from .config import Settings
 from .lru import LRU
 from .models import Conversation, PendingEvent, Principal, UserProfile
@@ -15,10 +16,12 @@ from .ports import (
     PresenceStore,
     RateLimiter,
     RealtimeNotifier,
+    RevocationStore,
     Store,
     UploadRepository,
     UserDirectory,
 )
+from .revocation_cache import RevocationCache
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +39,9 @@ class Core:
     uploads: UploadRepository | None = None
     # The socket tier publishes off the request path; a Lambda awaits before it returns.
     background_dispatch: bool = False
+    # Ended sessions (Redis with REDIS_URL); read through a cache of a few seconds at most.
+    revocations: RevocationStore = field(default_factory=MemoryRevocations)
+    revocation_cache: RevocationCache = field(default_factory=lambda: RevocationCache(2.0))
     # Conversations seen lately, for the participant check (participants never change); their
     # moving fields (lastMessage, seq) may be stale: see access.conversation_for.
     known_conversations: LRU[str, Conversation] = field(default_factory=lambda: LRU(10_000))

@@ -19,6 +19,9 @@ class Principal:
     name: str | None = None
     # The token's `exp` (epoch seconds): a socket authenticated by it closes then.
     expires_at: float | None = field(default=None, compare=False)
+    # The token's `iat` and `jti`: what a revocation mark is compared with.
+    issued_at: float | None = field(default=None, compare=False)
+    token_id: str | None = field(default=None, compare=False)
 
 
 @dataclass(slots=True)

@@ -99,7 +99,13 @@ class Store(ConversationRepository, MessageRepository, UserRepository, Protocol)
 
 class UserDirectory(Protocol):
     async def remember(self, profile: UserProfile) -> None: ...
-    async def get_profile(self, user_id: str) -> UserProfile | None: ...
+    async def get_profile(self, user_id: str) -> UserProfile | None:
+        """A profile to show (name, photo): degrades to what is known, never fails a request."""
+
+    async def lookup(self, user_id: str) -> UserProfile | None:
+        """The authoritative answer, for authorization: None when the user is unknown; raises
+        Unavailable when the directory cannot answer. Never cached, never guessed."""
+
     async def get_profiles(self, user_ids: Sequence[str]) -> dict[str, UserProfile]: ...
 
 
@@ -123,6 +129,18 @@ class RealtimeNotifier(Protocol):
 class RateLimiter(Protocol):
     async def hit(self, key: str, limit: int, window_seconds: int) -> bool:
         """Count one action; False when `key` is over `limit` in the window."""
+
+
+class RevocationStore(Protocol):
+    """Ended sessions: a per-user "issued before T is invalid" mark and a `jti` deny-list."""
+
+    async def marks(self, user_id: str, token_id: str | None) -> tuple[float | None, bool]:
+        """The user's not-before mark (epoch seconds) and whether `token_id` is denied: one read.
+
+        Raises Unavailable when the marks cannot be read (the caller refuses the token)."""
+
+    async def revoke_user(self, user_id: str, not_before: float, keep_seconds: int) -> None: ...
+    async def deny_token(self, token_id: str, keep_seconds: int) -> None: ...
 
 
 class FileStore(Protocol):

@@ -23,7 +23,8 @@ from messaging_core.ids import new_id
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
-SETTINGS = Settings(_env_file=None)  # the development secret, as the servers use
+# The development secret, as the servers use.
+SETTINGS = Settings(_env_file=None, environment="development")  # type: ignore[call-arg]
 
 Pred = Callable[[Any], bool]
 
@@ -191,6 +192,11 @@ async def clients(*cs: Client) -> AsyncIterator[tuple[Client, ...]]:
 async def open_conversation(base_url: str, a: dict[str, str], b: dict[str, str]) -> str:
     """Create the conversation between a and b through REST on a `local` process."""
     async with httpx.AsyncClient(base_url=base_url, timeout=5) as http:
+        # b signs in first: the embedded directory knows who has presented a token
+        seen = await http.get(
+            "/api/v1/messages/unread-count", headers={"Authorization": f"Bearer {b['token']}"}
+        )
+        assert seen.status_code == 200, seen.text
         r = await http.post(
             "/api/v1/messages/conversations",
             json={"recipientId": b["id"], "recipientType": b["role"]},

@@ -168,7 +168,9 @@ def test_oidc_issuer_switches_to_the_jwt_authorizer(synth_alt: Synth) -> None:
             assert route["Properties"]["AuthorizationType"] == "JWT"
 
 
-def test_stage_is_throttled_and_logged_and_cors_allows_the_frontend(synth: Synth) -> None:
+def test_stage_is_throttled_and_logged_and_cors_allows_the_frontend(
+    synth: Synth, synth_alt: Synth
+) -> None:
     t = synth.compute_template
     t.has_resource_properties(
         "AWS::ApiGatewayV2::Stage",
@@ -182,12 +184,19 @@ def test_stage_is_throttled_and_logged_and_cors_allows_the_frontend(synth: Synth
             "AccessLogSettings": {"DestinationArn": Match.any_value(), "Format": Match.any_value()},
         },
     )
-    t.has_resource_properties(
+    # No frontendUrl: no CORS at all (no localhost fallback in a deployment)
+    [api] = resources(synth.compute_json, "AWS::ApiGatewayV2::Api").values()
+    assert "CorsConfiguration" not in api["Properties"]
+    # Named origins only, and no credentials: bearer tokens need no cookies
+    synth_alt.compute_template.has_resource_properties(
         "AWS::ApiGatewayV2::Api",
         {
             "ProtocolType": "HTTP",
             "CorsConfiguration": Match.object_like(
-                {"AllowOrigins": ["http://localhost:3000"], "AllowCredentials": True}
+                {
+                    "AllowOrigins": ["https://app.example.org", "https://admin.example.org"],
+                    "AllowCredentials": False,
+                }
             ),
         },
     )
@@ -236,13 +245,15 @@ REQUIRED_ENV = {
     c.ENV_MONGODB_URI_SECRET_ARN,
     c.ENV_MONGODB_DB,
     c.ENV_JWT_SECRET_ARN,
+    c.ENV_JWT_ISSUER,
+    c.ENV_JWT_AUDIENCE,
+    c.ENV_JWT_MAX_LIFETIME_SECONDS,
     c.ENV_REDIS_URL,
     c.ENV_REDIS_AUTH_SECRET_ARN,
     c.ENV_KAFKA_BROKER,
     c.ENV_KAFKA_SECURITY,
     c.ENV_KAFKA_TOPIC_PREFIX,
     c.ENV_AWS_S3_BUCKET,
-    c.ENV_FRONTEND_URL,
     c.ENV_MAX_FILE_SIZE,
     c.ENV_MAX_MESSAGE_LENGTH,
     c.ENV_MESSAGES_PER_PAGE,
@@ -280,6 +291,28 @@ def test_optional_service_urls_come_from_context(synth: Synth, synth_alt: Synth)
     assert env[c.ENV_FRONTEND_URL] == "https://app.example.org,https://admin.example.org"
     _, fn = functions_by_handler(synth.compute_json)[c.handler_of(c.FN_MESSAGES)]
     assert c.ENV_USER_SERVICE_URL not in fn["Properties"]["Environment"]["Variables"]
+    assert c.ENV_FRONTEND_URL not in fn["Properties"]["Environment"]["Variables"]
+
+
+def test_every_process_checks_the_same_issuer_audience_and_lifetime(
+    synth: Synth, synth_alt: Synth
+) -> None:
+    # Defaults when nothing is given; the OIDC issuer/audience when the stack is given them
+    for s, issuer, audience in (
+        (synth, c.DEFAULT_JWT_ISSUER, c.DEFAULT_JWT_AUDIENCE),
+        (synth_alt, "https://auth.example.org/", "esante-messaging"),
+    ):
+        t = s.compute_json
+        envs = [
+            fn["Properties"]["Environment"]["Variables"]
+            for name in (*c.API_FUNCTIONS, c.FN_RELAY)
+            for _, fn in [functions_by_handler(t)[c.handler_of(name)]]
+        ]
+        envs.append(_container_env(t))
+        for env in envs:
+            assert env[c.ENV_JWT_ISSUER] == issuer
+            assert env[c.ENV_JWT_AUDIENCE] == audience
+            assert env[c.ENV_JWT_MAX_LIFETIME_SECONDS] == str(c.DEFAULT_JWT_MAX_LIFETIME_SECONDS)
 
 
 def test_no_secret_value_in_any_environment(synth: Synth, synth_alt: Synth) -> None:
@@ -415,11 +448,13 @@ def test_unconfirmed_uploads_expire_after_a_day_by_tag(synth: Synth) -> None:
     assert "Prefix" not in pending  # keys are messages/...: the tag, not a prefix, marks them
 
 
-def test_bucket_cors_allows_post_and_get_from_the_frontend(synth: Synth) -> None:
+def test_bucket_cors_allows_post_and_get_from_the_frontend(synth: Synth, synth_alt: Synth) -> None:
     _, props = _attachments_bucket(synth.data_json)
+    assert "CorsConfiguration" not in props  # no frontendUrl, no browser origin
+    _, props = _attachments_bucket(synth_alt.data_json)
     [rule] = props["CorsConfiguration"]["CorsRules"]
     assert sorted(rule["AllowedMethods"]) == ["GET", "POST"]
-    assert rule["AllowedOrigins"] == ["http://localhost:3000"]
+    assert rule["AllowedOrigins"] == ["https://app.example.org", "https://admin.example.org"]
 
 
 def test_redis_is_encrypted_in_transit_and_at_rest_with_auth(synth: Synth) -> None:

@@ -18,7 +18,7 @@ from messaging_core.store.memory import MemoryStore
 
 from functions.local_app import create_local_app
 from tests import servers
-from tests.conftest import make_settings
+from tests.conftest import Cast, make_settings, sign_in
 
 pytestmark = pytest.mark.integration
 API = "/api/v1/messages"
@@ -36,7 +36,7 @@ class Env:
 
 
 @pytest.fixture
-async def env(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Env]:
+async def env(monkeypatch: pytest.MonkeyPatch, cast: Cast) -> AsyncIterator[Env]:
     endpoint = servers.s3_endpoint()
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test-only")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test-only")
@@ -49,6 +49,7 @@ async def env(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Env]:
         Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": settings.aws_region}
     )
     core = await build_core(settings, store=MemoryStore())
+    await sign_in(core, cast)
     set_core(core)
     transport = httpx.ASGITransport(app=create_local_app())
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:

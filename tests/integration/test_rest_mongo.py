@@ -10,7 +10,7 @@ from messaging_core.container import build_core, set_core
 from messaging_core.core import Core
 
 from functions.local_app import create_local_app
-from tests.conftest import make_settings
+from tests.conftest import Cast, make_settings, sign_in
 from tests.integration.conftest import drop, open_mongo_store
 
 pytestmark = pytest.mark.integration
@@ -18,9 +18,10 @@ API = "/api/v1/messages"
 
 
 @pytest.fixture
-async def mongo_client() -> AsyncIterator[tuple[httpx.AsyncClient, Core]]:
+async def mongo_client(cast: Cast) -> AsyncIterator[tuple[httpx.AsyncClient, Core]]:
     store, db_name = await open_mongo_store()
     core = await build_core(make_settings(rate_limit_messages=10_000), store=store)
+    await sign_in(core, cast)
     set_core(core)
     transport = httpx.ASGITransport(app=create_local_app())
     try:

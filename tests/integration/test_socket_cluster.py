@@ -255,6 +255,8 @@ async def test_rest_send_read_delete_push_to_sockets(
             def auth(u: dict[str, str]) -> dict[str, str]:
                 return {"Authorization": f"Bearer {u['token']}"}
 
+            # Bob signs in on this side too: its embedded directory knows who presented a token
+            assert (await http.get("/api/v1/messages/unread-count", headers=auth(bob))).is_success
             r = await http.post(
                 "/api/v1/messages/conversations",
                 json={"recipientId": bob["id"], "recipientType": "doctor"},

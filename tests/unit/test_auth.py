@@ -15,7 +15,8 @@ UID = "673a1b2c3d4e5f6a7b8c9d0e"
 
 
 def token(settings: Settings, claims: dict[str, Any], alg: str = "HS256", key: Any = None) -> str:
-    base = {"exp": int(time.time()) + 60, **claims}
+    now = int(time.time())
+    base = {"iat": now, "exp": now + 60, **claims}
     secret = key if key is not None else settings.jwt_secret.get_secret_value()
     return jwt.encode(base, secret, algorithm=alg)
 
@@ -50,7 +51,7 @@ def test_bad_claims_are_refused(settings: Settings, claims: dict, reason: str) -
 
 def test_expired_and_missing_exp_are_refused(settings: Settings) -> None:
     expired = jwt.encode(
-        {"sub": UID, "role": "doctor", "exp": int(time.time()) - 60},
+        {"sub": UID, "role": "doctor", "iat": int(time.time()) - 120, "exp": int(time.time()) - 60},
         settings.jwt_secret.get_secret_value(),
         algorithm="HS256",
     )

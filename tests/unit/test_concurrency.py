@@ -17,8 +17,10 @@ API = "/api/v1/messages"
 
 
 @pytest.fixture
-async def roomy_client() -> AsyncIterator[tuple[httpx.AsyncClient, Core]]:
+async def roomy_client(cast: Any) -> AsyncIterator[tuple[httpx.AsyncClient, Core]]:
     core = await build_core(make_settings(rate_limit_messages=10_000), store=MemoryStore())
+    for user in (cast.patient, cast.doctor, cast.doctor2, cast.patient2):
+        await core.identify(user.principal)  # signed in before: the directory knows them
     set_core(core)
     transport = httpx.ASGITransport(app=create_local_app())
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:

@@ -149,6 +149,7 @@ async def test_sending_to_an_online_receiver_publishes_sent_then_delivered() -> 
     core, published = await a_core()
     patient = Principal(new_id(), "patient")
     doctor = Principal(new_id(), "doctor")
+    await core.identify(doctor)  # the directory knows the recipient
     opened = await conversations.open_conversation(core, patient, doctor.id, "doctor")
 
     class Online:

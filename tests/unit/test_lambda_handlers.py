@@ -49,8 +49,10 @@ def rest_v1(method: str, path: str, token: str | None, body: Any = None, query: 
 
 
 @pytest.fixture
-def sync_core() -> Iterator[Core]:
+def sync_core(people: Cast) -> Iterator[Core]:
     core = asyncio.run(build_core(make_settings(), store=MemoryStore()))
+    for user in (people.patient, people.doctor, people.doctor2, people.patient2):
+        asyncio.run(core.identify(user.principal))  # signed in before: the directory knows them
     set_core(core)
     yield core
     set_core(None)

@@ -70,6 +70,7 @@ async def core_with(publisher: Any) -> Core:
 async def send_many(core: Core, n: int) -> tuple[str, list[str]]:
     patient = Principal(new_id(), "patient")
     doctor = Principal(new_id(), "doctor")
+    await core.identify(doctor)  # the directory knows the recipient
     opened = await conversations.open_conversation(core, patient, doctor.id, "doctor")
     conv_id = opened.conversation["conversationId"]
     ids = []

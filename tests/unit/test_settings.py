@@ -1,12 +1,24 @@
 """Settings: the original's names, limits, and no development secret outside development."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from messaging_core.config import DEV_JWT_SECRET, Settings
 from pydantic import ValidationError
 
+PRODUCTION = {
+    "MONGODB_URI": "mongodb://db.internal:27017/",
+    "REDIS_URL": "redis://cache.internal:6379/0",
+    "JWT_ISSUER": "https://auth.esante.fr",
+    "JWT_AUDIENCE": "messaging",
+}
+
 
 def test_defaults_match_the_original_service() -> None:
-    s = Settings(_env_file=None)  # type: ignore[call-arg]
+    s = Settings(_env_file=None, environment="development")  # type: ignore[call-arg]
     assert (s.port, s.max_file_size, s.max_message_length, s.messages_per_page) == (
         3006,
         10 * 1024 * 1024,
@@ -17,8 +29,10 @@ def test_defaults_match_the_original_service() -> None:
 
 
 def test_production_refuses_the_development_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ENVIRONMENT", raising=False)
     monkeypatch.setenv("NODE_ENV", "production")
-    monkeypatch.setenv("MONGODB_URI", "mongodb://db.internal:27017/")
+    for name, value in PRODUCTION.items():
+        monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError, match="JWT_SECRET"):
         Settings(_env_file=None)  # type: ignore[call-arg]
     monkeypatch.setenv("JWT_SECRET", "a-real-secret-from-the-vault-0123456789")
@@ -36,3 +50,75 @@ def test_bad_limits_fail_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MESSAGES_PER_PAGE", "500")
     with pytest.raises(ValidationError):
         Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_unset_environment_is_production_and_refuses_the_development_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a deployment that forgot ENVIRONMENT (and NODE_ENV) but has everything else
+    monkeypatch.delenv("ENVIRONMENT", raising=False)
+    monkeypatch.delenv("NODE_ENV", raising=False)
+    monkeypatch.delenv("JWT_SECRET", raising=False)
+    for name, value in PRODUCTION.items():
+        monkeypatch.setenv(name, value)
+    # Then the development secret is refused: the service does not start
+    with pytest.raises(ValidationError, match="JWT_SECRET"):
+        Settings(_env_file=None)  # type: ignore[call-arg]
+    monkeypatch.setenv("JWT_SECRET", "a-real-secret-from-the-vault-0123456789")
+    assert Settings(_env_file=None).environment == "production"  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("missing", ["JWT_ISSUER", "JWT_AUDIENCE", "REDIS_URL"])
+def test_production_requires_issuer_audience_and_redis(
+    monkeypatch: pytest.MonkeyPatch, missing: str
+) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("JWT_SECRET", "a-real-secret-from-the-vault-0123456789")
+    for name, value in PRODUCTION.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv(missing)
+    with pytest.raises(ValidationError, match=missing):
+        Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_no_localhost_origin_outside_development() -> None:
+    dev = Settings(_env_file=None, environment="development")  # type: ignore[call-arg]
+    assert dev.frontend_origins == ["http://localhost:3000"]
+    test = Settings(_env_file=None, environment="test", jwt_secret="x" * 40)  # type: ignore[call-arg]
+    assert test.frontend_origins == []
+    given = Settings(  # type: ignore[call-arg]
+        _env_file=None, environment="test", jwt_secret="x" * 40, frontend_url="https://app.fr/"
+    )
+    assert given.frontend_origins == ["https://app.fr"]
+
+
+def test_the_dev_directory_file_is_refused_outside_development() -> None:
+    with pytest.raises(ValidationError, match="DEV_DIRECTORY_FILE"):
+        Settings(  # type: ignore[call-arg]
+            _env_file=None, environment="test", jwt_secret="x" * 40, dev_directory_file="u.jsonl"
+        )
+
+
+@pytest.mark.parametrize("entry", ["socket_tier.server", "functions.conversations"])
+def test_a_process_without_environment_refuses_to_start_on_the_development_secret(
+    entry: str, tmp_path: Path
+) -> None:
+    # Given the Fargate entry or a Lambda module, started with no ENVIRONMENT and no secret
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("ENVIRONMENT", "NODE_ENV", "JWT_SECRET", "JWT_SECRET_ARN", "JWT_JWKS_URL")
+    }
+    env["PYTHONPATH"] = f"{root / 'layers'}:{root}"
+    done = subprocess.run(
+        [sys.executable, "-c", f"import {entry}"],
+        cwd=tmp_path,  # no .env there
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    # Then it does not start, and says why
+    assert done.returncode != 0
+    assert "JWT_SECRET" in done.stderr

@@ -1,11 +1,14 @@
 """User profiles: the platform's user service when configured, else what tokens told us."""
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+from ..errors import Unavailable
 from ..ids import is_object_id
 from ..models import USER_TYPES, UserProfile
 from ..ports import UserRepository
@@ -14,11 +17,16 @@ logger = logging.getLogger(__name__)
 
 
 class EmbeddedDirectory:
-    """Every user who presented a valid token is known with its claims (kept in the store)."""
+    """Every user who presented a valid token is known with its claims (kept in the store).
 
-    def __init__(self, users: UserRepository) -> None:
+    In development, `dev_file` also holds the users `make token` minted (one JSON object a line):
+    a recipient who has not called the API yet is known to a running `make run` all the same.
+    """
+
+    def __init__(self, users: UserRepository, dev_file: str | None = None) -> None:
         self._users = users
         self._seen: dict[str, UserProfile] = {}
+        self._dev_file = Path(dev_file) if dev_file else None
 
     async def remember(self, profile: UserProfile) -> None:
         if self._seen.get(profile.id) == profile:
@@ -38,6 +46,49 @@ class EmbeddedDirectory:
     async def get_profiles(self, user_ids: Sequence[str]) -> dict[str, UserProfile]:
         found = await asyncio.gather(*(self.get_profile(u) for u in set(user_ids)))
         return {p.id: p for p in found if p is not None}
+
+    async def lookup(self, user_id: str) -> UserProfile | None:
+        # The store every time (no process cache): a known and an unknown id cost the same.
+        try:
+            found = await self._users.get_user(user_id)
+        except Exception as exc:
+            raise Unavailable("User directory unavailable, try again") from exc
+        if found is None and self._dev_file is not None:
+            found = _from_dev_file(self._dev_file, user_id)
+            if found is not None:
+                await self.remember(found)
+        return found
+
+
+def _from_dev_file(path: Path, user_id: str) -> UserProfile | None:
+    """The last entry `make token` wrote for `user_id` (development only; see config)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return None
+    for line in reversed(lines[-10_000:]):  # bounded: a dev file, not a database
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and entry.get("id") == user_id:
+            role = entry.get("role")
+            name = entry.get("name")
+            return UserProfile(
+                id=user_id,
+                type=role if role in USER_TYPES else None,
+                name=name if isinstance(name, str) and name else None,
+            )
+    return None
+
+
+def record_dev_user(path: str, profile: UserProfile) -> None:
+    """`make token`: remember a minted user for the embedded directory of `make run`."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    entry = {"id": profile.id, "role": profile.type, "name": profile.name}
+    with target.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(entry) + "\n")
 
 
 class HttpUserDirectory:
@@ -88,6 +139,18 @@ class HttpUserDirectory:
     async def get_profiles(self, user_ids: Sequence[str]) -> dict[str, UserProfile]:
         found = await asyncio.gather(*(self.get_profile(u) for u in set(user_ids)))
         return {p.id: p for p in found if p is not None}
+
+    async def lookup(self, user_id: str) -> UserProfile | None:
+        # The service alone decides (a role claimed by a token or the client never does), and
+        # it is asked every time: no cache makes a known id answer faster than an unknown one.
+        try:
+            profile = await asyncio.wait_for(self._fetch(user_id), self._timeout)
+        except Exception as exc:  # timeout, network, 5xx, bad JSON: no answer, no decision
+            logger.warning("user service unavailable", extra={"error": type(exc).__name__})
+            raise Unavailable("User directory unavailable, try again") from exc
+        if profile is not None and profile.type is not None:
+            self._cache[user_id] = (time.monotonic() + self._ttl, profile)
+        return profile
 
     async def _fetch(self, user_id: str) -> UserProfile | None:
         if not is_object_id(user_id):

@@ -87,3 +87,20 @@ class MemoryRateLimiter:
             return False
         hits.append(now)
         return True
+
+
+class MemoryRevocations:
+    """RevocationStore for one process (`make run`, unit tests); marks never expire here."""
+
+    def __init__(self) -> None:
+        self.not_before: dict[str, float] = {}
+        self.denied: set[str] = set()
+
+    async def marks(self, user_id: str, token_id: str | None) -> tuple[float | None, bool]:
+        return self.not_before.get(user_id), token_id is not None and token_id in self.denied
+
+    async def revoke_user(self, user_id: str, not_before: float, keep_seconds: int) -> None:
+        self.not_before[user_id] = max(not_before, self.not_before.get(user_id, not_before))
+
+    async def deny_token(self, token_id: str, keep_seconds: int) -> None:
+        self.denied.add(token_id)

@@ -44,7 +44,7 @@ def redis_client(settings: Settings, pool_size: int = DEFAULT_POOL_SIZE) -> Redi
     key = (settings.redis_url, pool_size, id(asyncio.get_running_loop()))
     client = _clients.get(key)
     if client is None:
-        client = build_redis(settings.redis_url, pool_size, _password(settings))
+        client = build_redis(settings.redis_url, pool_size, redis_password(settings))
         _clients[key] = client
     return client
 
@@ -66,7 +66,7 @@ def build_redis(url: str, pool_size: int = DEFAULT_POOL_SIZE, password: str | No
     return Redis(connection_pool=pool)
 
 
-def _password(settings: Settings) -> str | None:
+def redis_password(settings: Settings) -> str | None:
     # ElastiCache AUTH token from Secrets Manager in AWS; a URL with credentials works locally.
     if settings.redis_auth_secret_arn:
         return read_secret(settings.redis_auth_secret_arn)
