@@ -41,6 +41,10 @@ def process_environment(environment: str, monkeypatch: pytest.MonkeyPatch) -> It
     # What production insists on at start-up; nothing connects to it here.
     monkeypatch.setenv("JWT_SECRET", "test-secret-of-at-least-thirty-two-bytes!")
     monkeypatch.setenv("MONGODB_URI", "mongodb://127.0.0.1:1/unused")
+    if environment == "production":  # production also insists on these (#10); unused here
+        monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+        monkeypatch.setenv("JWT_ISSUER", "esante-auth")
+        monkeypatch.setenv("JWT_AUDIENCE", "esante-messaging")
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
