@@ -101,3 +101,16 @@ async def test_openapi_documents_each_routes_real_errors(http: httpx.AsyncClient
             assert content["schema"] == {"$ref": "#/components/schemas/ErrorReply"}, (key, code)
     # Health needs no token: no 401 there
     assert "401" not in ops[("get", "/health")]["responses"]
+
+
+async def test_production_serves_no_api_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.conftest import make_settings
+
+    production = make_settings().model_copy(update={"environment": "production"})
+    monkeypatch.setattr("functions.api.app.get_settings", lambda: production)
+    app = create_local_app()
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as client:
+        for path in ("/docs", "/redoc", "/docs-assets/swagger-ui-bundle.js"):
+            assert (await client.get(path)).status_code == 404, path
