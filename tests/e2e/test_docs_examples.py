@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import re
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 import pytest
 
@@ -172,14 +175,43 @@ def walkthrough(server: ServerProc, workdir: Path) -> tuple[dict[str, str], str]
     return values, done.stdout
 
 
+class Lines:
+    """A child's output line by line, each wait bounded (readline alone could block forever)."""
+
+    def __init__(self, stream: IO[Any]) -> None:
+        self.queue: queue.Queue[str | None] = queue.Queue()
+        self.seen: list[str] = []
+
+        def pump() -> None:
+            for raw in stream:
+                self.queue.put(raw.decode() if isinstance(raw, bytes) else raw)
+            self.queue.put(None)  # end of output
+
+        threading.Thread(target=pump, daemon=True).start()
+
+    def wait_for(self, wanted: str, timeout: float) -> str:
+        """The next line containing `wanted`."""
+        while True:
+            line = self.queue.get(timeout=timeout)
+            assert line is not None, f"output ended without {wanted!r}: {''.join(self.seen)}"
+            self.seen.append(line)
+            if wanted in line:
+                return line
+
+    def rest(self, timeout: float) -> str:
+        """Everything up to the end of the output."""
+        while (line := self.queue.get(timeout=timeout)) is not None:
+            self.seen.append(line)
+        return "".join(self.seen)
+
+
 def test_ready_line_in_readme_is_what_make_run_prints() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     documented = next(line for line in readme.splitlines() if "Messaging service ready" in line)
     with started() as proc:
         assert proc.proc is not None and proc.proc.stdout is not None
-        # The line is printed once the port listens; lines before it are logs (bounded).
-        lines = (proc.proc.stdout.readline().decode() for _ in range(50))
-        printed = next(line for line in lines if "Messaging service ready" in line)
+        # The line is printed once the port listens; lines before it are logs.
+        printed = Lines(proc.proc.stdout).wait_for("Messaging service ready", timeout=30)
 
     def ports(line: str) -> str:
         return re.sub(r":\d+", ":<port>", line.strip())
@@ -270,13 +302,13 @@ def test_realtime_listen_send_and_sync_examples(
     )
     try:
         assert listener.stdout is not None
-        first = listener.stdout.readline()  # blocks until connected (or the script dies)
-        assert first.strip() == "listening", first + listener.stdout.read()
+        output = Lines(listener.stdout)
+        output.wait_for("listening", timeout=30)  # connected: now send
         sent = node(save(workdir, "send.mjs", code["send"]), values)
         assert sent.returncode == 0, sent.stderr + sent.stdout
         assert "ok: true" in sent.stdout and "duplicate: false" in sent.stdout, sent.stdout
-        rest, _ = listener.communicate(timeout=30)
-        assert listener.returncode == 0, rest
+        rest = output.rest(timeout=30)
+        assert listener.wait(10) == 0, rest
         assert "from John Doe: Bonjour docteur" in rest and "marked read:" in rest, rest
     finally:
         if listener.poll() is None:
