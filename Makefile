@@ -36,13 +36,14 @@ $(STAMPS):
 	@mkdir -p $(STAMPS)
 
 $(VENV)/bin/python:
-	@echo "creating the virtual environment in $(VENV) (first run only)"
+	@echo "creating the virtual environment in $(VENV) (first run only)" >&2
 	@$(PYTHON) -m venv $(VENV)
-	@$(PIP) install -q --upgrade pip
+	@$(PIP) install -q --upgrade pip >&2
 
+# Progress goes to stderr: `eval "$(make -s token ...)"` reads stdout only.
 $(STAMPS)/run.txt: requirements/run.txt requirements/lambda.txt requirements/socket.txt | $(VENV)/bin/python $(STAMPS)
-	@echo "installing what serving needs (first run only, about a minute)"
-	@$(PIP) install -q -r requirements/run.txt
+	@echo "installing what serving needs (first run only, about a minute)" >&2
+	@$(PIP) install -q -r requirements/run.txt >&2
 	@touch $@
 
 $(STAMPS)/dev.txt: requirements/dev.txt $(STAMPS)/run.txt

@@ -10,6 +10,7 @@ from pydantic import StrictInt, StrictStr
 
 from .api.app import create_app, lambda_handler
 from .api.deps import CurrentUser, Services
+from .api.openapi import RESPONSES
 
 router = APIRouter(prefix="/api/v1/messages", tags=["attachments"])
 
@@ -49,7 +50,11 @@ SEND_FILE_BODY = {
 }
 
 
-@router.post("/conversations/{conversationId}/attachments", status_code=201)
+@router.post(
+    "/conversations/{conversationId}/attachments",
+    status_code=201,
+    responses=RESPONSES["request_upload"],
+)
 async def request_upload(
     conversationId: str, body: UploadRequestIn, user: CurrentUser, core: Services
 ) -> dict[str, Any]:
@@ -61,7 +66,10 @@ async def request_upload(
 
 
 @router.post(
-    "/conversations/{conversationId}/send-file", status_code=201, openapi_extra=SEND_FILE_BODY
+    "/conversations/{conversationId}/send-file",
+    status_code=201,
+    openapi_extra=SEND_FILE_BODY,
+    responses=RESPONSES["send_file"],
 )
 async def send_file(
     conversationId: str, request: Request, user: CurrentUser, core: Services

@@ -8,11 +8,12 @@ from messaging_core.inputs import CreateConversationIn
 
 from .api.app import create_app, lambda_handler
 from .api.deps import CurrentUser, PageNumber, Services, page_of
+from .api.openapi import RESPONSES
 
 router = APIRouter(prefix="/api/v1/messages", tags=["conversations"])
 
 
-@router.post("/conversations", status_code=201)
+@router.post("/conversations", status_code=201, responses=RESPONSES["create_conversation"])
 async def create_conversation(
     body: CreateConversationIn, user: CurrentUser, core: Services, response: Response
 ) -> dict[str, Any]:
@@ -24,7 +25,7 @@ async def create_conversation(
     return {"message": f"Conversation {verb} successfully", "data": opened.conversation}
 
 
-@router.get("/conversations")
+@router.get("/conversations", responses=RESPONSES["list_conversations"])
 async def list_conversations(
     user: CurrentUser,
     core: Services,

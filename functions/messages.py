@@ -8,11 +8,12 @@ from messaging_core.inputs import MarkReadIn, SendMessageIn
 
 from .api.app import create_app, lambda_handler
 from .api.deps import CurrentUser, PageNumber, Services, page_of
+from .api.openapi import RESPONSES
 
 router = APIRouter(prefix="/api/v1/messages", tags=["messages"])
 
 
-@router.get("/conversations/{conversationId}/messages")
+@router.get("/conversations/{conversationId}/messages", responses=RESPONSES["get_messages"])
 async def get_messages(
     conversationId: str,
     user: CurrentUser,
@@ -35,7 +36,9 @@ async def get_messages(
     return {"message": "Messages retrieved successfully", "data": data}
 
 
-@router.post("/conversations/{conversationId}/messages", status_code=201)
+@router.post(
+    "/conversations/{conversationId}/messages", status_code=201, responses=RESPONSES["send_message"]
+)
 async def send_message(
     conversationId: str, body: SendMessageIn, user: CurrentUser, core: Services
 ) -> dict[str, Any]:
@@ -44,7 +47,7 @@ async def send_message(
     return {"message": "Message sent successfully", "data": sent.message}
 
 
-@router.put("/conversations/{conversationId}/mark-read")
+@router.put("/conversations/{conversationId}/mark-read", responses=RESPONSES["mark_read"])
 async def mark_read(
     conversationId: str, user: CurrentUser, core: Services, body: MarkReadIn | None = None
 ) -> dict[str, Any]:
@@ -58,14 +61,14 @@ async def mark_read(
     }
 
 
-@router.get("/unread-count")
+@router.get("/unread-count", responses=RESPONSES["unread_count"])
 async def unread_count(user: CurrentUser, core: Services) -> dict[str, Any]:
     """Total unread messages for the caller, and per conversation."""
     data = await conversations.unread_summary(core, user)
     return {"message": "Unread count retrieved successfully", "data": data}
 
 
-@router.get("/search")
+@router.get("/search", responses=RESPONSES["search_messages"])
 async def search_messages(
     user: CurrentUser,
     core: Services,
@@ -80,7 +83,7 @@ async def search_messages(
     return {"message": "Search results retrieved successfully", "data": data}
 
 
-@router.delete("/{messageId}")
+@router.delete("/{messageId}", responses=RESPONSES["delete_message"])
 async def delete_message(messageId: str, user: CurrentUser, core: Services) -> dict[str, Any]:
     """Soft-delete one of the caller's own messages."""
     await messages.delete_message(core, user, messageId)

@@ -7,18 +7,19 @@ from messaging_core import presence
 
 from .api.app import create_app, lambda_handler
 from .api.deps import CurrentUser, Services
+from .api.openapi import RESPONSES
 
 router = APIRouter(tags=["presence"])
 
 
-@router.get("/api/v1/messages/users/{userId}/online-status")
+@router.get("/api/v1/messages/users/{userId}/online-status", responses=RESPONSES["online_status"])
 async def online_status(userId: str, user: CurrentUser, core: Services) -> dict[str, Any]:
     """Whether a conversation partner (or the caller) is online now."""
     data = await presence.online_status(core, user, userId)
     return {"message": "Online status retrieved successfully", "data": data}
 
 
-@router.get("/health")
+@router.get("/health", responses=RESPONSES["health"])
 async def health(core: Services) -> dict[str, Any]:
     """Liveness and the number of users online (no authentication)."""
     return await presence.health(core)

@@ -45,9 +45,22 @@ find "$BUILD" -name '*.pyc' -delete
 # without .pyc compiles every module it imports on every cold start (bench/cold_start.py
 # measures both). Compile with the runtime's own minor version; "unchecked-hash" makes the
 # .pyc independent of file times (zips reset them) and the build reproducible.
-LAMBDA_PYTHON="${LAMBDA_PYTHON:-python3.12}"
-if command -v "$LAMBDA_PYTHON" >/dev/null 2>&1 \
-  && "$LAMBDA_PYTHON" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null; then
+is_312() { "$1" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' >/dev/null 2>&1; }
+# LAMBDA_PYTHON if set; else python3.12 or python3 on PATH; else any pyenv-installed 3.12 (a pyenv
+# shim fails when another version is selected, the interpreter under its root does not).
+find_python312() {
+  local candidate
+  for candidate in ${LAMBDA_PYTHON:-} python3.12 python3 \
+    "$(pyenv root 2>/dev/null)"/versions/3.12*/bin/python3.12 \
+    "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.12*/bin/python3.12; do
+    if command -v "$candidate" >/dev/null 2>&1 && is_312 "$candidate"; then
+      echo "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
+if LAMBDA_PYTHON="$(find_python312)"; then
   echo "==> bytecode for Python 3.12 ($LAMBDA_PYTHON)"
   "$LAMBDA_PYTHON" -m compileall -q -j 0 --invalidation-mode unchecked-hash \
     "$BUILD/layer/python" "$BUILD/functions" >/dev/null

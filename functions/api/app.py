@@ -12,6 +12,7 @@ from mangum import Mangum
 from messaging_core.config import get_settings
 
 from .errors import install_error_handlers
+from .openapi import document_errors, serve_api_pages
 
 SERVICE = "messaging"
 logger = Logger(service=SERVICE)
@@ -24,11 +25,15 @@ def create_app(*routers: APIRouter, title: str = "E-Santé Messaging API") -> Fa
         title=title,
         version="1.0.0",
         description="Patient-doctor and doctor-doctor messaging (REST; realtime on Socket.IO).",
-        docs_url="/docs" if settings.environment != "production" else None,
+        # Our own /docs and /redoc below: FastAPI's load their assets from a public CDN.
+        docs_url=None,
         redoc_url=None,
     )
     for router in routers:
         app.include_router(router)
+    document_errors(app)
+    if settings.environment != "production":
+        serve_api_pages(app)
     install_error_handlers(app)
     app.add_middleware(
         CORSMiddleware,
