@@ -101,7 +101,8 @@ def test_every_example_is_run_or_excused() -> None:
 @contextlib.contextmanager
 def started() -> Iterator[ServerProc]:
     """`make run`'s server on a free port; a generous start deadline: the machine is shared."""
-    proc = ServerProc("local")
+    # Where `make token` (run in the repository) records the users it mints, as `make run` reads.
+    proc = ServerProc("local", {"DEV_DIRECTORY_FILE": str(ROOT / ".cache" / "dev-users.jsonl")})
     try:
         yield proc.start(timeout=90)
     finally:
