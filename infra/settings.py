@@ -30,6 +30,8 @@ class DeploySettings:
     frontend_url: str
     oidc_issuer: str | None
     oidc_audience: str | None
+    oidc_jwks_url: str | None
+    kafka_topic_prefix: str
     certificate_arn: str | None
     mongodb_uri_secret_arn: str | None
     kafka_bootstrap: str | None
@@ -66,6 +68,9 @@ class DeploySettings:
             frontend_url=_optional(node, c.CTX_FRONTEND_URL) or c.DEFAULT_FRONTEND_URL,
             oidc_issuer=_optional(node, c.CTX_OIDC_ISSUER),
             oidc_audience=_optional(node, c.CTX_OIDC_AUDIENCE),
+            oidc_jwks_url=_optional(node, c.CTX_OIDC_JWKS_URL),
+            kafka_topic_prefix=_optional(node, c.CTX_KAFKA_TOPIC_PREFIX)
+            or c.DEFAULT_KAFKA_TOPIC_PREFIX,
             certificate_arn=_optional(node, c.CTX_CERTIFICATE_ARN),
             mongodb_uri_secret_arn=_optional(node, c.CTX_MONGODB_URI_SECRET_ARN),
             kafka_bootstrap=_optional(node, c.CTX_KAFKA_BOOTSTRAP),

@@ -98,7 +98,7 @@ def synthesize(root: Path, extra_context: dict[str, Any] | None = None) -> Synth
     )
 
 
-# Every optional branch at once: OIDC edge check, HTTPS, existing MongoDB, given brokers.
+# Every optional branch at once: OIDC tokens, topic prefix, HTTPS, existing MongoDB, given brokers.
 ALT_CONTEXT = {
     c.CTX_REGION: "eu-central-1",
     c.CTX_ACCOUNT: "111111111111",
@@ -112,4 +112,5 @@ ALT_CONTEXT = {
     c.CTX_FRONTEND_URL: "https://app.example.org,https://admin.example.org",
     c.CTX_USER_SERVICE_URL: "https://users.example.org",
     c.CTX_ALARM_EMAIL: "ops@example.org",
+    c.CTX_KAFKA_TOPIC_PREFIX: "esante.",
 }
