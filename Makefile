@@ -20,7 +20,7 @@ NAME ?=
 EXPORT ?=
 
 .PHONY: help run token test test-unit test-integration test-e2e test-infra lint format \
-        servers-up servers-down build synth bench clean
+        servers-up servers-down build synth bench clean lambda-rie smoke
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -55,7 +55,7 @@ servers-up: ## Start the real servers the integration tests use (Redis, FerretDB
 servers-down: ## Stop them
 	@bash scripts/servers/stop.sh
 
-test: $(STAMPS)/dev.txt servers-up $(INFRA_VENV)/.installed ## Install what is missing, start the servers, run every test
+test: $(STAMPS)/dev.txt servers-up lambda-rie $(INFRA_VENV)/.installed ## Install what is missing, start the servers, run every test
 	@$(PY) -m pytest tests --ignore=tests/infra -q
 	@$(INFRA_VENV)/bin/python -m pytest -q tests/infra -p no:cacheprovider --confcutdir=tests/infra
 
@@ -76,14 +76,17 @@ $(CDK):
 build: ## Build the Lambda layer and function bundles into build/ (pip for Linux arm64)
 	@bash scripts/build_lambda.sh
 
+lambda-rie: $(STAMPS)/dev.txt ## Bundles for this machine + awslambdaric + the Lambda emulator (cached)
+	@bash scripts/lambda_rie/prepare.sh >/dev/null
+
 synth: build $(INFRA_VENV)/.installed $(CDK) ## cdk synth offline into cdk.out/ (no Docker, no AWS account)
 	@AWS_EC2_METADATA_DISABLED=true $(CDK) synth --no-notices --no-version-reporting --quiet
 
 test-unit: $(STAMPS)/dev.txt ## Unit tests only (no server)
 	@$(PY) -m pytest tests/unit -q
 
-test-integration: $(STAMPS)/dev.txt servers-up ## Integration and end-to-end tests (real servers)
-	@$(PY) -m pytest tests/integration tests/e2e -q
+test-integration: $(STAMPS)/dev.txt servers-up lambda-rie ## Integration, Lambda runtime and end-to-end tests (real servers)
+	@$(PY) -m pytest tests/integration tests/lambda_runtime tests/e2e -q
 
 lint: $(STAMPS)/dev.txt ## ruff (lint + format check) and mypy
 	@$(VENV)/bin/ruff check .
