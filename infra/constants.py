@@ -20,6 +20,8 @@ CTX_OIDC_AUDIENCE: Final = "oidcAudience"
 CTX_OIDC_JWKS_URL: Final = "oidcJwksUrl"  # default <issuer>/.well-known/jwks.json
 CTX_KAFKA_TOPIC_PREFIX: Final = "kafkaTopicPrefix"  # off by default: the original's names
 CTX_CERTIFICATE_ARN: Final = "certificateArn"  # HTTPS on the ALB
+# With certificateArn: a name on that certificate resolving to the ALB, for CloudFront to use.
+CTX_SOCKET_ORIGIN_DOMAIN: Final = "socketOriginDomain"
 CTX_MONGODB_URI_SECRET_ARN: Final = "mongodbUriSecretArn"  # bring your own MongoDB (Atlas)
 CTX_KAFKA_BOOTSTRAP: Final = "kafkaBootstrap"  # skip the bootstrap look-up custom resource
 CTX_USER_SERVICE_URL: Final = "userServiceUrl"
@@ -96,6 +98,10 @@ API_THROTTLE_BURST: Final = 200
 # --- Socket tier -----------------------------------------------------------------------------
 SOCKET_PORT: Final = 3006
 HEALTH_PATH: Final = "/health"
+# The one-origin CloudFront distribution (infra/constructs/edge.py).
+EDGE_API_PATH: Final = "/api/*"
+EDGE_SOCKET_PATH: Final = "/socket.io/*"
+EDGE_SOCKET_READ_TIMEOUT_SECONDS: Final = 60  # above a long-poll (25 s ping interval)
 # Socket.IO pings every 25 s and waits 20 s: the ALB must keep an idle socket open longer.
 ALB_IDLE_TIMEOUT_SECONDS: Final = 120
 SOCKET_CPU: Final = 512
@@ -182,6 +188,7 @@ REDIS_MEMORY_THRESHOLD_PERCENT: Final = 80
 DASHBOARD_NAME: Final = "EsanteMessaging"
 
 # --- Outputs ---------------------------------------------------------------------------------
+OUTPUT_SERVICE_URL: Final = "ServiceUrl"  # the one origin: REST and Socket.IO
 OUTPUT_API_URL: Final = "ApiUrl"
 OUTPUT_SOCKET_URL: Final = "SocketUrl"
 OUTPUT_BUCKET: Final = "AttachmentsBucketName"

@@ -33,6 +33,7 @@ class DeploySettings:
     oidc_jwks_url: str | None
     kafka_topic_prefix: str
     certificate_arn: str | None
+    socket_origin_domain: str | None
     mongodb_uri_secret_arn: str | None
     kafka_bootstrap: str | None
     user_service_url: str | None
@@ -72,6 +73,7 @@ class DeploySettings:
             kafka_topic_prefix=_optional(node, c.CTX_KAFKA_TOPIC_PREFIX)
             or c.DEFAULT_KAFKA_TOPIC_PREFIX,
             certificate_arn=_optional(node, c.CTX_CERTIFICATE_ARN),
+            socket_origin_domain=_optional(node, c.CTX_SOCKET_ORIGIN_DOMAIN),
             mongodb_uri_secret_arn=_optional(node, c.CTX_MONGODB_URI_SECRET_ARN),
             kafka_bootstrap=_optional(node, c.CTX_KAFKA_BOOTSTRAP),
             user_service_url=_optional(node, c.CTX_USER_SERVICE_URL),

@@ -6,6 +6,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra import constants as c
+from infra.constructs.edge import Edge
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.relay import OutboxRelay
 from infra.constructs.rest_api import RestApi
@@ -46,9 +47,25 @@ class ComputeStack(Stack):
         self.functions = self._build_functions()
         self.rest = self._build_rest_api()
         self.socket = self._build_socket_tier()
+        self.edge = Edge(
+            self,
+            "Edge",
+            api=self.rest.api,
+            load_balancer=self.socket.load_balancer,
+            socket_origin_domain=settings.socket_origin_domain,
+            alb_has_certificate=settings.certificate_arn is not None,
+            # Hook for the WAF construct: a CLOUDFRONT-scope web ACL's ARN goes here.
+            web_acl_id=None,
+        )
         self.relay = OutboxRelay(self, "Relay", function=self.functions[c.FN_RELAY].function)
         self.monitoring = self._build_monitoring()
 
+        CfnOutput(
+            self,
+            c.OUTPUT_SERVICE_URL,
+            value=self.edge.url,
+            description="One origin for the front end: REST under /api, Socket.IO, /health",
+        )
         CfnOutput(self, c.OUTPUT_API_URL, value=self.rest.url, description="REST base URL")
         CfnOutput(self, c.OUTPUT_SOCKET_URL, value=self.socket.url, description="Socket.IO URL")
         CfnOutput(self, c.OUTPUT_ALARM_TOPIC, value=self.monitoring.topic.topic_arn)

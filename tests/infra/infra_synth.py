@@ -105,6 +105,7 @@ ALT_CONTEXT = {
     c.CTX_OIDC_ISSUER: "https://auth.example.org/",
     c.CTX_OIDC_AUDIENCE: "esante-messaging",
     c.CTX_CERTIFICATE_ARN: "arn:aws:acm:eu-central-1:111111111111:certificate/abc",
+    c.CTX_SOCKET_ORIGIN_DOMAIN: "socket.example.org",
     c.CTX_MONGODB_URI_SECRET_ARN: (
         "arn:aws:secretsmanager:eu-central-1:111111111111:secret:mongodb-uri-AbCdEf"
     ),
