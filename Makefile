@@ -82,6 +82,9 @@ lambda-rie: $(STAMPS)/dev.txt ## Bundles for this machine + awslambdaric + the L
 synth: build $(INFRA_VENV)/.installed $(CDK) ## cdk synth offline into cdk.out/ (no Docker, no AWS account)
 	@AWS_EC2_METADATA_DISABLED=true $(CDK) synth --no-notices --no-version-reporting --quiet
 
+smoke: ## Black-box check of a deployed stack: make smoke URL=https://<ServiceUrl> (docs/deploy.md)
+	@bash scripts/smoke/smoke.sh "$(URL)"
+
 test-unit: $(STAMPS)/dev.txt ## Unit tests only (no server)
 	@$(PY) -m pytest tests/unit -q
 
