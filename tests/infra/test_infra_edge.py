@@ -67,3 +67,36 @@ def test_a_certificate_without_the_origin_name_fails_the_synth(tmp_path: Path) -
     context = {k: v for k, v in ALT_CONTEXT.items() if k != c.CTX_SOCKET_ORIGIN_DOMAIN}
     with pytest.raises(ValueError, match="socketOriginDomain"):
         synthesize(tmp_path, context)
+
+
+def test_a_web_acl_attaches_to_the_distribution() -> None:
+    # The hook the WAF construct uses: a CLOUDFRONT-scope web ACL's ARN.
+    from aws_cdk import App, Stack
+    from aws_cdk import aws_apigatewayv2 as apigw
+    from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+    from aws_cdk.assertions import Template
+
+    from infra.constructs.edge import Edge
+
+    stack = Stack(App(), "EdgeOnly")
+    alb = elbv2.ApplicationLoadBalancer.from_application_load_balancer_attributes(
+        stack,
+        "Alb",
+        load_balancer_arn=(
+            "arn:aws:elasticloadbalancing:eu-west-3:111111111111:loadbalancer/app/x/0123456789abcdef"
+        ),
+        security_group_id="sg-0123456789abcdef0",
+        load_balancer_dns_name="alb.example.org",
+    )
+    acl = "arn:aws:wafv2:us-east-1:111111111111:global/webacl/esante/abc"
+    Edge(
+        stack,
+        "Edge",
+        api=apigw.HttpApi(stack, "Api"),
+        load_balancer=alb,
+        socket_origin_domain=None,
+        alb_has_certificate=False,
+        web_acl_id=acl,
+    )
+    config = distribution(Template.from_stack(stack).to_json())
+    assert config["WebACLId"] == acl
