@@ -27,7 +27,8 @@ run token revoke bench test test-unit test-integration test-browser screenshots:
 run token: export DEV_DIRECTORY_FILE := $(CURDIR)/.cache/dev-users.jsonl
 
 .PHONY: help run token revoke test test-unit test-integration test-e2e test-infra lint format \
-        servers-up servers-down build synth bench clean browser-deps test-browser screenshots
+        servers-up servers-down build synth bench clean browser-deps test-browser screenshots \
+        lambda-rie smoke
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -66,7 +67,7 @@ servers-up: ## Start the real servers the integration tests use (Redis, FerretDB
 servers-down: ## Stop them
 	@bash scripts/servers/stop.sh
 
-test: $(STAMPS)/dev.txt servers-up browser-deps $(INFRA_VENV)/.installed ## Install what is missing, start the servers, run every test
+test: $(STAMPS)/dev.txt servers-up browser-deps lambda-rie $(INFRA_VENV)/.installed ## Install what is missing, start the servers, run every test
 	@$(PY) -m pytest tests --ignore=tests/infra -q
 	@$(INFRA_VENV)/bin/python -m pytest -q tests/infra -p no:cacheprovider --confcutdir=tests/infra
 
@@ -87,14 +88,20 @@ $(CDK):
 build: ## Build the Lambda layer and function bundles into build/ (pip for Linux arm64)
 	@bash scripts/build_lambda.sh
 
+lambda-rie: $(STAMPS)/dev.txt ## Bundles for this machine + awslambdaric + the Lambda emulator (cached)
+	@bash scripts/lambda_rie/prepare.sh >/dev/null
+
 synth: build $(INFRA_VENV)/.installed $(CDK) ## cdk synth offline into cdk.out/ (no Docker, no AWS account)
 	@AWS_EC2_METADATA_DISABLED=true $(CDK) synth --no-notices --no-version-reporting --quiet
+
+smoke: ## Black-box check of a deployed stack: make smoke URL=https://<ServiceUrl> (docs/deploy.md)
+	@bash scripts/smoke/smoke.sh "$(URL)"
 
 test-unit: $(STAMPS)/dev.txt ## Unit tests only (no server)
 	@$(PY) -m pytest tests/unit -q
 
-test-integration: $(STAMPS)/dev.txt servers-up browser-deps ## Integration and end-to-end tests (real servers)
-	@$(PY) -m pytest tests/integration tests/e2e -q
+test-integration: $(STAMPS)/dev.txt servers-up browser-deps lambda-rie ## Integration, Lambda runtime and end-to-end tests (real servers)
+	@$(PY) -m pytest tests/integration tests/lambda_runtime tests/e2e -q
 
 browser-deps: ## Debian's Chromium (apt, when missing) and the pinned playwright-core; fails without a browser
 	@bash tests/e2e/browser/install.sh

@@ -15,9 +15,13 @@ CTX_ACCOUNT: Final = "account"
 CTX_BUILD_DIR: Final = "buildDir"  # where `make build` put layer/ and functions/
 CTX_ASSET_ROOT: Final = "assetRoot"  # docker build context of the socket tier (repo root)
 CTX_FRONTEND_URL: Final = "frontendUrl"
-CTX_OIDC_ISSUER: Final = "oidcIssuer"  # switches the edge check to HttpJwtAuthorizer
+CTX_OIDC_ISSUER: Final = "oidcIssuer"  # tokens are RS256 from this issuer, checked in-function
 CTX_OIDC_AUDIENCE: Final = "oidcAudience"
+CTX_OIDC_JWKS_URL: Final = "oidcJwksUrl"  # default <issuer>/.well-known/jwks.json
+CTX_KAFKA_TOPIC_PREFIX: Final = "kafkaTopicPrefix"  # off by default: the original's names
 CTX_CERTIFICATE_ARN: Final = "certificateArn"  # HTTPS on the ALB
+# With certificateArn: a name on that certificate resolving to the ALB, for CloudFront to use.
+CTX_SOCKET_ORIGIN_DOMAIN: Final = "socketOriginDomain"
 CTX_MONGODB_URI_SECRET_ARN: Final = "mongodbUriSecretArn"  # bring your own MongoDB (Atlas)
 CTX_KAFKA_BOOTSTRAP: Final = "kafkaBootstrap"  # skip the bootstrap look-up custom resource
 CTX_USER_SERVICE_URL: Final = "userServiceUrl"
@@ -68,9 +72,8 @@ FN_MESSAGES: Final = "messages"
 FN_ATTACHMENTS: Final = "attachments"
 FN_PRESENCE: Final = "presence"
 FN_RELAY: Final = "relay"
-FN_AUTHORIZER: Final = "authorizer"
 API_FUNCTIONS: Final = (FN_CONVERSATIONS, FN_MESSAGES, FN_ATTACHMENTS, FN_PRESENCE)
-ALL_FUNCTIONS: Final = (*API_FUNCTIONS, FN_RELAY, FN_AUTHORIZER)
+ALL_FUNCTIONS: Final = (*API_FUNCTIONS, FN_RELAY)
 
 
 def handler_of(function: str) -> str:
@@ -93,19 +96,22 @@ ROUTES: Final = (
     ("POST", f"{API_PREFIX}/conversations/{{conversationId}}/send-file", FN_ATTACHMENTS),
     ("GET", f"{API_PREFIX}/users/{{userId}}/online-status", FN_PRESENCE),
 )
-HEALTH_ROUTE: Final = ("GET", "/health", FN_PRESENCE)  # public: no authorizer
+HEALTH_ROUTE: Final = ("GET", "/health", FN_PRESENCE)  # public: no token
 
 LAMBDA_MEMORY_MB: Final = 512
 LAMBDA_TIMEOUT_SECONDS: Final = 29  # API Gateway's integration limit is 30 s
 RELAY_TIMEOUT_SECONDS: Final = 50  # finishes before the next one-minute tick
 RELAY_SCHEDULE_MINUTES: Final = 1
-AUTHORIZER_CACHE_SECONDS: Final = 300
 API_THROTTLE_RATE: Final = 100  # steady requests per second on the stage
 API_THROTTLE_BURST: Final = 200
 
 # --- Socket tier -----------------------------------------------------------------------------
 SOCKET_PORT: Final = 3006
 HEALTH_PATH: Final = "/health"
+# The one-origin CloudFront distribution (infra/constructs/edge.py).
+EDGE_API_PATH: Final = "/api/*"
+EDGE_SOCKET_PATH: Final = "/socket.io/*"
+EDGE_SOCKET_READ_TIMEOUT_SECONDS: Final = 60  # above a long-poll (25 s ping interval)
 # Socket.IO pings every 25 s and waits 20 s: the ALB must keep an idle socket open longer.
 ALB_IDLE_TIMEOUT_SECONDS: Final = 120
 SOCKET_CPU: Final = 512
@@ -128,7 +134,10 @@ REDIS_NODE_TYPE: Final = "cache.t4g.small"
 REDIS_ENGINE_VERSION: Final = "7.1"
 REDIS_SNAPSHOT_RETENTION_DAYS: Final = 15
 MSK_CLUSTER_NAME: Final = "esante-messaging"
-KAFKA_TOPIC_PREFIX: Final = "esante."
+# Topics are the event types themselves (message.sent, ...), as the original's consumers
+# subscribe to them; a prefix (context kafkaTopicPrefix) is an option, off by default.
+DEFAULT_KAFKA_TOPIC_PREFIX: Final = ""
+KAFKA_TOPIC_FAMILY: Final = "message."  # every event type the service publishes starts so
 KAFKA_IAM_PORT: Final = 9098
 ATTACHMENTS_PREFIX: Final = "messages/"
 # Uploads are tagged state=pending by the presigned POST policy and re-tagged state=confirmed
@@ -147,9 +156,11 @@ ENV_ENVIRONMENT: Final = "ENVIRONMENT"
 ENV_MONGODB_URI_SECRET_ARN: Final = "MONGODB_URI_SECRET_ARN"
 ENV_MONGODB_DB: Final = "MONGODB_DB"
 ENV_JWT_SECRET_ARN: Final = "JWT_SECRET_ARN"
+ENV_JWT_ALGORITHM: Final = "JWT_ALGORITHM"
 ENV_JWT_ISSUER: Final = "JWT_ISSUER"
 ENV_JWT_AUDIENCE: Final = "JWT_AUDIENCE"
 ENV_JWT_MAX_LIFETIME_SECONDS: Final = "JWT_MAX_LIFETIME_SECONDS"
+ENV_JWT_JWKS_URL: Final = "JWT_JWKS_URL"
 ENV_REDIS_URL: Final = "REDIS_URL"
 ENV_REDIS_AUTH_SECRET_ARN: Final = "REDIS_AUTH_SECRET_ARN"
 ENV_KAFKA_BROKER: Final = "KAFKA_BROKER"
@@ -188,6 +199,7 @@ REDIS_MEMORY_THRESHOLD_PERCENT: Final = 80
 DASHBOARD_NAME: Final = "EsanteMessaging"
 
 # --- Outputs ---------------------------------------------------------------------------------
+OUTPUT_SERVICE_URL: Final = "ServiceUrl"  # the one origin: REST and Socket.IO
 OUTPUT_API_URL: Final = "ApiUrl"
 OUTPUT_SOCKET_URL: Final = "SocketUrl"
 OUTPUT_BUCKET: Final = "AttachmentsBucketName"

@@ -33,7 +33,10 @@ class DeploySettings:
     jwt_issuer: str
     jwt_audience: str
     jwt_max_lifetime_seconds: int
+    oidc_jwks_url: str | None
+    kafka_topic_prefix: str
     certificate_arn: str | None
+    socket_origin_domain: str | None
     mongodb_uri_secret_arn: str | None
     kafka_bootstrap: str | None
     user_service_url: str | None
@@ -79,7 +82,11 @@ class DeploySettings:
                 _optional(node, c.CTX_JWT_MAX_LIFETIME_SECONDS)
                 or c.DEFAULT_JWT_MAX_LIFETIME_SECONDS
             ),
+            oidc_jwks_url=_optional(node, c.CTX_OIDC_JWKS_URL),
+            kafka_topic_prefix=_optional(node, c.CTX_KAFKA_TOPIC_PREFIX)
+            or c.DEFAULT_KAFKA_TOPIC_PREFIX,
             certificate_arn=_optional(node, c.CTX_CERTIFICATE_ARN),
+            socket_origin_domain=_optional(node, c.CTX_SOCKET_ORIGIN_DOMAIN),
             mongodb_uri_secret_arn=_optional(node, c.CTX_MONGODB_URI_SECRET_ARN),
             kafka_bootstrap=_optional(node, c.CTX_KAFKA_BOOTSTRAP),
             user_service_url=_optional(node, c.CTX_USER_SERVICE_URL),

@@ -2,6 +2,9 @@
 # Build the Lambda artefacts CDK packages (`make build`):
 #   build/layer/python/      third-party wheels for Python 3.12 on arm64 + messaging_core
 #   build/functions/functions/  the function modules (code root = build/functions)
+# LAMBDA_ARCH=x86_64 (default arm64, what the stack deploys) builds for that architecture
+# instead; scripts/lambda_rie/prepare.sh uses it to run the bundles under the Lambda runtime
+# interface emulator on this machine. BUILD_DIR moves the output.
 # Wheels only (--only-binary): nothing is compiled here, so the result does not depend on the
 # machine that builds it, and no Docker is needed.
 set -euo pipefail
@@ -10,6 +13,12 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${BUILD_DIR:-$ROOT/build}"
 REQUIREMENTS="$ROOT/requirements/lambda.txt"
 PYTHON="${PYTHON:-python3}"
+LAMBDA_ARCH="${LAMBDA_ARCH:-arm64}"
+case "$LAMBDA_ARCH" in
+  arm64) PLATFORM=manylinux2014_aarch64 ;;
+  x86_64) PLATFORM=manylinux2014_x86_64 ;;
+  *) echo "error: LAMBDA_ARCH must be arm64 or x86_64, not '$LAMBDA_ARCH'" >&2; exit 2 ;;
+esac
 
 if [[ ! -f "$REQUIREMENTS" ]]; then
   echo "error: requirements/lambda.txt does not exist yet: it lists the layer's runtime" >&2
@@ -26,9 +35,9 @@ done
 rm -rf "$BUILD/layer" "$BUILD/functions"
 mkdir -p "$BUILD/layer/python" "$BUILD/functions"
 
-echo "==> layer dependencies (manylinux2014_aarch64, cp312)"
+echo "==> layer dependencies ($PLATFORM, cp312)"
 "$PYTHON" -m pip install --quiet --disable-pip-version-check \
-  --platform manylinux2014_aarch64 --only-binary=:all: --python-version 3.12 \
+  --platform "$PLATFORM" --only-binary=:all: --python-version 3.12 \
   --implementation cp --no-warn-conflicts --root-user-action=ignore --target "$BUILD/layer/python" -r "$REQUIREMENTS"
 
 echo "==> messaging_core into the layer"

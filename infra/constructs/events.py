@@ -25,6 +25,7 @@ class EventBus(Construct):
         vpc: ec2.IVpc,
         subnets: ec2.SubnetSelection,
         bootstrap_override: str | None,
+        topic_prefix: str,
     ) -> None:
         super().__init__(scope, construct_id)
         self.port = c.KAFKA_IAM_PORT
@@ -57,7 +58,7 @@ class EventBus(Construct):
         cluster_uuid = Fn.select(2, Fn.split("/", self.cluster_arn))
         self.topic_arn = (
             f"arn:{Aws.PARTITION}:kafka:{Aws.REGION}:{Aws.ACCOUNT_ID}:topic/"
-            f"{c.MSK_CLUSTER_NAME}/{cluster_uuid}/{c.KAFKA_TOPIC_PREFIX}*"
+            f"{c.MSK_CLUSTER_NAME}/{cluster_uuid}/{topic_prefix}{c.KAFKA_TOPIC_FAMILY}*"
         )
 
         if bootstrap_override:
@@ -107,7 +108,7 @@ class EventBus(Construct):
                 (
                     "AwsSolutions-IAM5",
                     "Topics are named <KAFKA_TOPIC_PREFIX><event type> (message.sent, ...): the "
-                    "grant covers the service's prefix on this one cluster, not other topics.",
+                    "grant covers [prefix]message.* on this one cluster, not other topics.",
                     [r"/^Resource::arn:<AWS::Partition>:kafka:.*:topic\/.*$/"],
                 )
             ],

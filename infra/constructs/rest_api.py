@@ -1,8 +1,12 @@
 """REST tier: an HTTP API (API Gateway v2) routing every endpoint to its function.
 
 Why HTTP API rather than REST API (v1): about 70 % cheaper per request and lower latency,
-native JWT authorizers (OIDC) and simple-response Lambda authorizers with result caching,
-built-in CORS, and stage-level throttling, which is everything this service uses. REST API
+built-in CORS, and stage-level throttling, which is everything this service uses.
+
+No API Gateway authorizer, on purpose: a Lambda authorizer's refusal reaches the client as
+403 {"message": "Forbidden"} (a JWT authorizer's as its own 401 text), while a client of the
+original refreshes its token on the original's 401 {"message": ...} only. Every function checks
+the token itself (messaging_core.auth) and answers exactly what `make run` answers. REST API
 features we give up (usage plans, API keys, request validation, direct WAF association) are
 not needed: validation happens in the FastAPI routers, and WAF can front it via CloudFront.
 """
@@ -12,7 +16,6 @@ from collections.abc import Mapping
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigatewayv2 as apigw
-from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -35,7 +38,6 @@ ACCESS_LOG_FORMAT = json.dumps(
         "responseLength": "$context.responseLength",
         "integrationLatency": "$context.integrationLatency",
         "integrationError": "$context.integrationErrorMessage",
-        "authorizerError": "$context.authorizer.error",
         "userAgent": "$context.identity.userAgent",
     }
 )
@@ -48,9 +50,6 @@ class RestApi(Construct):
         construct_id: str,
         *,
         handlers: Mapping[str, lambda_.IFunction],
-        authorizer_function: lambda_.IFunction | None,
-        oidc_issuer: str | None,
-        oidc_audience: str | None,
         frontend_origins: list[str],
         logs_key: kms.IKey,
         log_retention: logs.RetentionDays,
@@ -104,65 +103,32 @@ class RestApi(Construct):
             destination_arn=self.access_logs.log_group_arn, format=ACCESS_LOG_FORMAT
         )
 
-        self.authorizer = self._build_authorizer(authorizer_function, oidc_issuer, oidc_audience)
-
         integrations_by_fn = {
             name: integrations.HttpLambdaIntegration(f"{name}-integration", fn)
             for name, fn in handlers.items()
         }
-        for method, path, fn_name in c.ROUTES:
-            self.api.add_routes(
+        for method, path, fn_name in (*c.ROUTES, c.HEALTH_ROUTE):
+            routes = self.api.add_routes(
                 path=path,
                 methods=[apigw.HttpMethod(method)],
                 integration=integrations_by_fn[fn_name],
-                authorizer=self.authorizer,
+                # The function answers 401 itself (see the module docstring).
+                authorizer=apigw.HttpNoneAuthorizer(),
             )
-        method, path, fn_name = c.HEALTH_ROUTE
-        health_routes = self.api.add_routes(
-            path=path,
-            methods=[apigw.HttpMethod(method)],
-            integration=integrations_by_fn[fn_name],
-            authorizer=apigw.HttpNoneAuthorizer(),
-        )
-        for route in health_routes:
-            suppress(
-                route,
-                [
-                    (
-                        "AwsSolutions-APIG4",
-                        "GET /health is deliberately public: uptime probes and the platform's "
-                        "monitors call it without a token; it returns no user data.",
-                    )
-                ],
-            )
+            for route in routes:
+                suppress(
+                    route,
+                    [
+                        (
+                            "AwsSolutions-APIG4",
+                            "Authorization happens in the function (messaging_core.auth), which "
+                            "answers the original's 401 texts; an API Gateway authorizer would "
+                            "answer 403 Forbidden instead. GET /health is public by design.",
+                        )
+                    ],
+                )
 
     @property
     def url(self) -> str:
         """https://<api-id>.execute-api.<region>.amazonaws.com/ (the $default stage)."""
         return str(self.stage.url)
-
-    def _build_authorizer(
-        self,
-        function: lambda_.IFunction | None,
-        oidc_issuer: str | None,
-        oidc_audience: str | None,
-    ) -> apigw.IHttpRouteAuthorizer:
-        if oidc_issuer:
-            # Tokens from an OIDC provider: API Gateway checks signature, issuer and audience.
-            return authorizers.HttpJwtAuthorizer(
-                "JwtAuthorizer",
-                jwt_issuer=oidc_issuer,
-                jwt_audience=[oidc_audience] if oidc_audience else [],
-                identity_source=["$request.header.Authorization"],
-            )
-        if function is None:
-            raise ValueError("a Lambda authorizer function is required without oidcIssuer")
-        # HS256 tokens signed by the platform: our authorizer verifies them; API Gateway caches
-        # the verdict per token, and the function checks the token again (defence in depth).
-        return authorizers.HttpLambdaAuthorizer(
-            "LambdaAuthorizer",
-            function,
-            response_types=[authorizers.HttpLambdaResponseType.SIMPLE],
-            results_cache_ttl=Duration.seconds(c.AUTHORIZER_CACHE_SECONDS),
-            identity_source=["$request.header.Authorization"],
-        )

@@ -6,6 +6,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra import constants as c
+from infra.constructs.edge import Edge
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.relay import OutboxRelay
 from infra.constructs.rest_api import RestApi
@@ -44,12 +45,27 @@ class ComputeStack(Stack):
         self.code = lambda_.Code.from_asset(str(settings.functions_dir))
 
         self.functions = self._build_functions()
-        self.authorizer = None if settings.oidc_issuer else self._build_authorizer()
         self.rest = self._build_rest_api()
         self.socket = self._build_socket_tier()
+        self.edge = Edge(
+            self,
+            "Edge",
+            api=self.rest.api,
+            load_balancer=self.socket.load_balancer,
+            socket_origin_domain=settings.socket_origin_domain,
+            alb_has_certificate=settings.certificate_arn is not None,
+            # Hook for the WAF construct: a CLOUDFRONT-scope web ACL's ARN goes here.
+            web_acl_id=None,
+        )
         self.relay = OutboxRelay(self, "Relay", function=self.functions[c.FN_RELAY].function)
         self.monitoring = self._build_monitoring()
 
+        CfnOutput(
+            self,
+            c.OUTPUT_SERVICE_URL,
+            value=self.edge.url,
+            description="One origin for the front end: REST under /api, Socket.IO, /health",
+        )
         CfnOutput(self, c.OUTPUT_API_URL, value=self.rest.url, description="REST base URL")
         CfnOutput(self, c.OUTPUT_SOCKET_URL, value=self.socket.url, description="Socket.IO URL")
         CfnOutput(self, c.OUTPUT_ALARM_TOPIC, value=self.monitoring.topic.topic_arn)
@@ -72,7 +88,7 @@ class ComputeStack(Stack):
             # core would fall back to an in-memory publisher and ack events nobody received.
             c.ENV_KAFKA_BROKER: d.events.bootstrap,
             c.ENV_KAFKA_SECURITY: c.KAFKA_SECURITY_IAM,
-            c.ENV_KAFKA_TOPIC_PREFIX: c.KAFKA_TOPIC_PREFIX,
+            c.ENV_KAFKA_TOPIC_PREFIX: s.kafka_topic_prefix,
             c.ENV_AWS_S3_BUCKET: d.storage.bucket.bucket_name,
             # Presigned uploads name the bucket's key, so objects are SSE-KMS like the default.
             c.ENV_S3_SSE_KMS_KEY_ID: d.keys.attachments.key_arn,
@@ -85,6 +101,13 @@ class ComputeStack(Stack):
         }
         if s.frontend_url:  # unset: the code allows no browser origin
             env[c.ENV_FRONTEND_URL] = s.frontend_url
+        if s.oidc_issuer:
+            # Tokens from an OIDC provider (RS256): every function checks them against the
+            # issuer's keys (issuer and audience above), so a refused token gets the same 401.
+            env[c.ENV_JWT_ALGORITHM] = "RS256"
+            env[c.ENV_JWT_JWKS_URL] = (
+                s.oidc_jwks_url or f"{s.oidc_issuer.rstrip('/')}/.well-known/jwks.json"
+            )
         if s.user_service_url:
             env[c.ENV_USER_SERVICE_URL] = s.user_service_url
         if s.notification_service_url:
@@ -171,37 +194,11 @@ class ComputeStack(Stack):
         grant_attachments_read(bucket, key, messages.function, owner=messages)
         return fns
 
-    def _build_authorizer(self) -> ServiceFunction:
-        d = self.data
-        fn = ServiceFunction(
-            self,
-            "AuthorizerFunction",
-            name=c.FN_AUTHORIZER,
-            code=self.code,
-            layers=[self.layer],
-            vpc=d.network.vpc,
-            subnets=d.network.app_subnets,
-            environment={
-                c.ENV_JWT_SECRET_ARN: d.secrets.jwt.secret_arn,
-                c.ENV_LOG_LEVEL: c.LOG_LEVEL_DEFAULT,
-                c.ENV_POWERTOOLS_SERVICE_NAME: c.SERVICE_NAME,
-            },
-            logs_key=d.keys.logs,
-            log_retention=d.log_retention,
-            timeout_seconds=10,
-            memory_mb=256,
-        )
-        grant_secret_read(d.secrets.jwt, d.keys.data, fn.function)
-        return fn
-
     def _build_rest_api(self) -> RestApi:
         return RestApi(
             self,
             "Rest",
             handlers={name: self.functions[name].function for name in c.API_FUNCTIONS},
-            authorizer_function=self.authorizer.function if self.authorizer else None,
-            oidc_issuer=self.settings.oidc_issuer,
-            oidc_audience=self.settings.oidc_audience,
             frontend_origins=self.settings.frontend_origins,
             logs_key=self.data.keys.logs,
             log_retention=self.data.log_retention,
@@ -234,8 +231,6 @@ class ComputeStack(Stack):
 
     def _build_monitoring(self) -> Monitoring:
         fns = {name: f.function for name, f in self.functions.items()}
-        if self.authorizer:
-            fns[c.FN_AUTHORIZER] = self.authorizer.function
         return Monitoring(
             self,
             "Monitoring",

@@ -107,4 +107,5 @@ class DataStack(Stack):
             vpc=self.network.vpc,
             subnets=self.network.data_subnets,
             bootstrap_override=self.settings.kafka_bootstrap,
+            topic_prefix=self.settings.kafka_topic_prefix,
         )

@@ -8,11 +8,11 @@ from infra_synth import ALT_CONTEXT, Synth, synthesize
 
 @pytest.fixture(scope="session")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
-    """Default context: DocumentDB, Lambda authorizer, HTTP ALB, bootstrap custom resource."""
+    """Default context: DocumentDB, shared-secret tokens, HTTP ALB, bootstrap custom resource."""
     yield synthesize(tmp_path_factory.mktemp("synth-default"))
 
 
 @pytest.fixture(scope="session")
 def synth_alt(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
-    """Every optional branch: OIDC, HTTPS, existing MongoDB, given brokers, other region."""
+    """Every optional branch: OIDC, topic prefix, HTTPS, own MongoDB, given brokers, region."""
     yield synthesize(tmp_path_factory.mktemp("synth-alt"), ALT_CONTEXT)

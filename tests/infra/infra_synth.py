@@ -98,13 +98,14 @@ def synthesize(root: Path, extra_context: dict[str, Any] | None = None) -> Synth
     )
 
 
-# Every optional branch at once: OIDC edge check, HTTPS, existing MongoDB, given brokers.
+# Every optional branch at once: OIDC tokens, topic prefix, HTTPS, existing MongoDB, given brokers.
 ALT_CONTEXT = {
     c.CTX_REGION: "eu-central-1",
     c.CTX_ACCOUNT: "111111111111",
     c.CTX_OIDC_ISSUER: "https://auth.example.org/",
     c.CTX_OIDC_AUDIENCE: "esante-messaging",
     c.CTX_CERTIFICATE_ARN: "arn:aws:acm:eu-central-1:111111111111:certificate/abc",
+    c.CTX_SOCKET_ORIGIN_DOMAIN: "socket.example.org",
     c.CTX_MONGODB_URI_SECRET_ARN: (
         "arn:aws:secretsmanager:eu-central-1:111111111111:secret:mongodb-uri-AbCdEf"
     ),
@@ -112,4 +113,5 @@ ALT_CONTEXT = {
     c.CTX_FRONTEND_URL: "https://app.example.org,https://admin.example.org",
     c.CTX_USER_SERVICE_URL: "https://users.example.org",
     c.CTX_ALARM_EMAIL: "ops@example.org",
+    c.CTX_KAFKA_TOPIC_PREFIX: "esante.",
 }

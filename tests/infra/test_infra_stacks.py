@@ -139,33 +139,33 @@ def test_a_route_for_every_endpoint_to_its_function(synth: Synth) -> None:
         assert fn_ids[uri["Fn::GetAtt"][0]] == c.handler_of(module), (method, path)
 
 
-def test_routes_are_authorized_at_the_edge_except_health(synth: Synth) -> None:
-    t = synth.compute_json
-    authorizers = resources(t, "AWS::ApiGatewayV2::Authorizer")
-    assert len(authorizers) == 1
-    auth = next(iter(authorizers.values()))["Properties"]
-    assert auth["AuthorizerType"] == "REQUEST"
-    assert auth["EnableSimpleResponses"] is True
-    assert auth["AuthorizerResultTtlInSeconds"] == c.AUTHORIZER_CACHE_SECONDS
-    assert auth["IdentitySource"] == ["$request.header.Authorization"]
-    for route in resources(t, "AWS::ApiGatewayV2::Route").values():
+@pytest.mark.parametrize("which", ["default", "oidc"])
+def test_no_edge_authorizer_so_a_refused_token_is_the_functions_401(
+    synth: Synth, synth_alt: Synth, which: str
+) -> None:
+    # An API Gateway authorizer turns a refused token into 403 {"message": "Forbidden"} (Lambda)
+    # or its own 401 text (JWT); a client of the original refreshes only on the original's 401s,
+    # so every route, in every configuration, reaches its function, which answers them.
+    t = (synth if which == "default" else synth_alt).compute_json
+    assert resources(t, "AWS::ApiGatewayV2::Authorizer") == {}
+    routes = resources(t, "AWS::ApiGatewayV2::Route")
+    assert len(routes) == len(c.ROUTES) + 1
+    for route in routes.values():
         props = route["Properties"]
-        if props["RouteKey"] == "GET /health":
-            assert props.get("AuthorizationType", "NONE") == "NONE"
-        else:
-            assert props["AuthorizationType"] == "CUSTOM", props["RouteKey"]
-            assert "AuthorizerId" in props
+        assert props.get("AuthorizationType", "NONE") == "NONE", props["RouteKey"]
+        assert "AuthorizerId" not in props, props["RouteKey"]
+    assert "functions.authorizer.handler" not in functions_by_handler(t)
 
 
-def test_oidc_issuer_switches_to_the_jwt_authorizer(synth_alt: Synth) -> None:
+def test_oidc_issuer_configures_the_functions_own_check(synth_alt: Synth) -> None:
     t = synth_alt.compute_json
-    auth = next(iter(resources(t, "AWS::ApiGatewayV2::Authorizer").values()))["Properties"]
-    assert auth["AuthorizerType"] == "JWT"
-    assert auth["JwtConfiguration"]["Issuer"] == "https://auth.example.org/"
-    assert c.handler_of(c.FN_AUTHORIZER) not in functions_by_handler(t)
-    for route in resources(t, "AWS::ApiGatewayV2::Route").values():
-        if route["Properties"]["RouteKey"] != "GET /health":
-            assert route["Properties"]["AuthorizationType"] == "JWT"
+    for name in c.API_FUNCTIONS:
+        _, fn = functions_by_handler(t)[c.handler_of(name)]
+        env = fn["Properties"]["Environment"]["Variables"]
+        assert env[c.ENV_JWT_ALGORITHM] == "RS256", name
+        assert env[c.ENV_JWT_ISSUER] == "https://auth.example.org/", name
+        assert env[c.ENV_JWT_AUDIENCE] == "esante-messaging", name
+        assert env[c.ENV_JWT_JWKS_URL] == "https://auth.example.org/.well-known/jwks.json", name
 
 
 def test_stage_is_throttled_and_logged_and_cors_allows_the_frontend(
@@ -374,34 +374,33 @@ def test_kafka_write_only_where_events_are_published(synth: Synth) -> None:
         if "kafka-cluster:WriteData" in handler_actions(synth, name)
     }
     assert producers == {c.FN_MESSAGES, c.FN_ATTACHMENTS, c.FN_RELAY}
-    # Topic writes are scoped to the service's topic prefix on its one cluster.
+    # Topic writes are scoped to the service's topics (message.*) on its one cluster.
     for lid, st in statements_of(synth.compute_json):
         if "kafka-cluster:WriteData" in as_list(st["Action"]):
             assert ":topic/" in json.dumps(st["Resource"]), lid
-            assert c.KAFKA_TOPIC_PREFIX in json.dumps(st["Resource"]), lid
+            assert "/message.*" in json.dumps(st["Resource"]), lid
 
 
-def test_authorizer_reads_only_the_jwt_secret(synth: Synth) -> None:
-    actions = handler_actions(synth, c.FN_AUTHORIZER)
-    assert actions - {"xray:PutTraceSegments", "xray:PutTelemetryRecords"} == {
-        "secretsmanager:GetSecretValue",
-        "secretsmanager:DescribeSecret",
-        "kms:Decrypt",
-    }
-    t = synth.compute_json
-    _, fn = functions_by_handler(t)[c.handler_of(c.FN_AUTHORIZER)]
-    role = function_role(fn)
-    secret_refs = [
+@pytest.mark.parametrize("which", ["default", "prefixed"])
+def test_topics_are_the_originals_names_unless_a_prefix_is_asked(
+    synth: Synth, synth_alt: Synth, which: str
+) -> None:
+    # The original's consumers subscribe to message.sent, message.delivered, message.read.
+    s = synth if which == "default" else synth_alt
+    prefix = "" if which == "default" else ALT_CONTEXT[c.CTX_KAFKA_TOPIC_PREFIX]
+    for name in c.ALL_FUNCTIONS:
+        _, fn = functions_by_handler(s.compute_json)[c.handler_of(name)]
+        assert fn["Properties"]["Environment"]["Variables"][c.ENV_KAFKA_TOPIC_PREFIX] == prefix
+    grants = [
         json.dumps(st["Resource"])
-        for res in resources(t, "AWS::IAM::Policy").values()
-        if {"Ref": role} in res["Properties"]["Roles"]
-        for st in res["Properties"]["PolicyDocument"]["Statement"]
-        if "secretsmanager:GetSecretValue" in as_list(st["Action"])
+        for _, st in statements_of(s.data_json) + statements_of(s.compute_json)
+        if "kafka-cluster:WriteData" in as_list(st["Action"])
     ]
-    assert len(secret_refs) == 1 and "JwtSecret" in secret_refs[0]
+    assert grants
+    for grant in grants:
+        assert f"/{prefix}message.*" in grant, grant
 
 
-# --- data tier ---------------------------------------------------------------------------------
 def _attachments_bucket(t: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     [(lid, bucket)] = [
         (k, v)
