@@ -122,6 +122,10 @@ async function main() {
   }
   ok("token refusal is 401 {message}");
 
+  // The recipient must be known to the directory: with minted tokens (no user service), the
+  // doctor becomes known by calling the API once, as any signed-in client does.
+  const seen = await http("GET", `${API}/conversations`, doctor.token);
+  check(seen.status === 200, `doctor's conversations: ${seen.status}`);
   const created = await http("POST", `${API}/conversations`, patient.token,
     { recipientId: doctor.id, recipientType: "doctor" });
   check([200, 201].includes(created.status), `create conversation: ${created.status}`);

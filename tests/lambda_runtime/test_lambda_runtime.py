@@ -131,6 +131,9 @@ def test_a_refused_token_is_the_originals_401_in_every_function(
 
 def test_a_conversation_through_every_route(deployed: Deployed) -> None:
     d, p, doc = deployed, deployed.patient, deployed.doctor
+    # The recipient must be known to the directory (#10): the doctor has called the API once.
+    status, body = call(d, "conversations", "GET", f"{API}/conversations", doc)
+    assert status == 200, body
     status, body = call(
         d,
         "conversations",
