@@ -3,10 +3,12 @@
 import asyncio
 from dataclasses import dataclass
 
+from .budgets import spend
 from .clock import utcnow
 from .core import Core
 from .errors import Forbidden, Invalid
 from .ids import new_id, parse_id
+from .inputs import check_offset
 from .models import USER_TYPES, Conversation, ConversationType, Page, Principal, UserType
 from .views import JSON, conversation_view, pagination
 
@@ -31,6 +33,7 @@ async def open_conversation(
     existing = await core.store.find_conversation_between(user.id, rid)
     if existing is not None:
         return Opened(await _view(core, existing, user.id), created=False)
+    await spend(core, user, "open_conversation")  # creations only: reopening one is free
 
     profile = await core.directory.get_profile(rid)
     # The directory's word wins over the client's; the client's serves for users not seen yet.
@@ -60,6 +63,8 @@ async def open_conversation(
 async def list_conversations(
     core: Core, user: Principal, conversation_type: str, page: Page
 ) -> tuple[list[JSON], JSON]:
+    await spend(core, user, "list")
+    check_offset(core.settings, page, "filter by type instead")
     if conversation_type != "all" and conversation_type not in CONVERSATION_TYPES:
         raise Invalid("type must be one of all, patient_doctor, doctor_doctor")
     wanted: ConversationType | None = (
