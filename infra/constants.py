@@ -17,7 +17,9 @@ CTX_ASSET_ROOT: Final = "assetRoot"  # docker build context of the socket tier (
 CTX_FRONTEND_URL: Final = "frontendUrl"
 CTX_OIDC_ISSUER: Final = "oidcIssuer"  # switches the edge check to HttpJwtAuthorizer
 CTX_OIDC_AUDIENCE: Final = "oidcAudience"
-CTX_CERTIFICATE_ARN: Final = "certificateArn"  # HTTPS on the ALB
+CTX_CERTIFICATE_ARN: Final = "certificateArn"  # HTTPS on the ALB (required, see below)
+# FOR TESTING ONLY: synth without certificateArn, the socket ALB then serves plain HTTP.
+CTX_ALLOW_PLAIN_HTTP: Final = "allowPlainHttpForTesting"
 CTX_MONGODB_URI_SECRET_ARN: Final = "mongodbUriSecretArn"  # bring your own MongoDB (Atlas)
 CTX_KAFKA_BOOTSTRAP: Final = "kafkaBootstrap"  # skip the bootstrap look-up custom resource
 CTX_USER_SERVICE_URL: Final = "userServiceUrl"
@@ -92,6 +94,16 @@ RELAY_SCHEDULE_MINUTES: Final = 1
 AUTHORIZER_CACHE_SECONDS: Final = 300
 API_THROTTLE_RATE: Final = 100  # steady requests per second on the stage
 API_THROTTLE_BURST: Final = 200
+# GET /health is throttled on its own at the stage (anonymous probes never spend users' share).
+HEALTH_THROTTLE_RATE: Final = 5
+HEALTH_THROTTLE_BURST: Final = 10
+
+# --- AWS WAF (infra/constructs/waf.py) --------------------------------------------------------
+WAF_RATE_WINDOW_SECONDS: Final = 300
+# Requests per IP per window: a hospital's NAT puts many users behind one address; websocket
+# frames are not requests (only the upgrade is), long-polling counts one per poll.
+WAF_RATE_PER_IP: Final = 3000
+WAF_HEALTH_RATE_PER_IP: Final = 100
 
 # --- Socket tier -----------------------------------------------------------------------------
 SOCKET_PORT: Final = 3006

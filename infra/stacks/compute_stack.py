@@ -11,6 +11,7 @@ from infra.constructs.relay import OutboxRelay
 from infra.constructs.rest_api import RestApi
 from infra.constructs.service_function import ServiceFunction
 from infra.constructs.socket_tier import SocketTier
+from infra.constructs.waf import EdgeFirewall, throttle_health_route
 from infra.grants import grant_attachments_read, grant_attachments_write, grant_secret_read
 from infra.nag import REASON_INLINE_POLICIES, suppress_stack
 from infra.settings import DeploySettings
@@ -47,6 +48,11 @@ class ComputeStack(Stack):
         self.authorizer = None if settings.oidc_issuer else self._build_authorizer()
         self.rest = self._build_rest_api()
         self.socket = self._build_socket_tier()
+        self.firewall = EdgeFirewall(
+            self, "Firewall", logs_key=self.data.keys.logs, log_retention=self.data.log_retention
+        )
+        self.firewall.protect("SocketAlbAcl", self.socket.load_balancer.load_balancer_arn)
+        throttle_health_route(self.rest.api, self.rest.stage)
         self.relay = OutboxRelay(self, "Relay", function=self.functions[c.FN_RELAY].function)
         self.monitoring = self._build_monitoring()
 
