@@ -99,7 +99,9 @@ class MessagingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         try:
             user = verify_token(token_from(auth, environ), self.rt.core.settings)
-        except Unauthorized as exc:
+            # A reconnect loop costs a token check and presence writes each time: budgeted.
+            await spend(self.rt.core, user, "connect")
+        except DomainError as exc:
             # The client receives `connect_error` with this reason and joins nothing.
             raise socketio.exceptions.ConnectionRefusedError(exc.message) from None
         await self.rt.connected(sid, user)

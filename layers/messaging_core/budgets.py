@@ -15,6 +15,7 @@ from .models import Principal
 
 BudgetName = Literal[
     "send",
+    "connect",
     "typing",
     "sync",
     "mark_read",
@@ -56,6 +57,7 @@ def budget_table(settings: Settings) -> dict[BudgetName, Budget]:
             s.rate_limit_window_seconds,
             "Too many messages: slow down and try again in a few seconds",
         ),
+        "connect": _budget(s.rate_limit_connect, "connections"),
         "typing": _budget(s.rate_limit_typing, "typing events"),
         "sync": _budget(s.rate_limit_sync, "sync requests"),
         "mark_read": _budget(s.rate_limit_mark_read, "read receipts"),

@@ -77,6 +77,7 @@ class Settings(BaseSettings):
 
     # Per-user budgets of every other event and route, "count/seconds", shared by all tasks and
     # functions through the same Redis limiter as sending (see budgets.py for what each covers).
+    rate_limit_connect: str = Field(default="30/60", pattern=BUDGET_PATTERN)
     rate_limit_typing: str = Field(default="30/10", pattern=BUDGET_PATTERN)
     rate_limit_sync: str = Field(default="60/60", pattern=BUDGET_PATTERN)
     rate_limit_mark_read: str = Field(default="120/60", pattern=BUDGET_PATTERN)

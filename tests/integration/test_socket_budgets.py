@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 import redis as redis_sync
+import socketio
 
 from tests.e2e.socket_harness import (
     Client,
@@ -23,6 +24,7 @@ pytestmark = pytest.mark.integration
 
 TYPING = 5  # relays per minute in these tests
 SMALL = 3
+CONNECTS = 4
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +39,7 @@ def server() -> Iterator[ServerProc]:
             "RATE_LIMIT_SYNC": f"{SMALL}/60",
             "RATE_LIMIT_JOIN": f"{SMALL}/60",
             "RATE_LIMIT_MARK_READ": f"{SMALL}/60",
+            "RATE_LIMIT_CONNECT": f"{CONNECTS}/60",
             # No throttle: every typing event would relay, only the budget holds them back.
             "TYPING_THROTTLE_SECONDS": "0",
         },
@@ -105,3 +108,24 @@ async def test_socket_events_over_budget_get_an_error_and_a_failed_ack(
         assert err["event"] == event and "slow down" in err["message"]
         # The other participant's budget is their own
         assert (await cb.call(event, {"conversationId": conv, **payload}))["ok"] is True
+
+
+async def test_a_reconnect_loop_is_refused_after_the_connect_budget(server: ServerProc) -> None:
+    user = new_user("doctor")
+    for _ in range(CONNECTS):
+        c = Client(user)
+        await c.connect(server.url)
+        await c.close()
+    # The next connect of the same account is refused with the reason; another account is not
+    reasons: list[object] = []
+    sio = socketio.AsyncClient(reconnection=False)
+    sio.on("connect_error", lambda data: reasons.append(data))
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await sio.connect(
+            server.url, auth={"token": user["token"]}, transports=["websocket"], wait_timeout=5
+        )
+    await sio.disconnect()
+    assert reasons and "Too many connections" in str(reasons[0])
+    async with clients(Client(new_user("doctor"))) as (other,):
+        await other.connect(server.url)
+        assert other.sio.connected
