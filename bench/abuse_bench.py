@@ -108,11 +108,12 @@ async def flood(url: str, seconds: float) -> dict[str, int]:
     a, b = new_id(), new_id()
     conv = await open_conversation(url, a, b)
     deadline = time.monotonic() + seconds
-    stats = {"connections": 0, "packets": 0, "binary_attempts": 0, "frames": 0}
+    stats = {"connections": 0, "refused": 0, "packets": 0, "binary_attempts": 0, "frames": 0}
     while time.monotonic() < deadline:
         try:
             c = await connect(url, a)
-        except Exception:
+        except Exception:  # refused: over the connect budget; a flooder keeps trying
+            stats["refused"] += 1
             await asyncio.sleep(0.05)
             continue
         stats["connections"] += 1

@@ -180,13 +180,23 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         sid = self.manager.sid_from_eio_sid(eio_sid, "/")
         if sid is not None:
             await self.emit("error", {"event": "connection", "message": message}, to=sid)
+        await self._close_transport(eio_sid)
+
+    async def _close_transport(self, eio_sid: str) -> None:
+        """Close, and do not wait for the client to agree: Engine.IO's close only sends CLOSE
+        and keeps reading (one task per frame) until the client hangs up, which a hostile one
+        never does. A `None` in the socket's queue ends its writer, which closes the websocket
+        and with it the reader."""
+        socket = self.eio.sockets.get(eio_sid)
         await self.eio.disconnect(eio_sid)
+        if socket is not None:
+            socket.queue.put_nowait(None)
 
     def _connect_expired(self, eio_sid: str) -> None:
         self._connect_timers.pop(eio_sid, None)
         if eio_sid not in self.environ or self.manager.sid_from_eio_sid(eio_sid, "/"):
             return  # gone already, or connected in time
         self.dropped_unauthenticated += 1
-        task = asyncio.get_running_loop().create_task(self.eio.disconnect(eio_sid))
+        task = asyncio.get_running_loop().create_task(self._close_transport(eio_sid))
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)

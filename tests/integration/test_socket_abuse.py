@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -248,3 +249,30 @@ async def test_an_authenticated_socket_is_not_dropped_by_the_connect_timer(serve
         # Wait past the connect timeout by waiting for a later timer event of the server
         assert not await _until(lambda: served.rt.sio.dropped_unauthenticated > 0, timeout=1.0)
         assert p.sio.connected and not p.gone.is_set()
+
+
+async def test_a_client_that_ignores_close_is_cut_off_by_the_server(served: Served) -> None:
+    # Given a raw websocket client that ignores the server's CLOSE and keeps sending frames
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    user = new_user("doctor")
+    url = served.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+    async with connect(url, max_size=None) as ws:
+        assert str(await ws.recv()).startswith("0")  # Engine.IO open
+        await ws.send("40" + json.dumps({"token": user["token"]}))
+        assert str(await ws.recv()).startswith("40")  # Socket.IO connected
+        await ws.send(ATTACK_HEADER)
+        # When it keeps sending 100 kB frames, whatever the server says
+        closed = False
+        for _ in range(200):  # bounded: 20 MB at most
+            try:
+                await ws.send(FRAME)
+                await asyncio.sleep(0.01)
+            except ConnectionClosed:
+                closed = True
+                break
+        # Then the server closed the websocket itself, and held nothing for the packet
+        assert closed or ws.close_code is not None
+        assert served.rt.sio.buffered_attachment_bytes() == 0
+        assert served.rt.sio.refused_binary == 1
