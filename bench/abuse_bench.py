@@ -31,7 +31,13 @@ sys.path[:0] = [str(ROOT / "layers"), str(ROOT)]
 
 from messaging_core.ids import new_id  # noqa: E402
 
-from bench.socket_bench import Proc, open_conversation, running, token  # noqa: E402
+from bench.socket_bench import (  # noqa: E402
+    Proc,
+    open_conversation,
+    proc_cpu_seconds,
+    running,
+    token,
+)
 from bench.stats import pct  # noqa: E402
 
 ATTACK_HEADER = '59999999999-["send_message",{"_placeholder":true,"num":0}]'
@@ -71,6 +77,7 @@ async def load(url: str, pairs: int, rate: int, seconds: float, pid: int) -> dic
         clients += [sender, receiver]
         senders.append((sender, conv))
     rss = [rss_mb(pid)]
+    cpu0 = proc_cpu_seconds(pid)
     total = int(rate * seconds)
     start = time.perf_counter()
     for k in range(total):
@@ -88,6 +95,7 @@ async def load(url: str, pairs: int, rate: int, seconds: float, pid: int) -> dic
             break
         await asyncio.sleep(0.1)
     rss.append(rss_mb(pid))
+    cpu = proc_cpu_seconds(pid) - cpu0
     for c in clients:
         with contextlib.suppress(Exception):
             await c.disconnect()
@@ -100,41 +108,48 @@ async def load(url: str, pairs: int, rate: int, seconds: float, pid: int) -> dic
         "rss_start_mb": rss[0],
         "rss_max_mb": max(rss),
         "rss_end_mb": rss[-1],
+        "server_cpu_s": cpu,
     }
 
 
 async def flood(url: str, seconds: float) -> dict[str, int]:
-    """One account: typing_start as fast as it can send, and binary packets; bounded in time."""
+    """One account on raw websockets (pre-encoded frames: the cheapest way to send): typing_start
+    as fast as the socket takes it, reconnecting when closed; every fifth connection, a binary
+    packet declaring 9,999,999,999 attachments and 100 kB frames. Bounded in time."""
+    from websockets.asyncio.client import connect as ws_connect
+
     a, b = new_id(), new_id()
     conv = await open_conversation(url, a, b)
+    ws_url = url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+    typing = "42" + json.dumps(["typing_start", {"conversationId": conv}])
     deadline = time.monotonic() + seconds
     stats = {"connections": 0, "refused": 0, "packets": 0, "binary_attempts": 0, "frames": 0}
     while time.monotonic() < deadline:
         try:
-            c = await connect(url, a)
-        except Exception:  # refused: over the connect budget; a flooder keeps trying
-            stats["refused"] += 1
-            await asyncio.sleep(0.05)
-            continue
-        stats["connections"] += 1
-        try:
-            if stats["connections"] % 5 == 0:
-                stats["binary_attempts"] += 1
-                await c.eio.send(ATTACK_HEADER)
-                for _ in range(20):
-                    if not c.connected:
+            async with ws_connect(ws_url, max_size=None, close_timeout=0.1) as ws:
+                await ws.recv()  # Engine.IO open
+                await ws.send("40" + json.dumps({"token": token(a)}))
+                if not str(await ws.recv()).startswith("40"):
+                    stats["refused"] += 1  # over the connect budget: a flooder keeps trying
+                    await asyncio.sleep(0.05)
+                    continue
+                stats["connections"] += 1
+                if stats["connections"] % 5 == 0:
+                    stats["binary_attempts"] += 1
+                    await ws.send(ATTACK_HEADER)
+                    for _ in range(20):
+                        await ws.send(FRAME)
+                        stats["frames"] += 1
+                # Well past the server's per-socket budget, then a new connection (the server
+                # stops reading a refused socket; its close may reach a busy client late).
+                for _ in range(1000):
+                    if time.monotonic() >= deadline:
                         break
-                    await c.eio.send(FRAME)
-                    stats["frames"] += 1
-            while c.connected and time.monotonic() < deadline:
-                await c.emit("typing_start", {"conversationId": conv})
-                stats["packets"] += 1
-                await asyncio.sleep(0)
-        except Exception:
-            pass
-        finally:
-            with contextlib.suppress(Exception):
-                await c.disconnect()
+                    await ws.send(typing)
+                    stats["packets"] += 1
+                    await asyncio.sleep(0)
+        except Exception:  # closed by the server: reconnect
+            await asyncio.sleep(0)
     return stats
 
 
@@ -151,13 +166,15 @@ def report(rows: dict[str, dict[str, Any]], args: argparse.Namespace, flood: dic
         f"`bench/abuse_bench.py --seconds {args.seconds:g} --rate {args.rate} "
         f"--pairs {args.pairs}`",
         "",
-        "| run | sent | delivered | p50 ms | p99 ms | server RSS start → max → end (MB) |",
-        "|---|---|---|---|---|---|",
+        "| run | sent | delivered | p50 ms | p99 ms | server CPU s "
+        "| server RSS start → max → end (MB) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, r in rows.items():
         lines.append(
             f"| {name} | {r['sent']} | {r['delivered']} | {r['p50_ms']:.1f} | "
-            f"{r['p99_ms']:.1f} | {r['rss_start_mb']:.0f} → {r['rss_max_mb']:.0f} → "
+            f"{r['p99_ms']:.1f} | {r['server_cpu_s']:.1f} | "
+            f"{r['rss_start_mb']:.0f} → {r['rss_max_mb']:.0f} → "
             f"{r['rss_end_mb']:.0f} |"
         )
     base, flooded = rows["no flood"]["p99_ms"], rows["flood"]["p99_ms"]
