@@ -26,6 +26,9 @@ BudgetName = Literal[
     "send_file",
     "list",
     "open_conversation",
+    "unread",
+    "online_status",
+    "delete",
 ]
 
 
@@ -68,6 +71,9 @@ def budget_table(settings: Settings) -> dict[BudgetName, Budget]:
         "send_file": _budget(s.rate_limit_send_file, "files sent"),
         "list": _budget(s.rate_limit_list, "conversation list requests"),
         "open_conversation": _budget(s.rate_limit_open_conversation, "new conversations"),
+        "unread": _budget(s.rate_limit_unread, "unread count requests"),
+        "online_status": _budget(s.rate_limit_online_status, "online status requests"),
+        "delete": _budget(s.rate_limit_delete, "deletions"),
     }
 
 

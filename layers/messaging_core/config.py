@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     rate_limit_send_file: str = Field(default="20/60", pattern=BUDGET_PATTERN)
     rate_limit_list: str = Field(default="60/60", pattern=BUDGET_PATTERN)
     rate_limit_open_conversation: str = Field(default="20/3600", pattern=BUDGET_PATTERN)
+    rate_limit_unread: str = Field(default="60/60", pattern=BUDGET_PATTERN)
+    rate_limit_online_status: str = Field(default="120/60", pattern=BUDGET_PATTERN)
+    rate_limit_delete: str = Field(default="30/60", pattern=BUDGET_PATTERN)
     # Offset paging stops here (a deep skip scans every row before it); cursors go further.
     max_page_offset: int = Field(default=10_000, gt=0)
 

@@ -85,6 +85,7 @@ async def list_conversations(
 
 
 async def unread_summary(core: Core, user: Principal) -> JSON:
+    await spend(core, user, "unread")
     counts = await core.store.unread_counts(user.id, None)
     convs = await core.store.get_conversations(list(counts)) if counts else []
     profiles = await core.directory.get_profiles([c.other(user.id) for c in convs])

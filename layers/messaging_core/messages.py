@@ -255,6 +255,7 @@ async def deliver_pending(core: Core, user: Principal, conversation_id: str | No
 
 async def delete_message(core: Core, user: Principal, message_id: object) -> Deleted:
     """Soft delete by the sender: the content and file are never shown again, the row stays."""
+    await spend(core, user, "delete")
     mid = parse_id(message_id, "messageId")
     m = await core.store.get_message(mid)
     if m is None:

@@ -38,6 +38,9 @@ def settings() -> Settings:
         rate_limit_mark_read=small,
         rate_limit_upload=small,
         rate_limit_send_file=small,
+        rate_limit_unread=small,
+        rate_limit_online_status=small,
+        rate_limit_delete=small,
     )
 
 
@@ -61,6 +64,9 @@ ROUTES: dict[str, Callable[[str], tuple[str, str, dict[str, Any]]]] = {
         f"{API}/conversations/{c}/attachments",
         {"json": {"fileName": "a.png", "mimeType": "image/png", "fileSize": 10}},
     ),
+    "unread": lambda c: ("GET", f"{API}/unread-count", {}),
+    "online_status": lambda c: ("GET", f"{API}/users/{'6' * 24}/online-status", {}),
+    "delete": lambda c: ("DELETE", f"{API}/{'6' * 24}", {}),
     "send_file": lambda c: (
         "POST",
         f"{API}/conversations/{c}/send-file",
