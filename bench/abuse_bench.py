@@ -208,7 +208,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--rate", type=int, default=300)
     parser.add_argument("--pairs", type=int, default=20)
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:16379/14")
+    parser.add_argument("--redis-url", help="default: the test Redis (started if needed), db 14")
     parser.add_argument("--flooder", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.flooder:
@@ -216,6 +216,10 @@ def main() -> None:
             raise SystemExit("loopback only")
         print(json.dumps(asyncio.run(flood(args.flooder, args.seconds))), flush=True)
         return
+    if not args.redis_url:
+        from tests.servers import redis_url
+
+        args.redis_url = redis_url().rsplit("/", 1)[0] + "/14"
     if "127.0.0.1" not in args.redis_url and "localhost" not in args.redis_url:
         raise SystemExit("loopback only")
     asyncio.run(main_async(args))
