@@ -150,7 +150,7 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
             return  # already being closed (or unknown): nothing more is parsed
         if isinstance(data, bytes | bytearray) or str(data)[:1] in _BINARY_TYPES:
             self.refused_binary += 1
-            await self._refuse(eio_sid, meter, BINARY_REFUSED)
+            await self._refuse(eio_sid, meter, BINARY_REFUSED, "binary")
             return
         now = self._clock()
         if now - meter.window_start >= 1.0:
@@ -162,7 +162,7 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
             or meter.size > self.limits.bytes_per_second
         ):
             self.refused_flood += 1
-            await self._refuse(eio_sid, meter, FLOOD_REFUSED)
+            await self._refuse(eio_sid, meter, FLOOD_REFUSED, "inbound budget")
             return
         await super()._handle_eio_message(eio_sid, data)
 
@@ -174,9 +174,15 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         self._binary_packet.pop(eio_sid, None)
         await super()._handle_eio_disconnect(eio_sid, reason)
 
-    async def _refuse(self, eio_sid: str, meter: _Meter, message: str) -> None:
+    async def _refuse(self, eio_sid: str, meter: _Meter, message: str, kind: str) -> None:
         """Tell the client why (when it has joined the namespace), then close the transport."""
         meter.refused = True
+        # The kind and the counts only: never the payload.
+        logger.warning(
+            "socket closed: %s",
+            kind,
+            extra={"reason": kind, "packets": meter.packets, "bytes": meter.size},
+        )
         sid = self.manager.sid_from_eio_sid(eio_sid, "/")
         if sid is not None:
             await self.emit("error", {"event": "connection", "message": message}, to=sid)
