@@ -127,6 +127,7 @@ bench: $(STAMPS)/dev.txt servers-up ## Run every benchmark (about ten minutes; s
 	@eval "$$(bash scripts/servers/env.sh)" && $(PY) bench/warm_overhead.py --n 1000 --mongo "$$TEST_MONGODB_URI"
 	@$(PY) bench/events_bench.py
 	@$(PY) bench/socket_bench.py
+	@$(PY) bench/abuse_bench.py
 
 clean: ## Remove caches and build output (keeps downloaded servers in .cache/)
 	rm -rf build cdk.out .pytest_cache .mypy_cache .ruff_cache $(STAMPS)

@@ -54,6 +54,7 @@ def build_app(context: Mapping[str, Any] | None = None, outdir: str | None = Non
         app.node, default_account=os.environ.get("CDK_DEFAULT_ACCOUNT")
     )
     settings.check_build()
+    settings.check_tls()
     env = Environment(account=settings.account, region=settings.region)
 
     data = _build_data_stack(app, settings, env)
@@ -73,7 +74,7 @@ def build_app(context: Mapping[str, Any] | None = None, outdir: str | None = Non
 def main() -> None:
     try:
         app = build_app()
-    except RuntimeError as exc:  # BuildMissingError: say what to do, not a traceback
+    except RuntimeError as exc:  # BuildMissingError, PlainHttpError: what to do, no traceback
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
     app.synth()

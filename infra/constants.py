@@ -19,9 +19,11 @@ CTX_OIDC_ISSUER: Final = "oidcIssuer"  # tokens are RS256 from this issuer, chec
 CTX_OIDC_AUDIENCE: Final = "oidcAudience"
 CTX_OIDC_JWKS_URL: Final = "oidcJwksUrl"  # default <issuer>/.well-known/jwks.json
 CTX_KAFKA_TOPIC_PREFIX: Final = "kafkaTopicPrefix"  # off by default: the original's names
-CTX_CERTIFICATE_ARN: Final = "certificateArn"  # HTTPS on the ALB
+CTX_CERTIFICATE_ARN: Final = "certificateArn"  # HTTPS on the ALB (required, see below)
 # With certificateArn: a name on that certificate resolving to the ALB, for CloudFront to use.
 CTX_SOCKET_ORIGIN_DOMAIN: Final = "socketOriginDomain"
+# FOR TESTING ONLY: synth without certificateArn, the socket ALB then serves plain HTTP.
+CTX_ALLOW_PLAIN_HTTP: Final = "allowPlainHttpForTesting"
 CTX_MONGODB_URI_SECRET_ARN: Final = "mongodbUriSecretArn"  # bring your own MongoDB (Atlas)
 CTX_KAFKA_BOOTSTRAP: Final = "kafkaBootstrap"  # skip the bootstrap look-up custom resource
 CTX_USER_SERVICE_URL: Final = "userServiceUrl"
@@ -104,6 +106,16 @@ RELAY_TIMEOUT_SECONDS: Final = 50  # finishes before the next one-minute tick
 RELAY_SCHEDULE_MINUTES: Final = 1
 API_THROTTLE_RATE: Final = 100  # steady requests per second on the stage
 API_THROTTLE_BURST: Final = 200
+# GET /health is throttled on its own at the stage (anonymous probes never spend users' share).
+HEALTH_THROTTLE_RATE: Final = 5
+HEALTH_THROTTLE_BURST: Final = 10
+
+# --- AWS WAF (infra/constructs/waf.py) --------------------------------------------------------
+WAF_RATE_WINDOW_SECONDS: Final = 300
+# Requests per IP per window: a hospital's NAT puts many users behind one address; websocket
+# frames are not requests (only the upgrade is), long-polling counts one per poll.
+WAF_RATE_PER_IP: Final = 3000
+WAF_HEALTH_RATE_PER_IP: Final = 100
 
 # --- Socket tier -----------------------------------------------------------------------------
 SOCKET_PORT: Final = 3006

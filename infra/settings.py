@@ -14,6 +14,10 @@ class BuildMissingError(RuntimeError):
     """The Lambda artefacts are not there: synth cannot package code that was not built."""
 
 
+class PlainHttpError(RuntimeError):
+    """No certificate for the socket endpoint, and plain HTTP was not explicitly allowed."""
+
+
 def _optional(node: Node, key: str) -> str | None:
     value = node.try_get_context(key)
     if value is None or str(value).strip() == "":
@@ -37,6 +41,7 @@ class DeploySettings:
     kafka_topic_prefix: str
     certificate_arn: str | None
     socket_origin_domain: str | None
+    allow_plain_http: bool
     mongodb_uri_secret_arn: str | None
     kafka_bootstrap: str | None
     user_service_url: str | None
@@ -87,6 +92,7 @@ class DeploySettings:
             or c.DEFAULT_KAFKA_TOPIC_PREFIX,
             certificate_arn=_optional(node, c.CTX_CERTIFICATE_ARN),
             socket_origin_domain=_optional(node, c.CTX_SOCKET_ORIGIN_DOMAIN),
+            allow_plain_http=(_optional(node, c.CTX_ALLOW_PLAIN_HTTP) or "").lower() == "true",
             mongodb_uri_secret_arn=_optional(node, c.CTX_MONGODB_URI_SECRET_ARN),
             kafka_bootstrap=_optional(node, c.CTX_KAFKA_BOOTSTRAP),
             user_service_url=_optional(node, c.CTX_USER_SERVICE_URL),
@@ -97,6 +103,15 @@ class DeploySettings:
             ),
             nat_gateways=int(_optional(node, c.CTX_NAT_GATEWAYS) or c.DEFAULT_NAT_GATEWAYS),
         )
+
+    def check_tls(self) -> None:
+        """The socket endpoint carries health data: HTTPS unless a test deploy says otherwise."""
+        if self.certificate_arn is None and not self.allow_plain_http:
+            raise PlainHttpError(
+                f"No TLS certificate for the socket endpoint: pass -c {c.CTX_CERTIFICATE_ARN}="
+                "<ACM certificate ARN> (production), or, for a test account only, "
+                f"-c {c.CTX_ALLOW_PLAIN_HTTP}=true to serve plain HTTP (docs/deploy.md)."
+            )
 
     def check_build(self) -> None:
         """Fail early and plainly rather than with a CDK asset error deep in synth."""

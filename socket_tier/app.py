@@ -29,12 +29,15 @@ from messaging_core.revocation import SESSION_REVOKED, check_not_revoked
 
 from .namespace import MessagingNamespace
 from .settings import SocketSettings, get_socket_settings
-from .transport import DirectManager, JsonPacket
+from .transport import DirectManager, GuardedServer, InboundLimits, JsonPacket
 from .typing_relay import TypingRelay
 
 logger = logging.getLogger(__name__)
 
 SESSION_EXPIRED = "Session expired: reconnect with a new token"
+TOO_MANY_SOCKETS = (
+    "Too many connections for this account: this one, the oldest, was closed for a newer one"
+)
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
@@ -71,7 +74,12 @@ class Realtime:
     ) -> None:
         self.settings = settings or get_settings()
         self.sock = sock or get_socket_settings()
-        self.sio = socketio.AsyncServer(
+        self.sio = GuardedServer(
+            limits=InboundLimits(
+                packets_per_second=self.sock.inbound_packets_per_second,
+                bytes_per_second=self.sock.inbound_bytes_per_second,
+                connect_timeout_seconds=self.sock.connect_timeout_seconds,
+            ),
             async_mode="asgi",
             # No origin configured: refuse every browser origin ([] would switch the check off).
             cors_allowed_origins=self.settings.frontend_origins or _no_browser_origin,
@@ -86,6 +94,8 @@ class Realtime:
         )
         self.sio.register_namespace(MessagingNamespace(self))
         self.users: dict[str, Principal] = {}
+        # Each user's sockets on this task, oldest first (MAX_SOCKETS_PER_USER).
+        self.sockets_of: dict[str, list[str]] = {}
         # One timer per socket whose token expires: the socket closes when its token does.
         self._expiry: dict[str, asyncio.TimerHandle] = {}
         self.typing = TypingRelay(
@@ -213,6 +223,10 @@ class Realtime:
 
     async def connected(self, sid: str, user: Principal) -> None:
         self.users[sid] = user
+        sids = self.sockets_of.setdefault(user.id, [])
+        sids.append(sid)
+        while len(sids) > self.sock.max_sockets_per_user:
+            self.spawn(self._evict(sids.pop(0)))
         await self.sio.enter_room(sid, user_room(user.id))
         # Registered before the handshake completes: a message sent right after is "delivered".
         came_online = await self.presence.connect(user.id, sid)
@@ -264,6 +278,11 @@ class Realtime:
             except Exception as exc:
                 logger.warning("revocation sweep failed", extra={"error": type(exc).__name__})
 
+    async def _evict(self, sid: str) -> None:
+        """Over the per-user socket limit: the oldest socket hears why, then closes."""
+        await self.sio.emit("error", {"event": "connection", "message": TOO_MANY_SOCKETS}, to=sid)
+        await self.sio.disconnect(sid)
+
     async def disconnected(self, sid: str) -> None:
         timer = self._expiry.pop(sid, None)
         if timer is not None:
@@ -271,6 +290,12 @@ class Realtime:
         user = self.users.pop(sid, None)
         if user is None:
             return
+        sids = self.sockets_of.get(user.id)
+        if sids is not None:
+            if sid in sids:
+                sids.remove(sid)
+            if not sids:
+                del self.sockets_of[user.id]
         await self.typing.drop_socket(sid)
         if await self.presence.disconnect(user.id, sid):
             await self._announce(user.id, "user_offline")

@@ -16,6 +16,7 @@ import socketio
 from messaging_core import messages
 from messaging_core.access import conversation_for
 from messaging_core.auth import bearer_token
+from messaging_core.budgets import spend
 from messaging_core.errors import DomainError, Forbidden, Unauthorized
 from messaging_core.ids import parse_id
 from messaging_core.inputs import (
@@ -99,7 +100,9 @@ class MessagingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         try:
             user = await authenticate(self.rt.core, token_from(auth, environ))
-        except DomainError as exc:  # refused, revoked, or the revocation marks unreadable
+            # A reconnect loop costs a token check and presence writes each time: budgeted.
+            await spend(self.rt.core, user, "connect")
+        except DomainError as exc:  # refused, revoked, over budget, or the marks unreadable
             # The client receives `connect_error` with this reason and joins nothing.
             raise socketio.exceptions.ConnectionRefusedError(exc.message) from None
         await self.rt.connected(sid, user)
@@ -129,9 +132,8 @@ class MessagingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     @socket_event("join_conversation")
     async def on_join_conversation(self, sid: str, user: Principal, payload: Any) -> Reply:
         data = parse_input(ConversationRefIn, payload)
-        conv = await conversation_for(self.rt.core, user, data.conversationId)
-        delivered = await messages.deliver_pending(self.rt.core, user, conv.id)
-        return {"conversationId": conv.id, "delivered": delivered}
+        conversation_id, delivered = await messages.join(self.rt.core, user, data.conversationId)
+        return {"conversationId": conversation_id, "delivered": delivered}
 
     @socket_event("typing_start")
     async def on_typing_start(self, sid: str, user: Principal, payload: Any) -> Reply:
@@ -155,7 +157,12 @@ class MessagingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     async def on_sync(self, sid: str, user: Principal, payload: Any) -> Reply:
         data = parse_input(SyncIn, payload)
         page = await messages.history(
-            self.rt.core, user, data.conversationId, Page(1, data.limit), after_seq=data.afterSeq
+            self.rt.core,
+            user,
+            data.conversationId,
+            Page(1, data.limit),
+            after_seq=data.afterSeq,
+            budget="sync",
         )
         return {
             "conversationId": page["conversationId"],
@@ -164,6 +171,9 @@ class MessagingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         }
 
     async def _partner(self, user: Principal, data: ConversationRefIn) -> str:
+        """The other participant, for a typing relay; each relay spends the typing budget (the
+        throttled keystrokes in between never get here)."""
+        await spend(self.rt.core, user, "typing")
         conv = await conversation_for(self.rt.core, user, data.conversationId)
         other = conv.other(user.id)
         if data.receiverId is not None and parse_id(data.receiverId, "receiverId") != other:

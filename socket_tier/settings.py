@@ -32,6 +32,15 @@ class SocketSettings(BaseSettings):
     shutdown_grace_seconds: int = Field(default=10, ge=0)
     # Open sockets of a revoked user are closed within this (plus the revocation cache).
     revocation_sweep_seconds: float = Field(default=30.0, gt=0, le=55)
+    # Abuse limits per connection: a person types, a phone reconnects and catches up; a script
+    # flooding the task is closed (a reconnect syncs and joins many conversations at once).
+    # Bytes allow five full-size packets (MAX_PAYLOAD_BYTES) a second.
+    inbound_packets_per_second: int = Field(default=100, gt=0)
+    inbound_bytes_per_second: int = Field(default=500_000, gt=0)
+    # A connection that has not completed its authenticated Socket.IO connect by then is dropped.
+    connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Sockets one user may hold on one task; the oldest is closed (with a reason) for a new one.
+    max_sockets_per_user: int = Field(default=10, gt=0)
 
     def model_post_init(self, __context: object) -> None:
         if self.presence_heartbeat_seconds * 2 > self.presence_ttl_seconds:

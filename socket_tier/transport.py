@@ -6,7 +6,11 @@ with `bench/socket_bench.py --targets full` (server CPU per delivered message, b
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import socketio
@@ -72,3 +76,133 @@ class DirectManager(socketio.AsyncManager):  # type: ignore[misc]
                 await self.server._send_eio_packet(eio_sid, encoded)
             except Exception as exc:  # one closing socket must not starve the others
                 logger.warning("emit to one socket failed", extra={"error": type(exc).__name__})
+
+
+BINARY_REFUSED = "Binary packets are not accepted by this service"
+FLOOD_REFUSED = "Too much traffic on this connection: it is closed, reconnect and slow down"
+# Socket.IO packet types 5 (BINARY_EVENT) and 6 (BINARY_ACK): the only ones with attachments.
+_BINARY_TYPES = ("5", "6")
+
+
+@dataclass(slots=True)
+class _Meter:
+    """Inbound traffic of one connection in the current one-second window."""
+
+    window_start: float
+    packets: int = 0
+    size: int = 0
+    refused: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class InboundLimits:
+    packets_per_second: int
+    bytes_per_second: int
+    # A connection that has not joined the namespace (authenticated connect) by then is dropped.
+    connect_timeout_seconds: float
+
+
+class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
+    """A Socket.IO server that refuses what a chat never needs, before it costs memory.
+
+    - A packet that declares binary attachments closes its connection at once: the stock server
+      would buffer attachments until the declared count (up to ten digits) arrived.
+    - Each connection has an inbound budget (packets and bytes per second); over it, the client
+      gets `error {event: "connection", message}` and the connection closes.
+    - An Engine.IO connection that never completes its Socket.IO connect is dropped after
+      `connect_timeout_seconds` (a refused token leaves one open too).
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        limits: InboundLimits,
+        clock: Callable[[], float] = time.monotonic,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.limits = limits
+        self._clock = clock
+        self._meters: dict[str, _Meter] = {}
+        self._connect_timers: dict[str, asyncio.TimerHandle] = {}
+        self._closing: set[asyncio.Task[None]] = set()
+        self.refused_binary = 0  # counters for tests and the benchmark
+        self.refused_flood = 0
+        self.dropped_unauthenticated = 0
+
+    def buffered_attachment_bytes(self) -> int:
+        """Bytes held for incomplete binary packets (always 0 here; the stock server grows)."""
+        return sum(
+            len(a) for pkt in self._binary_packet.values() for a in getattr(pkt, "attachments", [])
+        )
+
+    async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> None:
+        await super()._handle_eio_connect(eio_sid, environ)
+        self._meters[eio_sid] = _Meter(self._clock())
+        loop = asyncio.get_running_loop()
+        self._connect_timers[eio_sid] = loop.call_later(
+            self.limits.connect_timeout_seconds, self._connect_expired, eio_sid
+        )
+
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        meter = self._meters.get(eio_sid)
+        if meter is None or meter.refused:
+            return  # already being closed (or unknown): nothing more is parsed
+        if isinstance(data, bytes | bytearray) or str(data)[:1] in _BINARY_TYPES:
+            self.refused_binary += 1
+            await self._refuse(eio_sid, meter, BINARY_REFUSED, "binary")
+            return
+        now = self._clock()
+        if now - meter.window_start >= 1.0:
+            meter.window_start, meter.packets, meter.size = now, 0, 0
+        meter.packets += 1
+        meter.size += len(data)
+        if (
+            meter.packets > self.limits.packets_per_second
+            or meter.size > self.limits.bytes_per_second
+        ):
+            self.refused_flood += 1
+            await self._refuse(eio_sid, meter, FLOOD_REFUSED, "inbound budget")
+            return
+        await super()._handle_eio_message(eio_sid, data)
+
+    async def _handle_eio_disconnect(self, eio_sid: str, reason: Any = None) -> None:
+        self._meters.pop(eio_sid, None)
+        timer = self._connect_timers.pop(eio_sid, None)
+        if timer is not None:
+            timer.cancel()
+        self._binary_packet.pop(eio_sid, None)
+        await super()._handle_eio_disconnect(eio_sid, reason)
+
+    async def _refuse(self, eio_sid: str, meter: _Meter, message: str, kind: str) -> None:
+        """Tell the client why (when it has joined the namespace), then close the transport."""
+        meter.refused = True
+        # The kind and the counts only: never the payload.
+        logger.warning(
+            "socket closed: %s",
+            kind,
+            extra={"reason": kind, "packets": meter.packets, "bytes": meter.size},
+        )
+        sid = self.manager.sid_from_eio_sid(eio_sid, "/")
+        if sid is not None:
+            await self.emit("error", {"event": "connection", "message": message}, to=sid)
+        await self._close_transport(eio_sid)
+
+    async def _close_transport(self, eio_sid: str) -> None:
+        """Close, and do not wait for the client to agree: Engine.IO's close only sends CLOSE
+        and keeps reading (one task per frame) until the client hangs up, which a hostile one
+        never does. A `None` in the socket's queue ends its writer, which closes the websocket
+        and with it the reader."""
+        socket = self.eio.sockets.get(eio_sid)
+        await self.eio.disconnect(eio_sid)
+        if socket is not None:
+            socket.queue.put_nowait(None)
+
+    def _connect_expired(self, eio_sid: str) -> None:
+        self._connect_timers.pop(eio_sid, None)
+        if eio_sid not in self.environ or self.manager.sid_from_eio_sid(eio_sid, "/"):
+            return  # gone already, or connected in time
+        self.dropped_unauthenticated += 1
+        task = asyncio.get_running_loop().create_task(self._close_transport(eio_sid))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)

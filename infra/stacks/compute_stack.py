@@ -12,6 +12,7 @@ from infra.constructs.relay import OutboxRelay
 from infra.constructs.rest_api import RestApi
 from infra.constructs.service_function import ServiceFunction
 from infra.constructs.socket_tier import SocketTier
+from infra.constructs.waf import EdgeFirewall, throttle_health_route
 from infra.grants import grant_attachments_read, grant_attachments_write, grant_secret_read
 from infra.nag import REASON_INLINE_POLICIES, suppress_stack
 from infra.settings import DeploySettings
@@ -47,6 +48,11 @@ class ComputeStack(Stack):
         self.functions = self._build_functions()
         self.rest = self._build_rest_api()
         self.socket = self._build_socket_tier()
+        self.firewall = EdgeFirewall(
+            self, "Firewall", logs_key=self.data.keys.logs, log_retention=self.data.log_retention
+        )
+        self.firewall.protect("SocketAlbAcl", self.socket.load_balancer.load_balancer_arn)
+        throttle_health_route(self.rest.api, self.rest.stage)
         self.edge = Edge(
             self,
             "Edge",

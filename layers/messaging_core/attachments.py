@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass
 
 from .access import conversation_for
+from .budgets import spend
 from .clock import utcnow
 from .core import Core
 from .errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unavailable
@@ -76,6 +77,7 @@ async def request_upload(
     size: object,
 ) -> JSON:
     """A presigned POST for one file, only for a participant, remembered for its later check."""
+    await spend(core, user, "upload")
     files, uploads = _ports(core)
     conv = await conversation_for(core, user, conversation_id)
     name = _checked_name(file_name)
@@ -97,6 +99,7 @@ async def send_uploaded_file(
     core: Core, user: Principal, conversation_id: object, key: object, message: FileMessage
 ) -> Sent:
     """Send a file uploaded through a presigned POST, after checking the stored object."""
+    await spend(core, user, "send_file")
     files, uploads = _ports(core)
     conv = await conversation_for(core, user, conversation_id)
     if not isinstance(key, str) or not key:
@@ -132,6 +135,7 @@ async def send_small_file(
     message: FileMessage,
 ) -> Sent:
     """The original's multipart form, for files small enough to pass API Gateway and Lambda."""
+    await spend(core, user, "send_file")
     files, _ = _ports(core)
     conv = await conversation_for(core, user, conversation_id)
     if len(data) > core.settings.multipart_max_bytes:

@@ -9,6 +9,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # A development default so `make run` needs no set-up; refused outside development (see below).
 DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"
 DEV_FRONTEND_URL = "http://localhost:3000"
+# A budget setting: "<count>/<window seconds>", both positive (for example "20/3600").
+BUDGET_PATTERN = r"^[1-9][0-9]{0,8}/[1-9][0-9]{0,8}$"
 
 
 class Settings(BaseSettings):
@@ -83,6 +85,25 @@ class Settings(BaseSettings):
     max_caption_length: int = Field(default=500, gt=0)
     rate_limit_messages: int = Field(default=30, gt=0)
     rate_limit_window_seconds: int = Field(default=10, gt=0)
+
+    # Per-user budgets of every other event and route, "count/seconds", shared by all tasks and
+    # functions through the same Redis limiter as sending (see budgets.py for what each covers).
+    rate_limit_connect: str = Field(default="30/60", pattern=BUDGET_PATTERN)
+    rate_limit_typing: str = Field(default="30/10", pattern=BUDGET_PATTERN)
+    rate_limit_sync: str = Field(default="60/60", pattern=BUDGET_PATTERN)
+    rate_limit_mark_read: str = Field(default="120/60", pattern=BUDGET_PATTERN)
+    rate_limit_join: str = Field(default="60/60", pattern=BUDGET_PATTERN)
+    rate_limit_history: str = Field(default="120/60", pattern=BUDGET_PATTERN)
+    rate_limit_search: str = Field(default="30/60", pattern=BUDGET_PATTERN)
+    rate_limit_upload: str = Field(default="30/60", pattern=BUDGET_PATTERN)
+    rate_limit_send_file: str = Field(default="20/60", pattern=BUDGET_PATTERN)
+    rate_limit_list: str = Field(default="60/60", pattern=BUDGET_PATTERN)
+    rate_limit_open_conversation: str = Field(default="20/3600", pattern=BUDGET_PATTERN)
+    rate_limit_unread: str = Field(default="60/60", pattern=BUDGET_PATTERN)
+    rate_limit_online_status: str = Field(default="120/60", pattern=BUDGET_PATTERN)
+    rate_limit_delete: str = Field(default="30/60", pattern=BUDGET_PATTERN)
+    # Offset paging stops here (a deep skip scans every row before it); cursors go further.
+    max_page_offset: int = Field(default=10_000, gt=0)
 
     # Attachments: presigned upload and download lifetimes, KMS key (AWS), multipart ceiling.
     s3_sse_kms_key_id: str | None = None

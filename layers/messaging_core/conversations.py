@@ -3,10 +3,12 @@
 import asyncio
 from dataclasses import dataclass
 
+from .budgets import spend
 from .clock import utcnow
 from .core import Core
 from .errors import Forbidden, Invalid, NotFound
 from .ids import new_id, parse_id
+from .inputs import check_offset
 from .models import USER_TYPES, Conversation, ConversationType, Page, Principal, UserType
 from .views import JSON, conversation_view, pagination
 
@@ -38,6 +40,7 @@ async def open_conversation(
     existing = await core.store.find_conversation_between(user.id, rid)
     if existing is not None:  # its pair passed the rules when it was created
         return Opened(await _view(core, existing, user.id), created=False)
+    await spend(core, user, "open_conversation")  # creations only: reopening one is free
 
     rtype = await recipient_role(core, user, rid)
     if recipient_type != rtype:
@@ -79,6 +82,8 @@ async def recipient_role(core: Core, user: Principal, recipient_id: str) -> User
 async def list_conversations(
     core: Core, user: Principal, conversation_type: str, page: Page
 ) -> tuple[list[JSON], JSON]:
+    await spend(core, user, "list")
+    check_offset(core.settings, page, "filter by type instead")
     if conversation_type != "all" and conversation_type not in CONVERSATION_TYPES:
         raise Invalid("type must be one of all, patient_doctor, doctor_doctor")
     wanted: ConversationType | None = (
@@ -99,6 +104,7 @@ async def list_conversations(
 
 
 async def unread_summary(core: Core, user: Principal) -> JSON:
+    await spend(core, user, "unread")
     counts = await core.store.unread_counts(user.id, None)
     convs = await core.store.get_conversations(list(counts)) if counts else []
     profiles = await core.directory.get_profiles([c.other(user.id) for c in convs])

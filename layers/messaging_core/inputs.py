@@ -6,10 +6,13 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
+from .config import Settings
 from .errors import Invalid
+from .models import Page
 
 MAX_METADATA_BYTES = 4096
 MAX_IDS_PER_CALL = 500
+CURSOR_HINT = "to go further back, use the before/after cursors (a message id) with page=1"
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -101,3 +104,10 @@ def check_metadata(metadata: dict[str, Any] | None) -> dict[str, Any] | None:
 
     walk(metadata)
     return metadata
+
+
+def check_offset(settings: Settings, page: Page, hint: str = CURSOR_HINT) -> None:
+    """Offset paging ends at MAX_PAGE_OFFSET rows: a deeper skip makes the database walk every
+    row before it, on each request. History's `before`/`after` cursors reach any depth."""
+    if page.page * page.limit > settings.max_page_offset:
+        raise Invalid(f"page x limit must be at most {settings.max_page_offset}: {hint}")

@@ -7,11 +7,12 @@ from datetime import datetime
 
 from . import events
 from .access import conversation_for
+from .budgets import BudgetName, spend
 from .clock import iso, utcnow
 from .core import Core
-from .errors import DuplicateKey, Forbidden, Invalid, NotFound, RateLimited, Unavailable
+from .errors import DuplicateKey, Forbidden, Invalid, NotFound, Unavailable
 from .ids import new_id, parse_id
-from .inputs import MAX_IDS_PER_CALL, SendMessageIn, check_metadata
+from .inputs import MAX_IDS_PER_CALL, SendMessageIn, check_metadata, check_offset
 from .models import Attachment, Conversation, LastMessage, Message, MessageType, Page, Principal
 from .text import index_tokens
 from .views import JSON, message_view, message_views, pagination
@@ -88,11 +89,7 @@ async def store_message(
         original = await core.store.find_by_client_key(user.id, temp_id)
         if original is not None:
             return Sent(await _one_view(core, original), created=False)
-    settings = core.settings
-    if not await core.rate_limiter.hit(
-        f"send:{user.id}", settings.rate_limit_messages, settings.rate_limit_window_seconds
-    ):
-        raise RateLimited("Too many messages: slow down and try again in a few seconds")
+    await spend(core, user, "send")
 
     # Both round trips at once; one task, not gather's two (this runs once per message).
     online_check = asyncio.ensure_future(core.presence.is_online(other))
@@ -161,8 +158,13 @@ async def history(
     before: object | None = None,
     after: object | None = None,
     after_seq: int | None = None,
+    budget: BudgetName = "history",
 ) -> JSON:
-    """Newest first by page or before a message; oldest first after a message (catch-up)."""
+    """Newest first by page or before a message; oldest first after a message (catch-up).
+
+    REST history and the socket `sync` share this path, each with its own budget."""
+    await spend(core, user, budget)
+    check_offset(core.settings, page)
     conv = await conversation_for(core, user, conversation_id)
     if before is not None and (after is not None or after_seq is not None):
         raise Invalid("Use either before or after, not both")
@@ -196,6 +198,7 @@ async def mark_read(
     core: Core, user: Principal, conversation_id: object, message_ids: list[str] | None
 ) -> ReadReceipt:
     """Mark messages addressed to the caller as read (all unread ones when no ids are given)."""
+    await spend(core, user, "mark_read")
     conv = await conversation_for(core, user, conversation_id)
     ids: list[str] | None = None
     if message_ids is not None:
@@ -226,6 +229,13 @@ async def mark_read(
     return ReadReceipt(conv.id, changed, candidates if changed else [], now)
 
 
+async def join(core: Core, user: Principal, conversation_id: object) -> tuple[str, int]:
+    """Socket `join_conversation`: check the caller is in it, deliver what waits for them there."""
+    await spend(core, user, "join")
+    conv = await conversation_for(core, user, conversation_id)
+    return conv.id, await deliver_pending(core, user, conv.id)
+
+
 async def deliver_pending(core: Core, user: Principal, conversation_id: str | None = None) -> int:
     """Mark what waits for `user` delivered and tell each sender (on connect, join or view)."""
     waiting = await core.store.undelivered_for(user.id, conversation_id, MAX_CATCH_UP)
@@ -245,6 +255,7 @@ async def deliver_pending(core: Core, user: Principal, conversation_id: str | No
 
 async def delete_message(core: Core, user: Principal, message_id: object) -> Deleted:
     """Soft delete by the sender: the content and file are never shown again, the row stays."""
+    await spend(core, user, "delete")
     mid = parse_id(message_id, "messageId")
     m = await core.store.get_message(mid)
     if m is None:

@@ -1,5 +1,6 @@
 """Presence questions: only the user and their conversation partners learn who is online."""
 
+from .budgets import spend
 from .clock import iso, utcnow
 from .core import Core
 from .errors import Forbidden
@@ -9,6 +10,7 @@ from .views import JSON
 
 
 async def online_status(core: Core, user: Principal, user_id: object) -> JSON:
+    await spend(core, user, "online_status")
     target = parse_id(user_id, "userId")
     if target != user.id and await core.store.find_conversation_between(user.id, target) is None:
         raise Forbidden("You can only see the status of your conversation partners")

@@ -1,8 +1,10 @@
 """Word search over the caller's conversations: accent- and case-insensitive, last word a prefix."""
 
 from .access import conversation_for
+from .budgets import spend
 from .core import Core
 from .errors import Invalid
+from .inputs import check_offset
 from .models import Page, Principal
 from .text import words
 from .views import JSON, message_views, pagination
@@ -14,6 +16,8 @@ MAX_QUERY_WORDS = 10
 async def search_messages(
     core: Core, user: Principal, query: str, conversation_id: object | None, page: Page
 ) -> JSON:
+    await spend(core, user, "search")
+    check_offset(core.settings, page, "narrow the query or the conversation instead")
     if not query.strip():
         raise Invalid("query is required")
     if len(query) > MAX_QUERY_LENGTH:

@@ -79,6 +79,8 @@ def synthesize(root: Path, extra_context: dict[str, Any] | None = None) -> Synth
         {
             c.CTX_BUILD_DIR: str(_placeholder_build(root)),
             c.CTX_ASSET_ROOT: str(_asset_root(root)),
+            # The default synth has no certificate: it stands for a test account.
+            c.CTX_ALLOW_PLAIN_HTTP: "true",
         }
     )
     context.update(extra_context or {})
