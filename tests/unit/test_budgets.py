@@ -14,7 +14,7 @@ from messaging_core.store.memory import MemoryStore
 from pydantic import ValidationError
 
 from functions.local_app import create_local_app
-from tests.conftest import Cast, make_settings
+from tests.conftest import Cast, make_settings, sign_in
 
 API = "/api/v1/messages"
 N = 3  # every budget of these tests: N actions a minute
@@ -45,8 +45,10 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    set_core(await build_core(settings, store=MemoryStore()))
+async def client(settings: Settings, cast: Cast) -> AsyncIterator[httpx.AsyncClient]:
+    core = await build_core(settings, store=MemoryStore())
+    await sign_in(core, cast)  # recipients must be known to the directory (#10)
+    set_core(core)
     # Some routes fail for their own reasons here (no S3 credentials): only the 429s matter.
     transport = httpx.ASGITransport(app=create_local_app(), raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
