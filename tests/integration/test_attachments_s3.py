@@ -258,3 +258,27 @@ async def test_outsiders_get_neither_uploads_nor_links(env: Env, cast: Any) -> N
     assert r.status_code == 403
     r = await env.client.get(f"{API}/conversations/{conv}/messages", headers=cast.doctor2.headers)
     assert r.status_code == 403
+
+
+async def test_replace_attack_re_posting_the_policy_changes_nothing_the_receiver_gets(
+    env: Env, cast: Any
+) -> None:
+    conv = await conversation(env, cast)
+    # Given a PDF uploaded through its presigned POST and accepted by send-file
+    grant = (await ask(env, cast.patient, conv, "bilan.pdf", "application/pdf", len(PDF))).json()
+    grant = grant["data"]
+    assert await upload(grant, PDF, "application/pdf") in (200, 201, 204)
+    r = await send_file(
+        env, cast.patient, conv, key=grant["key"], receiverId=cast.doctor.id, messageType="document"
+    )
+    assert r.status_code == 201, r.text
+    # When the sender re-POSTs the same policy fields (still within their 300 s) with other bytes
+    evil = b"%PDF-1.4\n" + b"not the verified report " * 40
+    evil = evil[: len(PDF)].ljust(len(PDF), b" ")  # same size, same type, valid magic bytes
+    assert await upload(grant, evil, "application/pdf") in (200, 201, 204)
+    # Then the receiver's link, signed from the history, still serves the verified bytes
+    r = await env.client.get(f"{API}/conversations/{conv}/messages", headers=cast.doctor.headers)
+    url = r.json()["data"]["messages"][0]["attachment"]["url"]
+    async with httpx.AsyncClient() as web:
+        got = await web.get(url)
+    assert got.status_code == 200 and got.content == PDF
