@@ -133,8 +133,13 @@ async def test_presigned_upload_then_send_file_then_download(env: Env, cast: Any
     async with httpx.AsyncClient() as web:
         got = await web.get(url)
     assert got.status_code == 200 and got.content == PDF
-    assert "filename*=UTF-8''compte-rendu%20%C3%A9.pdf" in got.headers["content-disposition"]
-    tags = env.s3.get_object_tagging(Bucket=env.bucket, Key=grant["key"])["TagSet"]
+    # signed under a neutral name: S3 access logs keep the URL, so no file name goes in it
+    assert 'filename="attachment.pdf"' in got.headers["content-disposition"]
+    assert "compte" not in url and "compte" not in got.headers["content-disposition"]
+    # the message's object lives under files/ (no upload policy names it), the upload key is gone
+    stored = [k for k in keys(env) if k.startswith(f"files/{conv}/")]
+    assert len(stored) == 1 and stored[0].endswith(".pdf") and grant["key"] not in keys(env)
+    tags = env.s3.get_object_tagging(Bucket=env.bucket, Key=stored[0])["TagSet"]
     assert {"Key": "state", "Value": "confirmed"} in tags
     # the receiver's sockets got it too
     assert any(e == "new_message" for _, e, _ in env.core.notifier.emitted)  # type: ignore[attr-defined]
@@ -176,6 +181,7 @@ async def test_spoofed_or_inconsistent_files_are_refused_and_deleted(
     assert await messages_in(env, conv) == 0
     if message_type == ("image" if declared.startswith("image/") else "document"):
         assert grant["key"] not in keys(env)  # a refused file is not kept
+        assert not [k for k in keys(env) if k.startswith("files/")]  # nor its checked copy
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,9 @@ class MemoryUploads:
         self._claimed.add(key)
         return True
 
+    async def is_claimed(self, key: str) -> bool:
+        return key in self._claimed
+
 
 class MongoUploads:
     def __init__(self, db: Any) -> None:
@@ -66,3 +69,6 @@ class MongoUploads:
         except DuplicateKeyError:
             return False
         return True
+
+    async def is_claimed(self, key: str) -> bool:
+        return await self._claims.find_one({"_id": key}) is not None
