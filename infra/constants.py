@@ -120,7 +120,13 @@ REDIS_SNAPSHOT_RETENTION_DAYS: Final = 15
 MSK_CLUSTER_NAME: Final = "esante-messaging"
 KAFKA_TOPIC_PREFIX: Final = "esante."
 KAFKA_IAM_PORT: Final = 9098
-ATTACHMENTS_PREFIX: Final = "messages/"
+ATTACHMENTS_PREFIX: Final = "messages/"  # upload keys: what presigned POST policies name
+# Confirmed files: send-file copies a checked upload here, and messages reference only these.
+# The bucket policy denies PutObject here to every principal but the confirming role, whose
+# name is fixed so that the data stack can name it without a reference to the compute stack.
+CONFIRMED_FILES_PREFIX: Final = "files/"
+CONFIRMING_ROLE_NAME_PREFIX: Final = f"{APP_NAME}-confirm-files-"  # + region
+UPLOAD_STATE_DELETED: Final = "deleted"
 # Uploads are tagged state=pending by the presigned POST policy and re-tagged state=confirmed
 # when the message that references them is accepted; the rest expire after a day.
 UPLOAD_STATE_TAG: Final = "state"

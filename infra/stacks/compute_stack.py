@@ -11,7 +11,13 @@ from infra.constructs.relay import OutboxRelay
 from infra.constructs.rest_api import RestApi
 from infra.constructs.service_function import ServiceFunction
 from infra.constructs.socket_tier import SocketTier
-from infra.grants import grant_attachments_read, grant_attachments_write, grant_secret_read
+from infra.constructs.storage import confirming_role_name
+from infra.grants import (
+    grant_attachments_read,
+    grant_attachments_retire,
+    grant_attachments_write,
+    grant_secret_read,
+)
 from infra.nag import REASON_INLINE_POLICIES, suppress_stack
 from infra.settings import DeploySettings
 from infra.stacks.data_stack import DataStack
@@ -117,6 +123,7 @@ class ComputeStack(Stack):
         redis: bool = False,
         kafka: bool = False,
         timeout_seconds: int = c.LAMBDA_TIMEOUT_SECONDS,
+        role_name: str | None = None,
     ) -> ServiceFunction:
         d = self.data
         fn = ServiceFunction(
@@ -131,6 +138,7 @@ class ComputeStack(Stack):
             logs_key=d.keys.logs,
             log_retention=d.log_retention,
             timeout_seconds=timeout_seconds,
+            role_name=role_name,
         )
         self._open_data_access(fn.function, mongo=mongo, redis=redis, kafka=kafka)
         # Grants follow the network access: a function holds the secret of what it can reach.
@@ -148,7 +156,10 @@ class ComputeStack(Stack):
         fns = {
             c.FN_CONVERSATIONS: self._function(c.FN_CONVERSATIONS, redis=True),
             c.FN_MESSAGES: self._function(c.FN_MESSAGES, redis=True, kafka=True),
-            c.FN_ATTACHMENTS: self._function(c.FN_ATTACHMENTS, redis=True, kafka=True),
+            # The one role the bucket lets write confirmed files (files/): named, see storage.
+            c.FN_ATTACHMENTS: self._function(
+                c.FN_ATTACHMENTS, redis=True, kafka=True, role_name=confirming_role_name()
+            ),
             c.FN_PRESENCE: self._function(c.FN_PRESENCE, redis=True),
             c.FN_RELAY: self._function(
                 c.FN_RELAY, kafka=True, timeout_seconds=c.RELAY_TIMEOUT_SECONDS
@@ -158,12 +169,12 @@ class ComputeStack(Stack):
             # Every route re-checks the token in the function, not only at the edge.
             grant_secret_read(d.secrets.jwt, d.keys.data, fns[name].function)
         bucket, key = d.storage.bucket, d.keys.attachments
-        # Upload (presigned POST), tag pending/confirmed, read back, delete rejected files.
+        # Upload (presigned POST), copy to files/, tag, read back, delete spent or refused keys.
         attachments = fns[c.FN_ATTACHMENTS]
         grant_attachments_write(bucket, key, attachments.function, owner=attachments)
-        # Message lists carry presigned GET URLs for their attachments.
+        # Message lists carry presigned GET URLs; deleting a file message tags its object.
         messages = fns[c.FN_MESSAGES]
-        grant_attachments_read(bucket, key, messages.function, owner=messages)
+        grant_attachments_retire(bucket, key, messages.function, owner=messages)
         return fns
 
     def _build_authorizer(self) -> ServiceFunction:

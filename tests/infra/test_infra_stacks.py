@@ -422,6 +422,73 @@ def test_bucket_cors_allows_post_and_get_from_the_frontend(synth: Synth) -> None
     assert rule["AllowedOrigins"] == ["http://localhost:3000"]
 
 
+def _bucket_policy(t: dict[str, Any], bucket_prefix: str) -> list[dict[str, Any]]:
+    [lid] = [k for k in resources(t, "AWS::S3::Bucket") if k.startswith(bucket_prefix)]
+    [policy] = [
+        p
+        for p in resources(t, "AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == {"Ref": lid}
+    ]
+    return list(policy["Properties"]["PolicyDocument"]["Statement"])
+
+
+def test_confirmed_files_are_writable_only_by_the_confirming_role(synth: Synth) -> None:
+    # A verified file never changes under its message: PutObject on files/ is denied to
+    # every principal but the attachments function's role (named, as another stack owns it).
+    [deny] = [
+        st
+        for st in _bucket_policy(synth.data_json, "StorageAttachments")
+        if st["Effect"] == "Deny" and "s3:PutObject" in as_list(st["Action"])
+    ]
+    assert deny["Principal"] == {"AWS": "*"}
+    assert f"/{c.CONFIRMED_FILES_PREFIX}*" in json.dumps(deny["Resource"])
+    allowed = json.dumps(deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"])
+    assert f":role/{c.CONFIRMING_ROLE_NAME_PREFIX}" in allowed
+    _, fn = functions_by_handler(synth.compute_json)[c.handler_of(c.FN_ATTACHMENTS)]
+    role = synth.compute_json["Resources"][function_role(fn)]["Properties"]
+    assert c.CONFIRMING_ROLE_NAME_PREFIX in json.dumps(role["RoleName"])
+    # and no upload policy can name files/: presigned POST keys are messages/...
+    assert c.CONFIRMED_FILES_PREFIX != c.ATTACHMENTS_PREFIX
+
+
+def test_messages_role_may_tag_a_deleted_files_object_but_not_write_it(synth: Synth) -> None:
+    actions = handler_actions(synth, c.FN_MESSAGES)
+    assert "s3:PutObjectTagging" in actions
+    assert not {"s3:PutObject", "s3:DeleteObject", "kms:GenerateDataKey"} & actions
+    tagging = [
+        json.dumps(st["Resource"])
+        for lid, st in statements_of(synth.compute_json)
+        if "s3:PutObjectTagging" in as_list(st["Action"]) and lid.startswith("MessagesFunction")
+    ]
+    assert tagging and all(f"/{c.CONFIRMED_FILES_PREFIX}*" in r for r in tagging)
+
+
+def test_access_logs_are_readable_only_by_the_audit_role(synth: Synth) -> None:
+    t = synth.data_json
+    [deny] = [
+        st
+        for st in _bucket_policy(t, "StorageAccessLogs")
+        if st["Effect"] == "Deny" and "s3:GetObject" in as_list(st["Action"])
+    ]
+    assert deny["Principal"] == {"AWS": "*"}
+    assert {"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"} <= set(deny["Action"])
+    [(audit_lid, audit)] = [
+        (k, v) for k, v in resources(t, "AWS::IAM::Role").items() if k.startswith("StorageLogAudit")
+    ]
+    assert deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"] == {
+        "Fn::GetAtt": [audit_lid, "Arn"]
+    }
+    # assumed by people with MFA, never by a service that handles traffic
+    [assume] = audit["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert assume["Condition"] == {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
+    assert "Service" not in assume["Principal"]
+    # no function or task role of the compute stack reads the log bucket
+    for lid, st in statements_of(synth.compute_json):
+        assert "AccessLogs" not in json.dumps(st["Resource"]) or "s3:GetObject" not in as_list(
+            st["Action"]
+        ), lid
+
+
 def test_redis_is_encrypted_in_transit_and_at_rest_with_auth(synth: Synth) -> None:
     [redis] = resources(synth.data_json, "AWS::ElastiCache::ReplicationGroup").values()
     props = redis["Properties"]
