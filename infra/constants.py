@@ -25,6 +25,9 @@ CTX_NOTIFICATION_SERVICE_URL: Final = "notificationServiceUrl"
 CTX_ALARM_EMAIL: Final = "alarmEmail"
 CTX_LOG_RETENTION_DAYS: Final = "logRetentionDays"
 CTX_NAT_GATEWAYS: Final = "natGateways"
+# DocumentDB's profiler logs whole commands (message content, search words, file names): off
+# unless an operator opts in for a debugging window (`-c docdbProfiler=true`), see deploy.md.
+CTX_DOCDB_PROFILER: Final = "docdbProfiler"
 
 DEFAULT_FRONTEND_URL: Final = "http://localhost:3000"
 # One year: application and access logs are the traceability record a health-data host
@@ -108,7 +111,17 @@ STICKY_SESSION_HOURS: Final = 1
 # --- Data tier -------------------------------------------------------------------------------
 MONGODB_DB_NAME: Final = "esante-messaging"
 DOCDB_CLUSTER_NAME: Final = "esante-messaging"
-DOCDB_MASTER_USER: Final = "esante"
+DOCDB_MASTER_USER: Final = "esante"  # administration only: granted to nothing serving traffic
+# The application's own user: readWrite on MONGODB_DB_NAME only, created once (deploy.md), its
+# password in its own secret, rotated by Secrets Manager (multi-user: it alternates with
+# `<name>_clone`, so the previous password keeps working while processes pick up the new one).
+DOCDB_APP_USER: Final = "esante_app"
+DOCDB_APP_USER_ROTATION_DAYS: Final = 30
+# Amazon's RDS/DocumentDB CA bundle: fetched at build time (scripts/build_lambda.sh and the
+# socket Dockerfile) from its documented URL, shipped in the layer and the image.
+RDS_CA_BUNDLE_URL: Final = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
+RDS_CA_BUNDLE_LAMBDA_PATH: Final = "/opt/python/certs/rds-global-bundle.pem"  # in the layer
+RDS_CA_BUNDLE_IMAGE_PATH: Final = "/app/certs/rds-global-bundle.pem"  # in the socket image
 DOCDB_PORT: Final = 27117  # not the default 27017: trims drive-by scans (AwsSolutions-DOC2)
 MONGODB_DEFAULT_PORT: Final = 27017  # an existing MongoDB (context mongodbUriSecretArn)
 DOCDB_INSTANCES: Final = 2
@@ -142,6 +155,7 @@ URI_UNSAFE_PASSWORD_CHARS: Final = " \"'`@/:?#[]%&+=\\;,<>{}|^$!*()~"
 ENV_ENVIRONMENT: Final = "ENVIRONMENT"
 ENV_MONGODB_URI_SECRET_ARN: Final = "MONGODB_URI_SECRET_ARN"
 ENV_MONGODB_DB: Final = "MONGODB_DB"
+ENV_MONGODB_TLS_CA_FILE: Final = "MONGODB_TLS_CA_FILE"
 ENV_JWT_SECRET_ARN: Final = "JWT_SECRET_ARN"
 ENV_REDIS_URL: Final = "REDIS_URL"
 ENV_REDIS_AUTH_SECRET_ARN: Final = "REDIS_AUTH_SECRET_ARN"

@@ -86,6 +86,9 @@ class ComputeStack(Stack):
             c.ENV_POWERTOOLS_METRICS_NAMESPACE: c.METRICS_NAMESPACE,
             c.ENV_LOG_LEVEL: c.LOG_LEVEL_DEFAULT,
         }
+        if d.database.cluster is not None:
+            # DocumentDB's certificate is verified against Amazon's RDS CA, shipped in the layer.
+            env[c.ENV_MONGODB_TLS_CA_FILE] = c.RDS_CA_BUNDLE_LAMBDA_PATH
         if s.user_service_url:
             env[c.ENV_USER_SERVICE_URL] = s.user_service_url
         if s.notification_service_url:
@@ -222,7 +225,7 @@ class ComputeStack(Stack):
             public_subnets=d.network.public_subnets,
             app_subnets=d.network.app_subnets,
             asset_root=self.settings.asset_root,
-            environment={**self.environment_vars, c.ENV_AWS_REGION: Aws.REGION},
+            environment=self._task_environment(),
             certificate_arn=self.settings.certificate_arn,
             access_log_bucket=d.storage.log_bucket,
             logs_key=d.keys.logs,
@@ -237,6 +240,12 @@ class ComputeStack(Stack):
         # New messages pushed over sockets carry presigned GET URLs too.
         grant_attachments_read(d.storage.bucket, d.keys.attachments, role, owner=tier)
         return tier
+
+    def _task_environment(self) -> dict[str, str]:
+        env = {**self.environment_vars, c.ENV_AWS_REGION: Aws.REGION}
+        if c.ENV_MONGODB_TLS_CA_FILE in env:  # the same bundle, at the image's path
+            env[c.ENV_MONGODB_TLS_CA_FILE] = c.RDS_CA_BUNDLE_IMAGE_PATH
+        return env
 
     def _build_monitoring(self) -> Monitoring:
         fns = {name: f.function for name, f in self.functions.items()}

@@ -87,6 +87,7 @@ class DataStack(Stack):
             logs_key=self.keys.logs,
             log_retention=self.log_retention,
             existing_uri_secret_arn=self.settings.mongodb_uri_secret_arn,
+            profiler=self.settings.docdb_profiler,
         )
 
     def _build_cache(self) -> Cache:

@@ -514,20 +514,78 @@ def test_kafka_bootstrap_from_context_skips_the_lookup(synth_alt: Synth) -> None
     assert env[c.ENV_KAFKA_BROKER] == "b-1.example.kafka.eu-central-1.amazonaws.com:9098"
 
 
-def test_documentdb_is_encrypted_and_its_uri_kept_in_a_secret(synth: Synth) -> None:
-    [cluster] = resources(synth.data_json, "AWS::DocDB::DBCluster").values()
+def test_documentdb_is_encrypted_and_apps_use_their_own_rotated_user(synth: Synth) -> None:
+    # Was: one MONGODB_URI secret built from the master password (issue 12: least privilege).
+    d = synth.data_json
+    [cluster] = resources(d, "AWS::DocDB::DBCluster").values()
     assert cluster["Properties"]["StorageEncrypted"] is True
     assert cluster["Properties"]["DeletionProtection"] is True
     assert cluster["DeletionPolicy"] == "Snapshot"
-    [params] = resources(synth.data_json, "AWS::DocDB::DBClusterParameterGroup").values()
+    [params] = resources(d, "AWS::DocDB::DBClusterParameterGroup").values()
     assert params["Properties"]["Parameters"]["tls"] == "enabled"
-    [uri] = [
-        s
-        for lid, s in resources(synth.data_json, "AWS::SecretsManager::Secret").items()
-        if lid.startswith("DatabaseUriSecret")
+    # The application user's secret, in the multi-user rotation format, rotated every 30 days.
+    [(app_lid, app)] = [
+        (lid, s)
+        for lid, s in resources(d, "AWS::SecretsManager::Secret").items()
+        if lid.startswith("DatabaseAppUserSecret")
     ]
-    template_text = json.dumps(uri["Properties"]["SecretString"])
-    assert "mongodb://" in template_text and "resolve:secretsmanager" in template_text
+    generated = app["Properties"]["GenerateSecretString"]
+    template = json.dumps(generated["SecretStringTemplate"])
+    assert c.DOCDB_APP_USER in template and "masterarn" in template and "ssl" in template
+    assert generated["GenerateStringKey"] == "password"
+    [attachment_lid] = [
+        lid
+        for lid, a in resources(d, "AWS::SecretsManager::SecretTargetAttachment").items()
+        if a["Properties"]["SecretId"] == {"Ref": app_lid}
+    ]
+    rotations = resources(d, "AWS::SecretsManager::RotationSchedule").values()
+    rotated = [json.dumps(r["Properties"]["SecretId"]) for r in rotations]
+    assert any(attachment_lid in r for r in rotated), rotated
+    assert any("ClusterSecret" in r for r in rotated)  # the master rotates too: nobody reads it
+    # no secret value in the template (the old URI secret embedded the master password)
+    assert all(
+        "SecretString" not in x["Properties"]
+        for x in resources(d, "AWS::SecretsManager::Secret").values()
+    )
+    # Every process is given the app user's secret, and no compute role may read the master's.
+    for _, fn in functions_by_handler(synth.compute_json).values():
+        env = fn["Properties"]["Environment"]["Variables"]
+        if c.ENV_MONGODB_URI_SECRET_ARN in env:
+            assert "AppUserSecret" in json.dumps(env[c.ENV_MONGODB_URI_SECRET_ARN])
+            assert env[c.ENV_MONGODB_TLS_CA_FILE] == c.RDS_CA_BUNDLE_LAMBDA_PATH
+    for lid, st in statements_of(synth.compute_json):
+        assert "ClusterSecret" not in json.dumps(st["Resource"]), lid
+
+
+def test_the_tasks_verify_documentdb_tls_with_the_bundle_in_the_image(synth: Synth) -> None:
+    [task] = resources(synth.compute_json, "AWS::ECS::TaskDefinition").values()
+    [container] = task["Properties"]["ContainerDefinitions"]
+    env = {e["Name"]: e["Value"] for e in container["Environment"]}
+    assert env[c.ENV_MONGODB_TLS_CA_FILE] == c.RDS_CA_BUNDLE_IMAGE_PATH
+    dockerfile = (Path(__file__).resolve().parents[2] / c.SOCKET_DOCKERFILE).read_text()
+    assert c.RDS_CA_BUNDLE_URL in dockerfile and c.RDS_CA_BUNDLE_IMAGE_PATH in dockerfile
+    build = (Path(__file__).resolve().parents[2] / "scripts" / "build_lambda.sh").read_text()
+    assert c.RDS_CA_BUNDLE_URL in build and "certs/rds-global-bundle.pem" in build
+
+
+def test_documentdb_profiler_export_is_off_and_audit_is_the_only_export(synth: Synth) -> None:
+    # The profiler logs whole commands: message content, search words, file names.
+    d = synth.data_json
+    [cluster] = resources(d, "AWS::DocDB::DBCluster").values()
+    assert cluster["Properties"]["EnableCloudwatchLogsExports"] == ["audit"]
+    [params] = resources(d, "AWS::DocDB::DBClusterParameterGroup").values()
+    assert params["Properties"]["Parameters"]["profiler"] == "disabled"
+    assert params["Properties"]["Parameters"]["audit_logs"] == "enabled"  # not dml_*/all
+    groups = [json.dumps(g["Properties"]) for g in resources(d, "AWS::Logs::LogGroup").values()]
+    assert not any("/profiler" in g for g in groups)
+
+
+def test_profiler_export_only_with_the_explicit_opt_in(synth_profiler: Synth) -> None:
+    d = synth_profiler.data_json
+    [cluster] = resources(d, "AWS::DocDB::DBCluster").values()
+    assert cluster["Properties"]["EnableCloudwatchLogsExports"] == ["audit", "profiler"]
+    [params] = resources(d, "AWS::DocDB::DBClusterParameterGroup").values()
+    assert params["Properties"]["Parameters"]["profiler"] == "enabled"
 
 
 def test_existing_mongodb_secret_replaces_documentdb(synth_alt: Synth) -> None:
