@@ -6,10 +6,10 @@ and friends switch each part to a real server.
 
 import asyncio
 import contextlib
-import logging
 
 import uvicorn
 from messaging_core.config import get_settings
+from messaging_core.logs import configure_logging
 
 from .app import Realtime
 from .local_s3 import start_local_s3
@@ -27,7 +27,7 @@ def main() -> None:
     s3 = start_local_s3()  # before the settings are read: it sets S3_ENDPOINT_URL
     get_settings.cache_clear()
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level)
+    configure_logging(settings.log_level)
     app = create_app()
     config = uvicorn.Config(
         app,  # type: ignore[arg-type]

@@ -74,3 +74,17 @@ def test_the_store_verifies_the_database_certificate_against_the_ca_file() -> No
     assert options._options["tlscafile"] == bundle and options.pool_options._ssl_context
     without = MongoStore.from_uri("mongodb://127.0.0.1:9/x", "x")
     assert without._client.options.pool_options._ssl_context is None
+
+
+def test_debug_raises_our_lines_but_never_the_drivers_payload_loggers() -> None:
+    import logging
+
+    from messaging_core.logs import PAYLOAD_LOGGERS, quiet_payload_loggers
+
+    logging.getLogger("pymongo.command").setLevel(logging.NOTSET)
+    logging.getLogger("pymongo").setLevel(logging.DEBUG)
+    quiet_payload_loggers()
+    assert logging.getLogger("pymongo.command").getEffectiveLevel() == logging.WARNING
+    assert {"pymongo", "botocore", "engineio", "uvicorn.access", "python_multipart"} <= set(
+        PAYLOAD_LOGGERS
+    )
