@@ -4,6 +4,7 @@ moto accepts uploads that break the POST policy, so these tests exercise the ser
 of the stored object, which is what enforces the limits locally (AWS enforces the policy too).
 """
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -288,3 +289,19 @@ async def test_replace_attack_re_posting_the_policy_changes_nothing_the_receiver
     async with httpx.AsyncClient() as web:
         got = await web.get(url)
     assert got.status_code == 200 and got.content == PDF
+
+
+async def test_two_racing_send_files_give_one_message_and_one_confirmed_copy(
+    env: Env, cast: Any
+) -> None:
+    conv = await conversation(env, cast)
+    grant = (await ask(env, cast.patient, conv, "a.png", "image/png", len(PNG))).json()["data"]
+    await upload(grant, PNG, "image/png")
+    body = {"key": grant["key"], "receiverId": cast.doctor.id, "messageType": "image"}
+    first, second = await asyncio.gather(
+        send_file(env, cast.patient, conv, **body), send_file(env, cast.patient, conv, **body)
+    )
+    assert sorted([first.status_code, second.status_code]) == [201, 409]
+    assert await messages_in(env, conv) == 1
+    assert len([k for k in keys(env) if k.startswith("files/")]) == 1
+    assert grant["key"] not in keys(env)
