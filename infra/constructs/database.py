@@ -52,6 +52,7 @@ class Database(Construct):
         log_retention: logs.RetentionDays,
         existing_uri_secret_arn: str | None,
         profiler: bool = False,
+        rotation_subnets: ec2.SubnetSelection | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         # Clients are admitted one by one from the compute stack (`connections.allow_to`), so
@@ -126,8 +127,21 @@ class Database(Construct):
             self.cluster.node.add_dependency(group)
         master = self.cluster.secret
         assert master is not None  # DocumentDB with a generated password always has one
+        # Rotation functions run in the app subnets: the data subnets are isolated, and a
+        # rotation must reach Secrets Manager as well as the cluster (CDK opens the port).
+        rotation_subnets = rotation_subnets or subnets
+        every = Duration.days(c.DOCDB_APP_USER_ROTATION_DAYS)
         # Nothing serving traffic reads the master secret, so it can rotate on its own.
-        self.cluster.add_rotation_single_user(Duration.days(c.DOCDB_APP_USER_ROTATION_DAYS))
+        sm.SecretRotation(
+            self,
+            "MasterRotation",
+            application=sm.SecretRotationApplication.MONGODB_ROTATION_SINGLE_USER,
+            secret=master,
+            target=self.cluster,
+            vpc=vpc,
+            vpc_subnets=rotation_subnets,
+            automatically_after=every,
+        )
 
         # The application user: readWrite on this one database (created once, deploy.md). The
         # secret has the multi-user rotation format (masterarn: the rotation logs in as master
@@ -154,10 +168,16 @@ class Database(Construct):
         )
         self.app_user_secret = app_secret
         self.uri_secret = app_secret.attach(self.cluster)
-        self.cluster.add_rotation_multi_user(
+        sm.SecretRotation(
+            self,
             "AppUserRotation",
+            application=sm.SecretRotationApplication.MONGODB_ROTATION_MULTI_USER,
             secret=self.uri_secret,
-            automatically_after=Duration.days(c.DOCDB_APP_USER_ROTATION_DAYS),
+            master_secret=master,
+            target=self.cluster,
+            vpc=vpc,
+            vpc_subnets=rotation_subnets,
+            automatically_after=every,
         )
 
         suppress(

@@ -557,6 +557,20 @@ def test_documentdb_is_encrypted_and_apps_use_their_own_rotated_user(synth: Synt
         assert "ClusterSecret" not in json.dumps(st["Resource"]), lid
 
 
+def test_database_rotations_run_where_they_reach_secrets_manager(synth: Synth) -> None:
+    apps = resources(synth.data_json, "AWS::Serverless::Application")
+    rotations = {lid: a["Properties"]["Parameters"] for lid, a in apps.items() if "Rotation" in lid}
+    assert {
+        lid.startswith(("DatabaseMasterRotation", "DatabaseAppUserRotation")) for lid in rotations
+    } == {True}
+    assert len(rotations) == 2
+    for params in rotations.values():
+        # the data subnets are isolated: a rotation there could never call Secrets Manager
+        assert "appSubnet" in json.dumps(params["vpcSubnetIds"])
+    [multi] = [p for lid, p in rotations.items() if lid.startswith("DatabaseAppUserRotation")]
+    assert "masterSecretArn" in multi  # it logs in as master to set the alternate user
+
+
 def test_the_tasks_verify_documentdb_tls_with_the_bundle_in_the_image(synth: Synth) -> None:
     [task] = resources(synth.compute_json, "AWS::ECS::TaskDefinition").values()
     [container] = task["Properties"]["ContainerDefinitions"]
