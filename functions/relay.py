@@ -11,6 +11,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from messaging_core.container import get_core
+from messaging_core.logs import quiet_payload_loggers
 from messaging_core.relay import relay_pending
 
 SERVICE = "messaging"
@@ -20,6 +21,7 @@ SAFETY_MARGIN_SECONDS = 10.0
 DEFAULT_BUDGET_SECONDS = 30.0
 
 logger = Logger(service=SERVICE)
+quiet_payload_loggers()  # LOG_LEVEL=DEBUG raises our lines only, never the drivers' payloads
 metrics = Metrics(namespace="ESanteMessaging", service=SERVICE)
 # One loop for the process: the Core's clients (MongoDB, Kafka bridge) stay bound to it
 # between invocations of a warm function.
@@ -52,7 +54,7 @@ def _budget(context: Any) -> float:
 
 
 @metrics.log_metrics
-@logger.inject_lambda_context(clear_state=True)
+@logger.inject_lambda_context(clear_state=True, log_event=False)  # wins over the env switch
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     result = _loop.run_until_complete(_relay(_budget(context)))
     metrics.add_metric(name=METRIC_OUTBOX_PENDING, unit=MetricUnit.Count, value=result["pending"])

@@ -35,6 +35,9 @@ CTX_NAT_GATEWAYS: Final = "natGateways"
 CTX_JWT_ISSUER: Final = "jwtIssuer"
 CTX_JWT_AUDIENCE: Final = "jwtAudience"
 CTX_JWT_MAX_LIFETIME_SECONDS: Final = "jwtMaxLifetimeSeconds"
+# DocumentDB's profiler logs whole commands (message content, search words, file names): off
+# unless an operator opts in for a debugging window (`-c docdbProfiler=true`), see deploy.md.
+CTX_DOCDB_PROFILER: Final = "docdbProfiler"
 
 # No browser origin unless `frontendUrl` names one (no localhost fallback in a deployment).
 DEFAULT_FRONTEND_URL: Final = ""
@@ -136,7 +139,17 @@ STICKY_SESSION_HOURS: Final = 1
 # --- Data tier -------------------------------------------------------------------------------
 MONGODB_DB_NAME: Final = "esante-messaging"
 DOCDB_CLUSTER_NAME: Final = "esante-messaging"
-DOCDB_MASTER_USER: Final = "esante"
+DOCDB_MASTER_USER: Final = "esante"  # administration only: granted to nothing serving traffic
+# The application's own user: readWrite on MONGODB_DB_NAME only, created once (deploy.md), its
+# password in its own secret, rotated by Secrets Manager (multi-user: it alternates with
+# `<name>_clone`, so the previous password keeps working while processes pick up the new one).
+DOCDB_APP_USER: Final = "esante_app"
+DOCDB_APP_USER_ROTATION_DAYS: Final = 30
+# Amazon's RDS/DocumentDB CA bundle: fetched at build time (scripts/build_lambda.sh and the
+# socket Dockerfile) from its documented URL, shipped in the layer and the image.
+RDS_CA_BUNDLE_URL: Final = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
+RDS_CA_BUNDLE_LAMBDA_PATH: Final = "/opt/python/certs/rds-global-bundle.pem"  # in the layer
+RDS_CA_BUNDLE_IMAGE_PATH: Final = "/app/certs/rds-global-bundle.pem"  # in the socket image
 DOCDB_PORT: Final = 27117  # not the default 27017: trims drive-by scans (AwsSolutions-DOC2)
 MONGODB_DEFAULT_PORT: Final = 27017  # an existing MongoDB (context mongodbUriSecretArn)
 DOCDB_INSTANCES: Final = 2
@@ -151,7 +164,13 @@ MSK_CLUSTER_NAME: Final = "esante-messaging"
 DEFAULT_KAFKA_TOPIC_PREFIX: Final = ""
 KAFKA_TOPIC_FAMILY: Final = "message."  # every event type the service publishes starts so
 KAFKA_IAM_PORT: Final = 9098
-ATTACHMENTS_PREFIX: Final = "messages/"
+ATTACHMENTS_PREFIX: Final = "messages/"  # upload keys: what presigned POST policies name
+# Confirmed files: send-file copies a checked upload here, and messages reference only these.
+# The bucket policy denies PutObject here to every principal but the confirming role, whose
+# name is fixed so that the data stack can name it without a reference to the compute stack.
+CONFIRMED_FILES_PREFIX: Final = "files/"
+CONFIRMING_ROLE_NAME_PREFIX: Final = f"{APP_NAME}-confirm-files-"  # + region
+UPLOAD_STATE_DELETED: Final = "deleted"
 # Uploads are tagged state=pending by the presigned POST policy and re-tagged state=confirmed
 # when the message that references them is accepted; the rest expire after a day.
 UPLOAD_STATE_TAG: Final = "state"
@@ -167,6 +186,7 @@ URI_UNSAFE_PASSWORD_CHARS: Final = " \"'`@/:?#[]%&+=\\;,<>{}|^$!*()~"
 ENV_ENVIRONMENT: Final = "ENVIRONMENT"
 ENV_MONGODB_URI_SECRET_ARN: Final = "MONGODB_URI_SECRET_ARN"
 ENV_MONGODB_DB: Final = "MONGODB_DB"
+ENV_MONGODB_TLS_CA_FILE: Final = "MONGODB_TLS_CA_FILE"
 ENV_JWT_SECRET_ARN: Final = "JWT_SECRET_ARN"
 ENV_JWT_ALGORITHM: Final = "JWT_ALGORITHM"
 ENV_JWT_ISSUER: Final = "JWT_ISSUER"

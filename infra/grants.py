@@ -39,6 +39,15 @@ def _via_s3() -> dict[str, dict[str, str]]:
     return {"StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}}
 
 
+def _attachment_objects(bucket: s3.IBucket) -> list[str]:
+    # Upload keys (messages/) and confirmed files (files/); messages sent before confirmed
+    # files existed still reference messages/ keys, so readers keep both.
+    return [
+        bucket.arn_for_objects(f"{c.ATTACHMENTS_PREFIX}*"),
+        bucket.arn_for_objects(f"{c.CONFIRMED_FILES_PREFIX}*"),
+    ]
+
+
 def grant_attachments_read(
     bucket: s3.IBucket, key: kms.IKey, grantee: iam.IGrantable, *, owner: IConstruct
 ) -> None:
@@ -46,7 +55,7 @@ def grant_attachments_read(
     iam.Grant.add_to_principal(
         grantee=grantee,
         actions=["s3:GetObject", "s3:GetObjectTagging"],
-        resource_arns=[bucket.arn_for_objects(f"{c.ATTACHMENTS_PREFIX}*")],
+        resource_arns=_attachment_objects(bucket),
     )
     iam.Grant.add_to_principal(
         grantee=grantee, actions=["kms:Decrypt"], resource_arns=[key.key_arn], conditions=_via_s3()
@@ -54,15 +63,27 @@ def grant_attachments_read(
     _suppress_object_wildcard(owner)
 
 
+def grant_attachments_retire(
+    bucket: s3.IBucket, key: kms.IKey, grantee: iam.IGrantable, *, owner: IConstruct
+) -> None:
+    """Read, and tag a deleted message's object `state=deleted` (tags only, never bytes)."""
+    grant_attachments_read(bucket, key, grantee, owner=owner)
+    iam.Grant.add_to_principal(
+        grantee=grantee,
+        actions=["s3:PutObjectTagging"],
+        resource_arns=_attachment_objects(bucket),
+    )
+
+
 def grant_attachments_write(
     bucket: s3.IBucket, key: kms.IKey, grantee: iam.IGrantable, *, owner: IConstruct
 ) -> None:
-    """Presigned POST uploads (tagged state=pending), re-tag on confirmation, remove rejects."""
+    """Presigned POST uploads, copy a checked upload to files/, re-tag, remove spent keys."""
     grant_attachments_read(bucket, key, grantee, owner=owner)
     iam.Grant.add_to_principal(
         grantee=grantee,
         actions=["s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObject"],
-        resource_arns=[bucket.arn_for_objects(f"{c.ATTACHMENTS_PREFIX}*")],
+        resource_arns=_attachment_objects(bucket),
     )
     iam.Grant.add_to_principal(
         grantee=grantee,
@@ -78,9 +99,9 @@ def _suppress_object_wildcard(owner: IConstruct) -> None:
         [
             (
                 "AwsSolutions-IAM5",
-                "Object keys are messages/{conversationId}/{timestamp}_{uuid}.{ext}, created at "
-                "run time: the grant is limited to the messages/ prefix of the one bucket.",
-                [r"/^Resource::.*\/messages\/\*$/"],
+                "Object keys are {messages|files}/{conversationId}/{timestamp}_{uuid}.{ext}, "
+                "created at run time: the grant is limited to those two prefixes of the bucket.",
+                [r"/^Resource::.*\/(messages|files)\/\*$/"],
             )
         ],
     )

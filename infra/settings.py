@@ -49,6 +49,7 @@ class DeploySettings:
     alarm_email: str | None
     log_retention_days: int
     nat_gateways: int
+    docdb_profiler: bool = False
 
     @property
     def frontend_origins(self) -> list[str]:
@@ -102,6 +103,8 @@ class DeploySettings:
                 _optional(node, c.CTX_LOG_RETENTION_DAYS) or c.DEFAULT_LOG_RETENTION_DAYS
             ),
             nat_gateways=int(_optional(node, c.CTX_NAT_GATEWAYS) or c.DEFAULT_NAT_GATEWAYS),
+            # Only an explicit "true" turns it on: anything else keeps health data out of logs.
+            docdb_profiler=(_optional(node, c.CTX_DOCDB_PROFILER) or "").lower() == "true",
         )
 
     def check_tls(self) -> None:

@@ -43,6 +43,20 @@ echo "==> layer dependencies ($PLATFORM, cp312)"
 echo "==> messaging_core into the layer"
 cp -R "$ROOT/layers/messaging_core" "$BUILD/layer/python/"
 
+# Amazon's RDS CA bundle (public, documented URL): DocumentDB's certificate is verified against
+# it (MONGODB_TLS_CA_FILE=/opt/python/certs/rds-global-bundle.pem). Without it the build fails:
+# the functions would refuse to start rather than connect unverified.
+RDS_CA_BUNDLE_URL="${RDS_CA_BUNDLE_URL:-https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem}"
+echo "==> RDS CA bundle into the layer"
+mkdir -p "$BUILD/layer/python/certs"
+if [[ -n "${RDS_CA_BUNDLE_FILE:-}" ]]; then  # an offline build: a copy fetched beforehand
+  cp "$RDS_CA_BUNDLE_FILE" "$BUILD/layer/python/certs/rds-global-bundle.pem"
+else
+  curl -fsSL --retry 3 --proto '=https' "$RDS_CA_BUNDLE_URL" \
+    -o "$BUILD/layer/python/certs/rds-global-bundle.pem"
+fi
+grep -q "BEGIN CERTIFICATE" "$BUILD/layer/python/certs/rds-global-bundle.pem"
+
 echo "==> function modules"
 cp -R "$ROOT/functions" "$BUILD/functions/functions"
 

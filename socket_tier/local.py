@@ -12,6 +12,7 @@ from collections.abc import MutableMapping
 
 import uvicorn
 from messaging_core.config import get_settings
+from messaging_core.logs import configure_logging
 
 from .app import Realtime
 from .local_s3 import start_local_s3
@@ -39,7 +40,7 @@ def main() -> None:
     s3 = start_local_s3()  # before the settings are read: it sets S3_ENDPOINT_URL
     get_settings.cache_clear()
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level)
+    configure_logging(settings.log_level)
     app = create_app()
     config = uvicorn.Config(
         app,  # type: ignore[arg-type]

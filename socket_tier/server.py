@@ -1,9 +1,8 @@
 """Fargate entry: `uvicorn socket_tier.server:app` (Socket.IO at /socket.io/, `GET /health`)."""
 
-import logging
-
 import uvicorn
 from messaging_core.config import get_settings
+from messaging_core.logs import configure_logging
 
 from .app import Realtime
 from .settings import get_socket_settings
@@ -15,9 +14,7 @@ app = realtime.asgi(other_asgi_app=realtime.health_app())
 
 def main() -> None:
     settings = get_settings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(settings.log_level, "%(asctime)s %(levelname)s %(name)s %(message)s")
     uvicorn.run(
         app,
         host="0.0.0.0",  # noqa: S104 - inside the container, behind the ALB's security group

@@ -10,12 +10,14 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from mangum import Mangum
 from messaging_core.config import get_settings
+from messaging_core.logs import quiet_payload_loggers
 
 from .errors import install_error_handlers
 from .openapi import document_errors, serve_api_pages
 
 SERVICE = "messaging"
 logger = Logger(service=SERVICE)
+quiet_payload_loggers()  # LOG_LEVEL=DEBUG raises our lines only, never the drivers' payloads
 metrics = Metrics(namespace="ESanteMessaging", service=SERVICE)
 
 
@@ -68,7 +70,8 @@ def lambda_handler(app: FastAPI) -> Callable[[dict[str, Any], Any], dict[str, An
     loop: list[asyncio.AbstractEventLoop] = []
 
     @metrics.log_metrics
-    @logger.inject_lambda_context(clear_state=True)
+    # log_event=False wins over POWERTOOLS_LOGGER_LOG_EVENT: an event holds the token and body.
+    @logger.inject_lambda_context(clear_state=True, log_event=False)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         # One loop for the life of the process (the Mongo client and the Core are bound to it),
         # set explicitly: Python 3.14's get_event_loop() no longer creates one, and Mangum asks.

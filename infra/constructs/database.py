@@ -1,9 +1,10 @@
 """Database tier: DocumentDB (MongoDB API), or an existing MongoDB whose URI is in a secret."""
 
+import json
+
 from aws_cdk import (
     Duration,
     RemovalPolicy,
-    SecretValue,
 )
 from aws_cdk import (
     aws_docdb as docdb,
@@ -25,15 +26,19 @@ from constructs import Construct
 from infra import constants as c
 from infra.nag import suppress
 
-REASON_NO_ROTATION = (
-    "The application reads one MONGODB_URI secret built from the master password at deploy "
-    "time; rotating the master secret alone would break it. Rotation is done by redeploying "
-    "with a new password (runbook in docs/deploy.md)."
+REASON_PROFILER_OFF = (
+    "The profiler logs whole commands (message content, lastMessage.content, search words, "
+    "file names): its export is off unless an operator opts in for a debugging window "
+    "(context docdbProfiler=true, deploy.md); the audit export stays on."
 )
 
 
 class Database(Construct):
-    """Exposes `uri_secret` (the MONGODB_URI), `security_group` and `port` for clients."""
+    """Exposes `uri_secret` (what MONGODB_URI_SECRET_ARN names), `security_group`, `port`.
+
+    With DocumentDB, `uri_secret` is the application user's secret (JSON, rotated); the app
+    builds its URI from it (config.mongodb_uri_of). The master secret is for administration.
+    """
 
     def __init__(
         self,
@@ -46,6 +51,8 @@ class Database(Construct):
         logs_key: kms.IKey,
         log_retention: logs.RetentionDays,
         existing_uri_secret_arn: str | None,
+        profiler: bool = False,
+        rotation_subnets: ec2.SubnetSelection | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         # Clients are admitted one by one from the compute stack (`connections.allow_to`), so
@@ -68,24 +75,24 @@ class Database(Construct):
         )
         self.security_group = cluster_sg
 
+        # audit_logs=enabled records authentication, user and DDL events (names of collections
+        # and indexes), never documents; the profiler records whole commands, so it is off.
+        db_parameters = {"tls": "enabled", "audit_logs": "enabled", "profiler": "disabled"}
+        if profiler:
+            db_parameters.update(profiler="enabled", profiler_threshold_ms="200")
         parameters = docdb.ClusterParameterGroup(
             self,
             "Parameters",
             family="docdb5.0",
-            description=f"{c.APP_NAME}: TLS required, audit and profiler logs on",
-            parameters={
-                "tls": "enabled",
-                "audit_logs": "enabled",
-                "profiler": "enabled",
-                "profiler_threshold_ms": "200",
-            },
+            description=f"{c.APP_NAME}: TLS required, audit log on"
+            + (", profiler on (debugging window)" if profiler else ""),
+            parameters=db_parameters,
         )
         self.cluster = docdb.DatabaseCluster(
             self,
             "Cluster",
             master_user=docdb.Login(
                 username=c.DOCDB_MASTER_USER,
-                # The password goes into a mongodb:// URI: keep out what would need escaping.
                 exclude_characters=c.URI_UNSAFE_PASSWORD_CHARS,
                 kms_key=key,
             ),
@@ -104,11 +111,11 @@ class Database(Construct):
             removal_policy=RemovalPolicy.SNAPSHOT,
             db_cluster_name=c.DOCDB_CLUSTER_NAME,
             export_audit_logs_to_cloud_watch=True,
-            export_profiler_logs_to_cloud_watch=True,
+            export_profiler_logs_to_cloud_watch=profiler,
         )
         # DocumentDB writes to /aws/docdb/<cluster>/<export>: created here, first, so they are
         # KMS-encrypted and kept for the audit retention (no LogRetention custom resource).
-        for export in ("audit", "profiler"):
+        for export in ("audit", "profiler") if profiler else ("audit",):
             group = logs.LogGroup(
                 self,
                 f"{export.capitalize()}Logs",
@@ -120,42 +127,67 @@ class Database(Construct):
             self.cluster.node.add_dependency(group)
         master = self.cluster.secret
         assert master is not None  # DocumentDB with a generated password always has one
-        endpoint = self.cluster.cluster_endpoint
-        # CloudFormation resolves the {{resolve:secretsmanager:...}} reference at deploy time:
-        # the password is never in the template nor in any environment variable.
-        password = master.secret_value_from_json("password").unsafe_unwrap()
-        uri = (
-            f"mongodb://{c.DOCDB_MASTER_USER}:{password}@{endpoint.hostname}:{endpoint.port_as_string()}"
-            f"/{c.MONGODB_DB_NAME}?tls=true&replicaSet=rs0&readPreference=secondaryPreferred"
-            "&retryWrites=false&authSource=admin"
-        )
-        self.uri_secret = sm.Secret(
+        # Rotation functions run in the app subnets: the data subnets are isolated, and a
+        # rotation must reach Secrets Manager as well as the cluster (CDK opens the port).
+        rotation_subnets = rotation_subnets or subnets
+        every = Duration.days(c.DOCDB_APP_USER_ROTATION_DAYS)
+        # Nothing serving traffic reads the master secret, so it can rotate on its own.
+        sm.SecretRotation(
             self,
-            "UriSecret",
-            description=f"{c.APP_NAME}: MONGODB_URI of the DocumentDB cluster",
+            "MasterRotation",
+            application=sm.SecretRotationApplication.MONGODB_ROTATION_SINGLE_USER,
+            secret=master,
+            target=self.cluster,
+            vpc=vpc,
+            vpc_subnets=rotation_subnets,
+            automatically_after=every,
+        )
+
+        # The application user: readWrite on this one database (created once, deploy.md). The
+        # secret has the multi-user rotation format (masterarn: the rotation logs in as master
+        # to set the alternate user's password); host, port and engine come from attach().
+        app_secret = sm.Secret(
+            self,
+            "AppUserSecret",
+            description=f"{c.APP_NAME}: DocumentDB application user (readWrite on one database)",
             encryption_key=key,
-            secret_string_value=SecretValue.unsafe_plain_text(uri),
+            generate_secret_string=sm.SecretStringGenerator(
+                secret_string_template=json.dumps(
+                    {
+                        "username": c.DOCDB_APP_USER,
+                        "dbname": c.MONGODB_DB_NAME,
+                        "ssl": True,
+                        "masterarn": master.secret_arn,
+                    }
+                ),
+                generate_string_key="password",
+                exclude_characters=c.URI_UNSAFE_PASSWORD_CHARS,
+                password_length=41,
+            ),
             removal_policy=RemovalPolicy.RETAIN,
         )
-        self.uri_secret.node.add_dependency(self.cluster)
+        self.app_user_secret = app_secret
+        self.uri_secret = app_secret.attach(self.cluster)
+        sm.SecretRotation(
+            self,
+            "AppUserRotation",
+            application=sm.SecretRotationApplication.MONGODB_ROTATION_MULTI_USER,
+            secret=self.uri_secret,
+            master_secret=master,
+            target=self.cluster,
+            vpc=vpc,
+            vpc_subnets=rotation_subnets,
+            automatically_after=every,
+        )
 
-        for secret in (self.cluster.node.find_child("Secret"), self.uri_secret):
-            suppress(
-                secret,
-                [
-                    ("AwsSolutions-SMG4", REASON_NO_ROTATION),
-                    ("HIPAA.Security-SecretsManagerRotationEnabled", REASON_NO_ROTATION),
-                ],
-            )
         suppress(
             self.cluster,
             [
-                ("AwsSolutions-DOC4", REASON_NO_ROTATION),
                 (
                     "AwsSolutions-DOC5",
                     "The 'audit' export with audit_logs=enabled records authenticate, "
                     "createIndex and dropCollection events (DocumentDB has no per-event "
-                    "exports), plus the profiler export.",
+                    "exports). " + ("" if profiler else REASON_PROFILER_OFF),
                 ),
                 (
                     "CdkNagValidationFailure",

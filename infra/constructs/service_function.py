@@ -43,8 +43,23 @@ class ServiceFunction(Construct):
         log_retention: logs.RetentionDays,
         timeout_seconds: int = c.LAMBDA_TIMEOUT_SECONDS,
         memory_mb: int = c.LAMBDA_MEMORY_MB,
+        role_name: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        # A fixed role name only where another stack's resource policy must name the role
+        # (the bucket's confirmed-files rule); otherwise CDK creates and names it.
+        role = None
+        if role_name:
+            role = iam.Role(
+                self,
+                "Role",
+                role_name=role_name,
+                assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                managed_policies=[
+                    iam.ManagedPolicy.from_aws_managed_policy_name(f"service-role/{name}")
+                    for name in ("AWSLambdaBasicExecutionRole", "AWSLambdaVPCAccessExecutionRole")
+                ],
+            )
         # Egress on 443 only (Secrets Manager, KMS, X-Ray, S3 endpoint, platform services);
         # the data stores are opened one by one by the stack (`connections.allow_to`).
         self.security_group = ec2.SecurityGroup(
@@ -80,6 +95,7 @@ class ServiceFunction(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
+            role=role,
         )
         suppress(
             self,

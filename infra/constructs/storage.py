@@ -1,6 +1,7 @@
 """Attachments tier: a private, KMS-encrypted, TLS-only bucket and the bucket its logs go to."""
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -13,6 +14,18 @@ REASON_NO_REPLICATION = (
     "region in France (HDS data residency). Durability comes from S3's multi-AZ storage and "
     "versioning."
 )
+
+
+LOG_READ_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:ListBucketVersions")
+
+
+def confirming_role_name() -> str:
+    """The attachments function's role: the one principal that may write confirmed files."""
+    return f"{c.CONFIRMING_ROLE_NAME_PREFIX}{Aws.REGION}"
+
+
+def _role_arn(name: str) -> str:
+    return f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/{name}"
 
 
 class AttachmentsStorage(Construct):
@@ -106,4 +119,61 @@ class AttachmentsStorage(Construct):
         )
         suppress(
             self.bucket, [("HIPAA.Security-S3BucketReplicationEnabled", REASON_NO_REPLICATION)]
+        )
+        # A verified file must never change under its message: confirmed files are written
+        # once, by the role that checks them, and by nobody else (not even an admin's PutObject).
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="ConfirmedFilesOnlyByTheConfirmingRole",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:PutObject"],
+                resources=[self.bucket.arn_for_objects(f"{c.CONFIRMED_FILES_PREFIX}*")],
+                conditions={
+                    "ArnNotEquals": {"aws:PrincipalArn": _role_arn(confirming_role_name())}
+                },
+            )
+        )
+        self._restrict_logs()
+
+    def _restrict_logs(self) -> None:
+        """Access logs hold request metadata of health-data reads: only the audit role reads them.
+
+        S3 and ALB log delivery only write (PutObject), so the deny on reads never blocks them.
+        """
+        # Assumed by the account's operators with MFA, for an investigation: nothing that serves
+        # traffic holds it.
+        self.audit_role = iam.Role(
+            self,
+            "LogAuditRole",
+            assumed_by=iam.AccountRootPrincipal().with_conditions(
+                {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
+            ),
+            description=f"{c.APP_NAME}: security/audit read access to the access logs",
+        )
+        iam.Grant.add_to_principal(
+            grantee=self.audit_role,
+            actions=list(LOG_READ_ACTIONS),
+            resource_arns=[self.log_bucket.bucket_arn, self.log_bucket.arn_for_objects("*")],
+        )
+        self.log_bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AccessLogsReadOnlyByTheAuditRole",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=list(LOG_READ_ACTIONS),
+                resources=[self.log_bucket.bucket_arn, self.log_bucket.arn_for_objects("*")],
+                conditions={"ArnNotEquals": {"aws:PrincipalArn": self.audit_role.role_arn}},
+            )
+        )
+        suppress(
+            self.audit_role,
+            [
+                (
+                    "AwsSolutions-IAM5",
+                    "Log objects are written by S3 and the ALB under generated keys: the audit "
+                    "role reads every object of the one access-log bucket, and nothing else.",
+                    [r"/^Resource::.*AccessLogs.*\.Arn>\/\*$/"],
+                )
+            ],
         )

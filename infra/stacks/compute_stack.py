@@ -13,7 +13,13 @@ from infra.constructs.rest_api import RestApi
 from infra.constructs.service_function import ServiceFunction
 from infra.constructs.socket_tier import SocketTier
 from infra.constructs.waf import EdgeFirewall, throttle_health_route
-from infra.grants import grant_attachments_read, grant_attachments_write, grant_secret_read
+from infra.constructs.storage import confirming_role_name
+from infra.grants import (
+    grant_attachments_read,
+    grant_attachments_retire,
+    grant_attachments_write,
+    grant_secret_read,
+)
 from infra.nag import REASON_INLINE_POLICIES, suppress_stack
 from infra.settings import DeploySettings
 from infra.stacks.data_stack import DataStack
@@ -114,6 +120,9 @@ class ComputeStack(Stack):
             env[c.ENV_JWT_JWKS_URL] = (
                 s.oidc_jwks_url or f"{s.oidc_issuer.rstrip('/')}/.well-known/jwks.json"
             )
+        if d.database.cluster is not None:
+            # DocumentDB's certificate is verified against Amazon's RDS CA, shipped in the layer.
+            env[c.ENV_MONGODB_TLS_CA_FILE] = c.RDS_CA_BUNDLE_LAMBDA_PATH
         if s.user_service_url:
             env[c.ENV_USER_SERVICE_URL] = s.user_service_url
         if s.notification_service_url:
@@ -151,6 +160,7 @@ class ComputeStack(Stack):
         redis: bool = False,
         kafka: bool = False,
         timeout_seconds: int = c.LAMBDA_TIMEOUT_SECONDS,
+        role_name: str | None = None,
     ) -> ServiceFunction:
         d = self.data
         fn = ServiceFunction(
@@ -165,6 +175,7 @@ class ComputeStack(Stack):
             logs_key=d.keys.logs,
             log_retention=d.log_retention,
             timeout_seconds=timeout_seconds,
+            role_name=role_name,
         )
         self._open_data_access(fn.function, mongo=mongo, redis=redis, kafka=kafka)
         # Grants follow the network access: a function holds the secret of what it can reach.
@@ -182,7 +193,10 @@ class ComputeStack(Stack):
         fns = {
             c.FN_CONVERSATIONS: self._function(c.FN_CONVERSATIONS, redis=True),
             c.FN_MESSAGES: self._function(c.FN_MESSAGES, redis=True, kafka=True),
-            c.FN_ATTACHMENTS: self._function(c.FN_ATTACHMENTS, redis=True, kafka=True),
+            # The one role the bucket lets write confirmed files (files/): named, see storage.
+            c.FN_ATTACHMENTS: self._function(
+                c.FN_ATTACHMENTS, redis=True, kafka=True, role_name=confirming_role_name()
+            ),
             c.FN_PRESENCE: self._function(c.FN_PRESENCE, redis=True),
             c.FN_RELAY: self._function(
                 c.FN_RELAY, kafka=True, timeout_seconds=c.RELAY_TIMEOUT_SECONDS
@@ -192,12 +206,12 @@ class ComputeStack(Stack):
             # Every route re-checks the token in the function, not only at the edge.
             grant_secret_read(d.secrets.jwt, d.keys.data, fns[name].function)
         bucket, key = d.storage.bucket, d.keys.attachments
-        # Upload (presigned POST), tag pending/confirmed, read back, delete rejected files.
+        # Upload (presigned POST), copy to files/, tag, read back, delete spent or refused keys.
         attachments = fns[c.FN_ATTACHMENTS]
         grant_attachments_write(bucket, key, attachments.function, owner=attachments)
-        # Message lists carry presigned GET URLs for their attachments.
+        # Message lists carry presigned GET URLs; deleting a file message tags its object.
         messages = fns[c.FN_MESSAGES]
-        grant_attachments_read(bucket, key, messages.function, owner=messages)
+        grant_attachments_retire(bucket, key, messages.function, owner=messages)
         return fns
 
     def _build_rest_api(self) -> RestApi:
@@ -219,7 +233,7 @@ class ComputeStack(Stack):
             public_subnets=d.network.public_subnets,
             app_subnets=d.network.app_subnets,
             asset_root=self.settings.asset_root,
-            environment={**self.environment_vars, c.ENV_AWS_REGION: Aws.REGION},
+            environment=self._task_environment(),
             certificate_arn=self.settings.certificate_arn,
             access_log_bucket=d.storage.log_bucket,
             logs_key=d.keys.logs,
@@ -234,6 +248,12 @@ class ComputeStack(Stack):
         # New messages pushed over sockets carry presigned GET URLs too.
         grant_attachments_read(d.storage.bucket, d.keys.attachments, role, owner=tier)
         return tier
+
+    def _task_environment(self) -> dict[str, str]:
+        env = {**self.environment_vars, c.ENV_AWS_REGION: Aws.REGION}
+        if c.ENV_MONGODB_TLS_CA_FILE in env:  # the same bundle, at the image's path
+            env[c.ENV_MONGODB_TLS_CA_FILE] = c.RDS_CA_BUNDLE_IMAGE_PATH
+        return env
 
     def _build_monitoring(self) -> Monitoring:
         fns = {name: f.function for name, f in self.functions.items()}

@@ -87,6 +87,8 @@ class DataStack(Stack):
             logs_key=self.keys.logs,
             log_retention=self.log_retention,
             existing_uri_secret_arn=self.settings.mongodb_uri_secret_arn,
+            profiler=self.settings.docdb_profiler,
+            rotation_subnets=self.network.app_subnets,
         )
 
     def _build_cache(self) -> Cache:

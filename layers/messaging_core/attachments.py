@@ -3,6 +3,11 @@
 A Lambda behind API Gateway cannot take a 10 MB body, so files go straight to S3; the API signs
 the upload and, before accepting the message, checks the stored object itself (existence, owner,
 single use, size, and first bytes against the declared type).
+
+A presigned POST stays valid for its whole TTL, so the upload key can be written again after the
+check. The message therefore never points at the upload key: the object is copied server-side to
+a key under `files/` (which no upload policy ever names, and which the bucket policy lets only
+the confirming role write), the copy is what gets checked, and the upload key is then removed.
 """
 
 import time
@@ -24,6 +29,8 @@ __all__ = ["FileMessage", "Sent", "request_upload", "send_small_file", "send_upl
 
 MAX_FILE_NAME = 255
 CONFIRMED = "confirmed"
+UPLOAD_PREFIX = "messages/"  # what presigned POST policies name (infra: ATTACHMENTS_PREFIX)
+CONFIRMED_PREFIX = "files/"  # what messages reference (infra: CONFIRMED_FILES_PREFIX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +68,10 @@ def _checked_name(file_name: object) -> str:
     return file_name.strip()
 
 
-def new_key(conversation_id: str, kind: FileType) -> str:
-    """`messages/{conversationId}/{timestamp}_{uuid}.{ext}`: the extension from the type only."""
-    return (
-        f"messages/{conversation_id}/{int(time.time() * 1000)}_{uuid.uuid4().hex}.{kind.extension}"
-    )
+def new_key(conversation_id: str, kind: FileType, prefix: str = UPLOAD_PREFIX) -> str:
+    """`{prefix}{conversationId}/{timestamp}_{uuid}.{ext}`: the extension from the type only."""
+    stamp = int(time.time() * 1000)
+    return f"{prefix}{conversation_id}/{stamp}_{uuid.uuid4().hex}.{kind.extension}"
 
 
 async def request_upload(
@@ -113,15 +119,23 @@ async def send_uploaded_file(
     assert kind is not None  # only whitelisted types are ever issued
     message_type = _message_type(kind, message.message_type)
     caption = _caption(core, message.caption)
-    stat = await files.stat(key)
-    if stat is None:
+    if await files.stat(key) is None:
+        if await uploads.is_claimed(key):  # sent already: its upload key was removed then
+            raise Conflict("This upload has already been sent")
         raise NotFound("The file has not been uploaded (or the upload expired)")
-    size, stored_type = stat
-    await _verify_stored(core, files, key, kind, size, stored_type, upload.file_size)
+    # Claimed before the copy: one grant yields at most one confirmed object, ever (a refused
+    # file is deleted, so a retry needs a new grant anyway).
     if not await uploads.claim_upload(key):
         raise Conflict("This upload has already been sent")
+    confirmed = new_key(conv.id, kind, CONFIRMED_PREFIX)
+    await files.copy(key, confirmed)
+    # Check the copy, not the upload: the copy is what the message serves, and nothing can
+    # write it once made; a re-POST to the upload key after this point changes nothing.
+    await _verify_stored(core, files, confirmed, kind, upload.file_size, also_delete=key)
+    await files.delete(key)  # the upload key is spent; its policy can only write a dead key
+    size = upload.file_size  # equal to the copy's size, just checked
     return await _send(
-        core, user, conv, message, message_type, caption, upload.file_name, kind, key, size
+        core, user, conv, message, message_type, caption, upload.file_name, kind, confirmed, size
     )
 
 
@@ -146,7 +160,8 @@ async def send_small_file(
     caption = _caption(core, message.caption)
     if not content_matches(kind, data[:SNIFF_BYTES]):
         raise Invalid(f"The file's content is not {kind.extension.upper()}")
-    key = new_key(conv.id, kind)
+    # Checked in memory already: stored straight under the confirmed prefix.
+    key = new_key(conv.id, kind, CONFIRMED_PREFIX)
     await files.put(key, data, kind.mime)
     return await _send(core, user, conv, message, message_type, caption, name, kind, key, len(data))
 
@@ -165,21 +180,25 @@ async def _verify_stored(
     files: FileStore,
     key: str,
     kind: FileType,
-    size: int,
-    stored_type: str,
     declared_size: int,
+    *,
+    also_delete: str,
 ) -> None:
+    stat = await files.stat(key)
     problem = None
-    if size > core.settings.max_file_size:
+    if stat is None:
+        problem = "The file could not be confirmed"
+    elif stat[0] > core.settings.max_file_size:
         problem = f"File too large: at most {core.settings.max_file_size} bytes"
-    elif size != declared_size:
+    elif stat[0] != declared_size:
         problem = "The uploaded file's size differs from the declared size"
-    elif stored_type.lower() != kind.mime:
+    elif stat[1].lower() != kind.mime:
         problem = "The uploaded file's type differs from the declared type"
-    elif not content_matches(kind, await files.read_head(key, min(size, SNIFF_BYTES))):
+    elif not content_matches(kind, await files.read_head(key, min(stat[0], SNIFF_BYTES))):
         problem = f"The file's content is not {kind.extension.upper()}"
     if problem:
-        await files.delete(key)  # a refused file is not kept
+        for refused in (key, also_delete):  # a refused file is not kept, under either key
+            await files.delete(refused)
         raise Invalid(problem)
 
 

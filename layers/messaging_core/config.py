@@ -1,7 +1,10 @@
 """Settings: one pydantic-settings object with the original's variable names, checked at start."""
 
+import json
+import os
 from functools import lru_cache
 from typing import Literal
+from urllib.parse import quote_plus
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,6 +31,9 @@ class Settings(BaseSettings):
     mongodb_uri: SecretStr | None = None
     mongodb_uri_secret_arn: str | None = None
     mongodb_db: str = "esante-messaging"
+    # Amazon's RDS CA bundle (shipped in the layer and the image): DocumentDB's TLS certificate
+    # is verified against it. Unset: the system trust store (a local mongod, Atlas).
+    mongodb_tls_ca_file: str | None = None
 
     # Authentication.
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
@@ -136,6 +142,9 @@ class Settings(BaseSettings):
             # must not open this one.
             if not (self.jwt_issuer and self.jwt_audience):
                 raise ValueError("JWT_ISSUER and JWT_AUDIENCE are required in production")
+        if self.mongodb_tls_ca_file and not os.path.isfile(self.mongodb_tls_ca_file):
+            # Fail at start-up, not with a TLS error on the first request (or, worse, unverified).
+            raise ValueError("MONGODB_TLS_CA_FILE does not name a readable file")
         return self
 
     @property
@@ -157,3 +166,22 @@ def read_secret(arn: str) -> str:
 
     value = parameters.get_secret(arn, max_age=300)
     return value if isinstance(value, str) else str(value)
+
+
+def mongodb_uri_of(secret: str, db_name: str) -> str:
+    """The URI in a secret: a plain `mongodb://` string (Atlas, your own), or the JSON of a
+    DocumentDB user secret rotated by Secrets Manager (username, password, host, port)."""
+    text = secret.strip()
+    if not text.startswith("{"):
+        return text
+    try:
+        doc = json.loads(text)
+        user, password = quote_plus(str(doc["username"])), quote_plus(str(doc["password"]))
+        host, port = str(doc["host"]), int(doc.get("port", 27017))
+    except (ValueError, KeyError, TypeError):
+        # The secret's text is never part of the message.
+        raise ValueError("the MongoDB secret is neither a URI nor a user secret") from None
+    return (
+        f"mongodb://{user}:{password}@{host}:{port}/{db_name}?tls=true&replicaSet=rs0"
+        "&readPreference=secondaryPreferred&retryWrites=false&authSource=admin"
+    )

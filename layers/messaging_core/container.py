@@ -12,7 +12,7 @@ from .adapters.memory import (
     RecordingNotifier,
 )
 from .adapters.s3 import S3FileStore
-from .config import Settings, get_settings, read_secret
+from .config import Settings, get_settings, mongodb_uri_of, read_secret
 from .core import Core
 from .ports import (
     PresenceStore,
@@ -35,7 +35,8 @@ _lock: asyncio.Lock | None = None
 def build_store(settings: Settings) -> Store:
     uri = settings.mongodb_uri.get_secret_value() if settings.mongodb_uri else None
     if uri is None and settings.mongodb_uri_secret_arn:
-        uri = read_secret(settings.mongodb_uri_secret_arn)
+        # In AWS: the application user's own secret (rotated), never the master's.
+        uri = mongodb_uri_of(read_secret(settings.mongodb_uri_secret_arn), settings.mongodb_db)
     if uri is None:
         from .store.memory import MemoryStore
 
@@ -43,7 +44,7 @@ def build_store(settings: Settings) -> Store:
         return MemoryStore()
     from .store.mongo import MongoStore
 
-    return MongoStore.from_uri(uri, settings.mongodb_db)
+    return MongoStore.from_uri(uri, settings.mongodb_db, tls_ca_file=settings.mongodb_tls_ca_file)
 
 
 def build_directory(settings: Settings, store: Store) -> UserDirectory:

@@ -59,3 +59,9 @@ def content_matches(kind: FileType, head: bytes) -> bool:
     if kind.zip_marker is not None:
         return kind.zip_marker in head or b"[Content_Types].xml" in head
     return True
+
+
+def neutral_file_name(mime: str) -> str:
+    """`attachment.<ext>`: the name a download is signed with, so no file name reaches a log."""
+    kind = file_type(mime)
+    return f"attachment.{kind.extension}" if kind else "attachment"

@@ -154,9 +154,13 @@ class FileStore(Protocol):
 
     async def read_head(self, key: str, size: int) -> bytes: ...
     async def put(self, key: str, data: bytes, mime: str) -> None: ...
+    async def copy(self, source: str, target: str) -> None:
+        """Server-side copy (type kept, tagged pending, encrypted); NotFound when source is gone."""
+
     async def delete(self, key: str) -> None: ...
     async def set_state(self, key: str, state: str) -> None: ...
-    async def download_url(self, key: str, file_name: str) -> str: ...
+    async def download_url(self, key: str, mime: str) -> str:
+        """A short-lived GET under a neutral name (`attachment.<ext>`): never the file's name."""
 
 
 class UploadRepository(Protocol):
@@ -166,3 +170,6 @@ class UploadRepository(Protocol):
     async def get_upload(self, key: str) -> Upload | None: ...
     async def claim_upload(self, key: str) -> bool:
         """Mark a key used; False when it already was (atomic, also across processes)."""
+
+    async def is_claimed(self, key: str) -> bool:
+        """Whether the key was used (its object is removed once confirmed: 409, not 404)."""

@@ -92,7 +92,7 @@ async def message_view(core: Core, m: Message, sender: UserProfile | None) -> JS
         view["metadata"] = m.metadata
     if m.attachment:
         a = m.attachment
-        url = await core.files.download_url(a.s3_key, a.file_name) if core.files else None
+        url = await core.files.download_url(a.s3_key, a.mime_type) if core.files else None
         view["attachment"] = {
             "fileName": a.file_name,
             "fileSize": a.file_size,

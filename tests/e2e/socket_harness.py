@@ -51,8 +51,12 @@ class ServerProc:
     """A socket-tier process: `local` (REST + Socket.IO, `python -m socket_tier.local`) or
     `server` (the Fargate entry under uvicorn)."""
 
-    def __init__(self, kind: str = "local", env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, kind: str = "local", env: dict[str, str] | None = None, log_path: Path | None = None
+    ) -> None:
         self.kind = kind
+        # A chatty process (DEBUG) would fill a pipe nobody reads and block: log to a file.
+        self.log_path = log_path
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -74,9 +78,12 @@ class ServerProc:
                 "--port", str(self.port), "--ws", "websockets-sansio", "--log-level", "warning",
                 "--timeout-graceful-shutdown", "5",
             ]  # fmt: skip
+        sink: Any = open(self.log_path, "wb") if self.log_path else subprocess.PIPE  # noqa: SIM115
         self.proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            cmd, cwd=ROOT, env=self.env, stdout=sink, stderr=subprocess.STDOUT
         )
+        if self.log_path:
+            sink.close()  # the child holds its own descriptor
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -113,6 +120,8 @@ class ServerProc:
             self.proc.stdout.close()
 
     def output(self) -> str:
+        if self.log_path:
+            return self.log_path.read_text(errors="replace")
         return self.proc.stdout.read().decode() if self.proc and self.proc.stdout else ""
 
 

@@ -5,6 +5,8 @@ from collections.abc import Iterator
 import pytest
 from infra_synth import ALT_CONTEXT, Synth, synthesize
 
+from infra import constants as c
+
 
 @pytest.fixture(scope="session")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
@@ -16,3 +18,9 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
 def synth_alt(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
     """Every optional branch: OIDC, topic prefix, HTTPS, own MongoDB, given brokers, region."""
     yield synthesize(tmp_path_factory.mktemp("synth-alt"), ALT_CONTEXT)
+
+
+@pytest.fixture(scope="session")
+def synth_profiler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
+    """The DocumentDB profiler opted in for a debugging window (`-c docdbProfiler=true`)."""
+    yield synthesize(tmp_path_factory.mktemp("synth-profiler"), {c.CTX_DOCDB_PROFILER: "true"})

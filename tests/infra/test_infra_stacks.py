@@ -456,6 +456,73 @@ def test_bucket_cors_allows_post_and_get_from_the_frontend(synth: Synth, synth_a
     assert rule["AllowedOrigins"] == ["https://app.example.org", "https://admin.example.org"]
 
 
+def _bucket_policy(t: dict[str, Any], bucket_prefix: str) -> list[dict[str, Any]]:
+    [lid] = [k for k in resources(t, "AWS::S3::Bucket") if k.startswith(bucket_prefix)]
+    [policy] = [
+        p
+        for p in resources(t, "AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == {"Ref": lid}
+    ]
+    return list(policy["Properties"]["PolicyDocument"]["Statement"])
+
+
+def test_confirmed_files_are_writable_only_by_the_confirming_role(synth: Synth) -> None:
+    # A verified file never changes under its message: PutObject on files/ is denied to
+    # every principal but the attachments function's role (named, as another stack owns it).
+    [deny] = [
+        st
+        for st in _bucket_policy(synth.data_json, "StorageAttachments")
+        if st["Effect"] == "Deny" and "s3:PutObject" in as_list(st["Action"])
+    ]
+    assert deny["Principal"] == {"AWS": "*"}
+    assert f"/{c.CONFIRMED_FILES_PREFIX}*" in json.dumps(deny["Resource"])
+    allowed = json.dumps(deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"])
+    assert f":role/{c.CONFIRMING_ROLE_NAME_PREFIX}" in allowed
+    _, fn = functions_by_handler(synth.compute_json)[c.handler_of(c.FN_ATTACHMENTS)]
+    role = synth.compute_json["Resources"][function_role(fn)]["Properties"]
+    assert c.CONFIRMING_ROLE_NAME_PREFIX in json.dumps(role["RoleName"])
+    # and no upload policy can name files/: presigned POST keys are messages/...
+    assert c.CONFIRMED_FILES_PREFIX != c.ATTACHMENTS_PREFIX
+
+
+def test_messages_role_may_tag_a_deleted_files_object_but_not_write_it(synth: Synth) -> None:
+    actions = handler_actions(synth, c.FN_MESSAGES)
+    assert "s3:PutObjectTagging" in actions
+    assert not {"s3:PutObject", "s3:DeleteObject", "kms:GenerateDataKey"} & actions
+    tagging = [
+        json.dumps(st["Resource"])
+        for lid, st in statements_of(synth.compute_json)
+        if "s3:PutObjectTagging" in as_list(st["Action"]) and lid.startswith("MessagesFunction")
+    ]
+    assert tagging and all(f"/{c.CONFIRMED_FILES_PREFIX}*" in r for r in tagging)
+
+
+def test_access_logs_are_readable_only_by_the_audit_role(synth: Synth) -> None:
+    t = synth.data_json
+    [deny] = [
+        st
+        for st in _bucket_policy(t, "StorageAccessLogs")
+        if st["Effect"] == "Deny" and "s3:GetObject" in as_list(st["Action"])
+    ]
+    assert deny["Principal"] == {"AWS": "*"}
+    assert {"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"} <= set(deny["Action"])
+    [(audit_lid, audit)] = [
+        (k, v) for k, v in resources(t, "AWS::IAM::Role").items() if k.startswith("StorageLogAudit")
+    ]
+    assert deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"] == {
+        "Fn::GetAtt": [audit_lid, "Arn"]
+    }
+    # assumed by people with MFA, never by a service that handles traffic
+    [assume] = audit["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert assume["Condition"] == {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
+    assert "Service" not in assume["Principal"]
+    # no function or task role of the compute stack reads the log bucket
+    for lid, st in statements_of(synth.compute_json):
+        assert "AccessLogs" not in json.dumps(st["Resource"]) or "s3:GetObject" not in as_list(
+            st["Action"]
+        ), lid
+
+
 def test_redis_is_encrypted_in_transit_and_at_rest_with_auth(synth: Synth) -> None:
     [redis] = resources(synth.data_json, "AWS::ElastiCache::ReplicationGroup").values()
     props = redis["Properties"]
@@ -481,20 +548,92 @@ def test_kafka_bootstrap_from_context_skips_the_lookup(synth_alt: Synth) -> None
     assert env[c.ENV_KAFKA_BROKER] == "b-1.example.kafka.eu-central-1.amazonaws.com:9098"
 
 
-def test_documentdb_is_encrypted_and_its_uri_kept_in_a_secret(synth: Synth) -> None:
-    [cluster] = resources(synth.data_json, "AWS::DocDB::DBCluster").values()
+def test_documentdb_is_encrypted_and_apps_use_their_own_rotated_user(synth: Synth) -> None:
+    # Was: one MONGODB_URI secret built from the master password (issue 12: least privilege).
+    d = synth.data_json
+    [cluster] = resources(d, "AWS::DocDB::DBCluster").values()
     assert cluster["Properties"]["StorageEncrypted"] is True
     assert cluster["Properties"]["DeletionProtection"] is True
     assert cluster["DeletionPolicy"] == "Snapshot"
-    [params] = resources(synth.data_json, "AWS::DocDB::DBClusterParameterGroup").values()
+    [params] = resources(d, "AWS::DocDB::DBClusterParameterGroup").values()
     assert params["Properties"]["Parameters"]["tls"] == "enabled"
-    [uri] = [
-        s
-        for lid, s in resources(synth.data_json, "AWS::SecretsManager::Secret").items()
-        if lid.startswith("DatabaseUriSecret")
+    # The application user's secret, in the multi-user rotation format, rotated every 30 days.
+    [(app_lid, app)] = [
+        (lid, s)
+        for lid, s in resources(d, "AWS::SecretsManager::Secret").items()
+        if lid.startswith("DatabaseAppUserSecret")
     ]
-    template_text = json.dumps(uri["Properties"]["SecretString"])
-    assert "mongodb://" in template_text and "resolve:secretsmanager" in template_text
+    generated = app["Properties"]["GenerateSecretString"]
+    template = json.dumps(generated["SecretStringTemplate"])
+    assert c.DOCDB_APP_USER in template and "masterarn" in template and "ssl" in template
+    assert generated["GenerateStringKey"] == "password"
+    [attachment_lid] = [
+        lid
+        for lid, a in resources(d, "AWS::SecretsManager::SecretTargetAttachment").items()
+        if a["Properties"]["SecretId"] == {"Ref": app_lid}
+    ]
+    rotations = resources(d, "AWS::SecretsManager::RotationSchedule").values()
+    rotated = [json.dumps(r["Properties"]["SecretId"]) for r in rotations]
+    assert any(attachment_lid in r for r in rotated), rotated
+    assert any("ClusterSecret" in r for r in rotated)  # the master rotates too: nobody reads it
+    # no secret value in the template (the old URI secret embedded the master password)
+    assert all(
+        "SecretString" not in x["Properties"]
+        for x in resources(d, "AWS::SecretsManager::Secret").values()
+    )
+    # Every process is given the app user's secret, and no compute role may read the master's.
+    for _, fn in functions_by_handler(synth.compute_json).values():
+        env = fn["Properties"]["Environment"]["Variables"]
+        if c.ENV_MONGODB_URI_SECRET_ARN in env:
+            assert "AppUserSecret" in json.dumps(env[c.ENV_MONGODB_URI_SECRET_ARN])
+            assert env[c.ENV_MONGODB_TLS_CA_FILE] == c.RDS_CA_BUNDLE_LAMBDA_PATH
+    for lid, st in statements_of(synth.compute_json):
+        assert "ClusterSecret" not in json.dumps(st["Resource"]), lid
+
+
+def test_database_rotations_run_where_they_reach_secrets_manager(synth: Synth) -> None:
+    apps = resources(synth.data_json, "AWS::Serverless::Application")
+    rotations = {lid: a["Properties"]["Parameters"] for lid, a in apps.items() if "Rotation" in lid}
+    assert {
+        lid.startswith(("DatabaseMasterRotation", "DatabaseAppUserRotation")) for lid in rotations
+    } == {True}
+    assert len(rotations) == 2
+    for params in rotations.values():
+        # the data subnets are isolated: a rotation there could never call Secrets Manager
+        assert "appSubnet" in json.dumps(params["vpcSubnetIds"])
+    [multi] = [p for lid, p in rotations.items() if lid.startswith("DatabaseAppUserRotation")]
+    assert "masterSecretArn" in multi  # it logs in as master to set the alternate user
+
+
+def test_the_tasks_verify_documentdb_tls_with_the_bundle_in_the_image(synth: Synth) -> None:
+    [task] = resources(synth.compute_json, "AWS::ECS::TaskDefinition").values()
+    [container] = task["Properties"]["ContainerDefinitions"]
+    env = {e["Name"]: e["Value"] for e in container["Environment"]}
+    assert env[c.ENV_MONGODB_TLS_CA_FILE] == c.RDS_CA_BUNDLE_IMAGE_PATH
+    dockerfile = (Path(__file__).resolve().parents[2] / c.SOCKET_DOCKERFILE).read_text()
+    assert c.RDS_CA_BUNDLE_URL in dockerfile and c.RDS_CA_BUNDLE_IMAGE_PATH in dockerfile
+    build = (Path(__file__).resolve().parents[2] / "scripts" / "build_lambda.sh").read_text()
+    assert c.RDS_CA_BUNDLE_URL in build and "certs/rds-global-bundle.pem" in build
+
+
+def test_documentdb_profiler_export_is_off_and_audit_is_the_only_export(synth: Synth) -> None:
+    # The profiler logs whole commands: message content, search words, file names.
+    d = synth.data_json
+    [cluster] = resources(d, "AWS::DocDB::DBCluster").values()
+    assert cluster["Properties"]["EnableCloudwatchLogsExports"] == ["audit"]
+    [params] = resources(d, "AWS::DocDB::DBClusterParameterGroup").values()
+    assert params["Properties"]["Parameters"]["profiler"] == "disabled"
+    assert params["Properties"]["Parameters"]["audit_logs"] == "enabled"  # not dml_*/all
+    groups = [json.dumps(g["Properties"]) for g in resources(d, "AWS::Logs::LogGroup").values()]
+    assert not any("/profiler" in g for g in groups)
+
+
+def test_profiler_export_only_with_the_explicit_opt_in(synth_profiler: Synth) -> None:
+    d = synth_profiler.data_json
+    [cluster] = resources(d, "AWS::DocDB::DBCluster").values()
+    assert cluster["Properties"]["EnableCloudwatchLogsExports"] == ["audit", "profiler"]
+    [params] = resources(d, "AWS::DocDB::DBClusterParameterGroup").values()
+    assert params["Properties"]["Parameters"]["profiler"] == "enabled"
 
 
 def test_existing_mongodb_secret_replaces_documentdb(synth_alt: Synth) -> None:

@@ -4,6 +4,7 @@ moto accepts uploads that break the POST policy, so these tests exercise the ser
 of the stored object, which is what enforces the limits locally (AWS enforces the policy too).
 """
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -134,8 +135,13 @@ async def test_presigned_upload_then_send_file_then_download(env: Env, cast: Any
     async with httpx.AsyncClient() as web:
         got = await web.get(url)
     assert got.status_code == 200 and got.content == PDF
-    assert "filename*=UTF-8''compte-rendu%20%C3%A9.pdf" in got.headers["content-disposition"]
-    tags = env.s3.get_object_tagging(Bucket=env.bucket, Key=grant["key"])["TagSet"]
+    # signed under a neutral name: S3 access logs keep the URL, so no file name goes in it
+    assert 'filename="attachment.pdf"' in got.headers["content-disposition"]
+    assert "compte" not in url and "compte" not in got.headers["content-disposition"]
+    # the message's object lives under files/ (no upload policy names it), the upload key is gone
+    stored = [k for k in keys(env) if k.startswith(f"files/{conv}/")]
+    assert len(stored) == 1 and stored[0].endswith(".pdf") and grant["key"] not in keys(env)
+    tags = env.s3.get_object_tagging(Bucket=env.bucket, Key=stored[0])["TagSet"]
     assert {"Key": "state", "Value": "confirmed"} in tags
     # the receiver's sockets got it too
     assert any(e == "new_message" for _, e, _ in env.core.notifier.emitted)  # type: ignore[attr-defined]
@@ -177,6 +183,7 @@ async def test_spoofed_or_inconsistent_files_are_refused_and_deleted(
     assert await messages_in(env, conv) == 0
     if message_type == ("image" if declared.startswith("image/") else "document"):
         assert grant["key"] not in keys(env)  # a refused file is not kept
+        assert not [k for k in keys(env) if k.startswith("files/")]  # nor its checked copy
 
 
 @pytest.mark.parametrize(
@@ -259,3 +266,43 @@ async def test_outsiders_get_neither_uploads_nor_links(env: Env, cast: Any) -> N
     assert r.status_code == 403
     r = await env.client.get(f"{API}/conversations/{conv}/messages", headers=cast.doctor2.headers)
     assert r.status_code == 403
+
+
+async def test_replace_attack_re_posting_the_policy_changes_nothing_the_receiver_gets(
+    env: Env, cast: Any
+) -> None:
+    conv = await conversation(env, cast)
+    # Given a PDF uploaded through its presigned POST and accepted by send-file
+    grant = (await ask(env, cast.patient, conv, "bilan.pdf", "application/pdf", len(PDF))).json()
+    grant = grant["data"]
+    assert await upload(grant, PDF, "application/pdf") in (200, 201, 204)
+    r = await send_file(
+        env, cast.patient, conv, key=grant["key"], receiverId=cast.doctor.id, messageType="document"
+    )
+    assert r.status_code == 201, r.text
+    # When the sender re-POSTs the same policy fields (still within their 300 s) with other bytes
+    evil = b"%PDF-1.4\n" + b"not the verified report " * 40
+    evil = evil[: len(PDF)].ljust(len(PDF), b" ")  # same size, same type, valid magic bytes
+    assert await upload(grant, evil, "application/pdf") in (200, 201, 204)
+    # Then the receiver's link, signed from the history, still serves the verified bytes
+    r = await env.client.get(f"{API}/conversations/{conv}/messages", headers=cast.doctor.headers)
+    url = r.json()["data"]["messages"][0]["attachment"]["url"]
+    async with httpx.AsyncClient() as web:
+        got = await web.get(url)
+    assert got.status_code == 200 and got.content == PDF
+
+
+async def test_two_racing_send_files_give_one_message_and_one_confirmed_copy(
+    env: Env, cast: Any
+) -> None:
+    conv = await conversation(env, cast)
+    grant = (await ask(env, cast.patient, conv, "a.png", "image/png", len(PNG))).json()["data"]
+    await upload(grant, PNG, "image/png")
+    body = {"key": grant["key"], "receiverId": cast.doctor.id, "messageType": "image"}
+    first, second = await asyncio.gather(
+        send_file(env, cast.patient, conv, **body), send_file(env, cast.patient, conv, **body)
+    )
+    assert sorted([first.status_code, second.status_code]) == [201, 409]
+    assert await messages_in(env, conv) == 1
+    assert len([k for k in keys(env) if k.startswith("files/")]) == 1
+    assert grant["key"] not in keys(env)

@@ -4,8 +4,15 @@ import re
 
 import pytest
 from messaging_core.adapters.s3 import content_disposition
-from messaging_core.attachments import new_key
-from messaging_core.filetypes import FILE_TYPES, OLE2, ZIP, content_matches, file_type
+from messaging_core.attachments import CONFIRMED_PREFIX, UPLOAD_PREFIX, new_key
+from messaging_core.filetypes import (
+    FILE_TYPES,
+    OLE2,
+    ZIP,
+    content_matches,
+    file_type,
+    neutral_file_name,
+)
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 16
@@ -70,3 +77,21 @@ def test_download_name_is_kept_in_utf8_with_an_ascii_fallback() -> None:
     header = content_disposition('résultat "final".pdf')
     assert header.startswith('attachment; filename="r_sultat _final_.pdf"')
     assert "filename*=UTF-8''r%C3%A9sultat%20%22final%22.pdf" in header
+
+
+def test_downloads_are_signed_under_a_neutral_name_from_the_type() -> None:
+    # S3 access logs keep the whole presigned URL: the disposition must carry no file name.
+    assert neutral_file_name("application/pdf") == "attachment.pdf"
+    assert neutral_file_name("image/jpg") == "attachment.jpg"
+    assert neutral_file_name("text/html") == "attachment"
+    assert content_disposition(neutral_file_name("image/png")).startswith(
+        'attachment; filename="attachment.png"'
+    )
+
+
+def test_confirmed_files_live_under_a_prefix_no_upload_policy_names() -> None:
+    kind = file_type("application/pdf")
+    assert kind is not None
+    upload, confirmed = new_key("c1", kind), new_key("c1", kind, CONFIRMED_PREFIX)
+    assert upload.startswith(UPLOAD_PREFIX + "c1/") and confirmed.startswith("files/c1/")
+    assert not confirmed.startswith(UPLOAD_PREFIX) and confirmed.endswith(".pdf")

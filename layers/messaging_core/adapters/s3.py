@@ -10,6 +10,8 @@ from typing import Any
 from urllib.parse import quote
 
 from ..config import Settings
+from ..errors import NotFound
+from ..filetypes import neutral_file_name
 
 STATE_TAG = "state"
 
@@ -17,6 +19,11 @@ STATE_TAG = "state"
 def _tagging(state: str) -> str:
     tag = f"<Tag><Key>{STATE_TAG}</Key><Value>{state}</Value></Tag>"
     return f"<Tagging><TagSet>{tag}</TagSet></Tagging>"
+
+
+def _missing(exc: Exception) -> bool:
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+    return code in ("404", "NoSuchKey", "NotFound")
 
 
 def content_disposition(file_name: str) -> str:
@@ -91,7 +98,7 @@ class S3FileStore:
         try:
             head = await asyncio.to_thread(self._s3().head_object, Bucket=self._bucket, Key=key)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if _missing(exc):
                 return None
             raise
         return int(head["ContentLength"]), str(head.get("ContentType", ""))
@@ -104,13 +111,16 @@ class S3FileStore:
 
         return await asyncio.to_thread(read)
 
-    async def put(self, key: str, data: bytes, mime: str) -> None:
-        extra: dict[str, str] = {"ServerSideEncryption": "AES256"}
+    def _sse(self) -> dict[str, str]:
         if self._settings.s3_sse_kms_key_id:
-            extra = {
+            return {
                 "ServerSideEncryption": "aws:kms",
                 "SSEKMSKeyId": self._settings.s3_sse_kms_key_id,
             }
+        return {"ServerSideEncryption": "AES256"}
+
+    async def put(self, key: str, data: bytes, mime: str) -> None:
+        extra = self._sse()
         await asyncio.to_thread(
             self._s3().put_object,
             Bucket=self._bucket,
@@ -120,6 +130,27 @@ class S3FileStore:
             Tagging=f"{STATE_TAG}=pending",
             **extra,
         )
+
+    async def copy(self, source: str, target: str) -> None:
+        # Server-side: the bytes never pass through the function. Content type and metadata
+        # are copied; the tag is set anew (pending until the message is stored).
+        from botocore.exceptions import ClientError
+
+        try:
+            await asyncio.to_thread(
+                self._s3().copy_object,
+                Bucket=self._bucket,
+                Key=target,
+                CopySource={"Bucket": self._bucket, "Key": source},
+                MetadataDirective="COPY",
+                TaggingDirective="REPLACE",
+                Tagging=f"{STATE_TAG}=pending",
+                **self._sse(),
+            )
+        except ClientError as exc:
+            if _missing(exc):
+                raise NotFound("The file has not been uploaded (or the upload expired)") from exc
+            raise
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._s3().delete_object, Bucket=self._bucket, Key=key)
@@ -133,15 +164,17 @@ class S3FileStore:
             Tagging={"TagSet": [{"Key": STATE_TAG, "Value": state}]},
         )
 
-    async def download_url(self, key: str, file_name: str) -> str:
-        # Signing is local (no network): made on each read, short-lived, never stored.
+    async def download_url(self, key: str, mime: str) -> str:
+        # Signing is local (no network): made on each read, short-lived, never stored. The
+        # disposition rides in the URL, and S3 access logs keep whole URLs: a neutral name
+        # (`attachment.pdf`) keeps a lab result's name out of them; clients show `fileName`.
         return str(
             self._s3().generate_presigned_url(
                 "get_object",
                 Params={
                     "Bucket": self._bucket,
                     "Key": key,
-                    "ResponseContentDisposition": content_disposition(file_name),
+                    "ResponseContentDisposition": content_disposition(neutral_file_name(mime)),
                 },
                 ExpiresIn=self._settings.download_url_ttl_seconds,
             )

@@ -7,6 +7,7 @@ indexes; uniqueness comes from plain unique keys (`pairKey`, `clientKey`).
 import asyncio
 import functools
 import inspect
+import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -14,7 +15,7 @@ from typing import Any
 
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
 from ..errors import DuplicateKey, Unavailable
 from ..models import (
@@ -28,6 +29,14 @@ from ..models import (
 )
 
 Doc = dict[str, Any]
+logger = logging.getLogger(__name__)
+NOT_IMPLEMENTED = 238  # the server's error code for an unsupported index option
+# Upload grants live 5 minutes and are sent within them; a day covers any retry and matches the
+# bucket's expiry of never-confirmed objects (state=pending). A grant holds a file name (health
+# data): abandoned ones do not stay. Claims outlive their grant (claimedAt >= createdAt, twice
+# the time), so an expired claim can never make a still-recorded grant usable again.
+UPLOAD_TTL = 24 * 3600
+TTL_INDEXES = (("uploads", "createdAt", UPLOAD_TTL), ("upload_claims", "claimedAt", 2 * UPLOAD_TTL))
 
 
 def _oid(value: str) -> ObjectId:
@@ -70,9 +79,12 @@ class MongoStore:
         self._users = db["users"]
 
     @classmethod
-    def from_uri(cls, uri: str, db_name: str) -> "MongoStore":
+    def from_uri(cls, uri: str, db_name: str, tls_ca_file: str | None = None) -> "MongoStore":
+        # With a CA file the server's certificate is verified against it (DocumentDB's RDS CA).
+        tls: dict[str, Any] = {"tlsCAFile": tls_ca_file} if tls_ca_file else {}
         client: AsyncMongoClient[Doc] = AsyncMongoClient(
             uri,
+            **tls,
             tz_aware=True,
             serverSelectionTimeoutMS=5000,
             connectTimeoutMS=3000,
@@ -112,8 +124,20 @@ class MongoStore:
             await self._messages.create_index("pendingEvents.createdAt", sparse=True)
             # Every ack finds its documents by eventId: without this index, a collection scan.
             await self._messages.create_index("pendingEvents.eventId", sparse=True)
+            for collection, field, seconds in TTL_INDEXES:
+                await self._ttl_index(collection, field, seconds)
         except PyMongoError as exc:
             raise Unavailable("Database unavailable") from exc
+
+    async def _ttl_index(self, collection: str, field: str, seconds: int) -> None:
+        try:
+            await self.db[collection].create_index(field, expireAfterSeconds=seconds)
+        except OperationFailure as exc:
+            # DocumentDB and MongoDB have TTL indexes; FerretDB 1.x (the local test server)
+            # answers NotImplemented. Only that answer is tolerated, and said out loud.
+            if exc.code != NOT_IMPLEMENTED:
+                raise
+            logger.warning("TTL index not supported by this server", extra={"index": collection})
 
     async def ping(self) -> bool:
         try:

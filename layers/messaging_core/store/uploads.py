@@ -4,6 +4,7 @@ atomic on every MongoDB-protocol server, where an update of one document may not
 import copy
 from typing import Any
 
+from ..clock import utcnow
 from ..models import Upload
 
 
@@ -24,6 +25,9 @@ class MemoryUploads:
             return False
         self._claimed.add(key)
         return True
+
+    async def is_claimed(self, key: str) -> bool:
+        return key in self._claimed
 
 
 class MongoUploads:
@@ -62,7 +66,11 @@ class MongoUploads:
         from pymongo.errors import DuplicateKeyError
 
         try:
-            await self._claims.insert_one({"_id": key})
+            # claimedAt: the TTL index (store/mongo.py) removes old claims after their grant.
+            await self._claims.insert_one({"_id": key, "claimedAt": utcnow()})
         except DuplicateKeyError:
             return False
         return True
+
+    async def is_claimed(self, key: str) -> bool:
+        return await self._claims.find_one({"_id": key}) is not None
