@@ -6,7 +6,6 @@ and friends switch each part to a real server.
 
 import asyncio
 import contextlib
-import logging
 import os
 from collections.abc import MutableMapping
 

@@ -12,8 +12,8 @@ from infra.constructs.relay import OutboxRelay
 from infra.constructs.rest_api import RestApi
 from infra.constructs.service_function import ServiceFunction
 from infra.constructs.socket_tier import SocketTier
-from infra.constructs.waf import EdgeFirewall, throttle_health_route
 from infra.constructs.storage import confirming_role_name
+from infra.constructs.waf import EdgeFirewall, throttle_health_route
 from infra.grants import (
     grant_attachments_read,
     grant_attachments_retire,

@@ -142,7 +142,9 @@ def test_the_documentdb_user_secret_becomes_a_tls_uri_and_a_plain_uri_stays() ->
 def test_a_tls_ca_file_that_is_not_there_fails_at_start(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="MONGODB_TLS_CA_FILE"):
         Settings(  # type: ignore[call-arg]
-            _env_file=None, environment="development", mongodb_tls_ca_file=str(tmp_path / "none.pem")
+            _env_file=None,
+            environment="development",
+            mongodb_tls_ca_file=str(tmp_path / "none.pem"),
         )
     bundle = tmp_path / "rds-global-bundle.pem"
     bundle.write_text("-----BEGIN CERTIFICATE-----\n")
