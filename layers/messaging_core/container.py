@@ -21,7 +21,7 @@ from .ports import (
     UploadRepository,
     UserDirectory,
 )
-from .relay import build_publisher
+from .publisher import build_publisher
 
 logger = logging.getLogger(__name__)
 

@@ -268,7 +268,7 @@ def test_kafka_is_not_imported_without_a_broker() -> None:
     code = (
         "import sys, asyncio\n"
         "from messaging_core.config import Settings\n"
-        "from messaging_core.relay import build_publisher\n"
+        "from messaging_core.publisher import build_publisher\n"
         "build_publisher(Settings(_env_file=None, kafka_broker=None))\n"
         "print('kafka' in sys.modules)\n"
     )

@@ -19,7 +19,7 @@ from messaging_core.config import Settings
 from messaging_core.events import message_delivered, message_sent
 from messaging_core.ids import new_id
 from messaging_core.models import Message, PendingEvent
-from messaging_core.relay import GuardedPublisher, build_publisher
+from messaging_core.publisher import GuardedPublisher, build_publisher
 
 SECRET = "résultats d'analyse: confidentiels"
 AT = datetime(2024, 10, 29, 10, 0, tzinfo=UTC)

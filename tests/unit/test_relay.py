@@ -13,10 +13,8 @@ from messaging_core.core import Core
 from messaging_core.ids import new_id
 from messaging_core.inputs import SendMessageIn
 from messaging_core.models import PendingEvent, Principal
+from messaging_core.publisher import CircuitBreaker, GuardedPublisher, PublisherUnavailable
 from messaging_core.relay import (
-    CircuitBreaker,
-    GuardedPublisher,
-    PublisherUnavailable,
     relay_once,
     relay_pending,
     run_relay,

@@ -6,7 +6,7 @@ it counted as sent, and a dead broker costs a request at most that long. The blo
 calls run on one dedicated thread, so the event loop never waits on Kafka and records reach the
 producer in the order `publish()` was called (which keeps order within a conversation).
 
-Imported only when KAFKA_BROKER is set (see relay.build_publisher), so functions that never
+Imported only when KAFKA_BROKER is set (see publisher.build_publisher), so functions that never
 publish do not load kafka-python.
 """
 
