@@ -124,8 +124,16 @@ async def test_sender_on_one_task_reaches_receiver_on_another(
             "send_message", {"conversationId": conv, "content": "Bonjour", "tempId": "t-1"}
         )
         assert again["messageId"] == ack["messageId"] and again["duplicate"] is True
-        await cb.settle()
-        assert len(cb.events["new_message"]) == 1
+        # A marker sent after the retry takes the same path (task A, Redis, task B): once it is
+        # in, a second copy pushed by the retry would be in too. No time-based settling.
+        marker = await ca.call(
+            "send_message", {"conversationId": conv, "content": "marker", "tempId": "t-2"}
+        )
+        await cb.wait_for("new_message", lambda d: d["id"] == marker["messageId"])
+        assert [m["id"] for m in cb.events["new_message"]] == [
+            ack["messageId"],
+            marker["messageId"],
+        ]
 
 
 async def test_delivery_recovers_after_redis_drops_every_connection(
