@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from messaging_core import conversations, messages, search
 from messaging_core.inputs import MarkReadIn, SendMessageIn
+from messaging_core.models import HistoryCursor
 
 from .api.app import create_app, lambda_handler
 from .api.deps import CurrentUser, PageNumber, Services, page_of
@@ -32,7 +33,8 @@ async def get_messages(
 ) -> dict[str, Any]:
     """Message history: newest first by page or `before`; oldest first with `after`/`afterSeq`."""
     page_req = page_of(page, limit, default=core.settings.messages_per_page, maximum=100)
-    data = await messages.history(core, user, conversationId, page_req, before, after, afterSeq)
+    cursor = HistoryCursor(before=before, after=after, after_seq=afterSeq)
+    data = await messages.history(core, user, conversationId, page_req, cursor)
     return {"message": "Messages retrieved successfully", "data": data}
 
 

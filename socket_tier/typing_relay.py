@@ -6,10 +6,22 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 Notify = Callable[[str, str, dict[str, Any]], Awaitable[None]]
 Key = tuple[str, str]  # (user id, conversation id)
+
+
+class Timer(Protocol):
+    def cancel(self) -> None: ...
+
+
+# (delay in seconds, callback) -> a cancellable timer; the loop's call_later by default.
+Schedule = Callable[[float, Callable[[], None]], Timer]
+
+
+def _call_later(delay: float, callback: Callable[[], None]) -> Timer:
+    return asyncio.get_running_loop().call_later(delay, callback)
 
 
 @dataclass(slots=True)
@@ -17,17 +29,28 @@ class _Typing:
     other: str
     sid: str
     last_relay: float
-    timer: asyncio.TimerHandle | None = None
+    timer: Timer | None = None
 
 
 class TypingRelay:
     """Per-task typing state: a client sending typing_start on every keystroke costs one relay a
     second at most, and a client that vanishes mid-sentence stops "typing" after `timeout`."""
 
-    def __init__(self, notify: Notify, timeout: float = 5.0, throttle: float = 1.0) -> None:
+    def __init__(
+        self,
+        notify: Notify,
+        timeout: float = 5.0,
+        throttle: float = 1.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        schedule: Schedule = _call_later,
+    ) -> None:
         self._notify = notify
         self._timeout = timeout
         self._throttle = throttle
+        # Both injectable, so tests move time forward instead of sleeping through it.
+        self._clock = clock
+        self._schedule = schedule
         self._state: dict[Key, _Typing] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -36,7 +59,7 @@ class TypingRelay:
 
         True means the caller has nothing more to do (no store look-up, no relay)."""
         st = self._state.get((user_id, conversation_id))
-        if st is None or time.monotonic() - st.last_relay >= self._throttle:
+        if st is None or self._clock() - st.last_relay >= self._throttle:
             return False
         self._arm((user_id, conversation_id), st)
         return True
@@ -46,7 +69,7 @@ class TypingRelay:
     ) -> bool:
         """Relay `user_typing` unless throttled; returns whether a relay went out."""
         key = (user_id, conversation_id)
-        now = time.monotonic()
+        now = self._clock()
         st = self._state.get(key)
         if st is None:
             st = self._state[key] = _Typing(other=other, sid=sid, last_relay=float("-inf"))
@@ -77,8 +100,7 @@ class TypingRelay:
     def _arm(self, key: Key, st: _Typing) -> None:
         if st.timer is not None:
             st.timer.cancel()
-        loop = asyncio.get_running_loop()
-        st.timer = loop.call_later(self._timeout, self._expire, key, st)
+        st.timer = self._schedule(self._timeout, lambda: self._expire(key, st))
 
     def _expire(self, key: Key, st: _Typing) -> None:
         if self._state.get(key) is not st:

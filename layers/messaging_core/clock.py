@@ -13,7 +13,8 @@ def iso(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    # isoformat runs in C (strftime was a visible share of a send's CPU); same text.
+    # isoformat runs in C, strftime in Python: the same text for less CPU on every send
+    # (figures in bench/RESULTS-socket.md).
     return value.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 

@@ -23,7 +23,7 @@ from .ports import (
     UploadRepository,
     UserDirectory,
 )
-from .relay import build_publisher
+from .publisher import build_publisher
 from .revocation_cache import RevocationCache
 
 logger = logging.getLogger(__name__)

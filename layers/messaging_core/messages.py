@@ -2,7 +2,7 @@
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from . import events
@@ -13,7 +13,17 @@ from .core import Core
 from .errors import DuplicateKey, Forbidden, Invalid, NotFound, Unavailable
 from .ids import new_id, parse_id
 from .inputs import MAX_IDS_PER_CALL, SendMessageIn, check_metadata, check_offset
-from .models import Attachment, Conversation, LastMessage, Message, MessageType, Page, Principal
+from .models import (
+    Attachment,
+    Conversation,
+    HistoryCursor,
+    LastMessage,
+    Message,
+    MessageType,
+    Page,
+    PendingEvent,
+    Principal,
+)
 from .text import index_tokens
 from .views import JSON, message_view, message_views, pagination
 
@@ -82,23 +92,12 @@ async def store_message(
     attachment: Attachment | None = None,
 ) -> Sent:
     """Persist a message with its `message.sent` event, push it, and receipt it when delivered."""
-    other = conv.other(user.id)
-    if receiver_id is not None and parse_id(receiver_id, "receiverId") != other:
-        raise Forbidden("receiverId is not the other participant of this conversation")
-    if temp_id:
-        original = await core.store.find_by_client_key(user.id, temp_id)
-        if original is not None:
-            return Sent(await _one_view(core, original), created=False)
+    other = _receiver_of(user, conv, receiver_id)
+    replay = await _replay_of(core, user, temp_id)
+    if replay is not None:
+        return replay
     await spend(core, user, "send")
-
-    # Both round trips at once; one task, not gather's two (this runs once per message).
-    online_check = asyncio.ensure_future(core.presence.is_online(other))
-    try:
-        seq = await core.store.allocate_seq(conv.id)
-    except BaseException:
-        online_check.cancel()
-        raise
-    online = await online_check
+    seq, online = await _seq_and_presence(core, conv.id, other)
     now = utcnow()
     message = Message(
         id=new_id(),
@@ -119,28 +118,78 @@ async def store_message(
         delivered_at=now if online else None,
         search_tokens=index_tokens(content),
     )
+    pending = _events_of(message, online, now)
+    message.pending_events = pending
+    winner = await _insert(core, user, message)
+    if winner is not None:
+        return winner
+    return await _announce(core, user, message, pending, online)
+
+
+def _receiver_of(user: Principal, conv: Conversation, receiver_id: object | None) -> str:
+    """The other participant; a receiverId the client named must be that one."""
+    other = conv.other(user.id)
+    if receiver_id is not None and parse_id(receiver_id, "receiverId") != other:
+        raise Forbidden("receiverId is not the other participant of this conversation")
+    return other
+
+
+async def _replay_of(core: Core, user: Principal, temp_id: str | None) -> Sent | None:
+    """A retried tempId answers with the message already stored for it (no second copy)."""
+    if not temp_id:
+        return None
+    original = await core.store.find_by_client_key(user.id, temp_id)
+    if original is None:
+        return None
+    return Sent(await _one_view(core, original), created=False)
+
+
+async def _seq_and_presence(core: Core, conversation_id: str, other: str) -> tuple[int, bool]:
+    """The message's sequence number and whether its receiver is online."""
+    # Both round trips at once; one task, not gather's two (this runs once per message).
+    online_check = asyncio.ensure_future(core.presence.is_online(other))
+    try:
+        seq = await core.store.allocate_seq(conversation_id)
+    except BaseException:
+        online_check.cancel()
+        raise
+    return seq, await online_check
+
+
+def _events_of(message: Message, online: bool, now: datetime) -> list[PendingEvent]:
+    """Stored with the message (the outbox): sent, and delivered when the receiver is online."""
     pending = [events.message_sent(message, online)]
     if online:
         pending.append(events.message_delivered(message, now))
-    message.pending_events = pending
+    return pending
+
+
+async def _insert(core: Core, user: Principal, message: Message) -> Sent | None:
+    """Store the message; returns the original instead when its tempId won a race elsewhere."""
     for _ in range(MAX_SEQ_ATTEMPTS):
         try:
             await core.store.insert_message(message)
-            break
+            return None
         except DuplicateKey:
-            if temp_id:
+            if message.temp_id:
                 # The same tempId raced in from another task: answer with the message that won.
-                original = await core.store.find_by_client_key(user.id, temp_id)
-                if original is not None:
-                    return Sent(await _one_view(core, original), created=False)
+                replay = await _replay_of(core, user, message.temp_id)
+                if replay is not None:
+                    return replay
             # The sequence number was taken (a store whose $inc is not atomic under load):
             # take the next one above the highest stored; the unique key keeps them distinct.
-            floor = await core.store.max_seq(conv.id)
-            message.seq = await core.store.allocate_seq(conv.id, floor)
-    else:
-        raise Unavailable("Could not store the message, please retry")
-    last = LastMessage(message.id, content, user.id, now, False, message.seq)
-    await core.store.record_message(conv.id, last, other, now)
+            floor = await core.store.max_seq(message.conversation_id)
+            message.seq = await core.store.allocate_seq(message.conversation_id, floor)
+    raise Unavailable("Could not store the message, please retry")
+
+
+async def _announce(
+    core: Core, user: Principal, message: Message, pending: list[PendingEvent], online: bool
+) -> Sent:
+    """Update the conversation, publish the events, push the message and its receipt."""
+    now, other = message.created_at, message.receiver_id
+    last = LastMessage(message.id, message.content, user.id, now, False, message.seq)
+    await core.store.record_message(message.conversation_id, last, other, now)
     await core.dispatch(pending)
     view = await _one_view(core, message)
     await core.notify(other, "new_message", view)
@@ -155,8 +204,8 @@ async def history(
     user: Principal,
     conversation_id: object,
     page: Page,
-    before: object | None = None,
-    after: object | None = None,
+    cursor: HistoryCursor = HistoryCursor(),
+    *,
     after_seq: int | None = None,
     budget: BudgetName = "history",
 ) -> JSON:
@@ -165,23 +214,28 @@ async def history(
     REST history and the socket `sync` share this path, each with its own budget."""
     await spend(core, user, budget)
     check_offset(core.settings, page)
+    if after_seq is not None:
+        # The socket's `sync` passes the sequence number alone (socket_tier/namespace.py).
+        cursor = replace(cursor, after_seq=after_seq)
     conv = await conversation_for(core, user, conversation_id)
-    if before is not None and (after is not None or after_seq is not None):
+    before, after = cursor.before, cursor.after
+    if before is not None and (after is not None or cursor.after_seq is not None):
         raise Invalid("Use either before or after, not both")
     before_seq = await _cursor_seq(core, conv, before, "before") if before is not None else None
+    start_seq = cursor.after_seq
     if after is not None:
-        after_seq = await _cursor_seq(core, conv, after, "after")
-    if after_seq is None and before is None:
+        start_seq = await _cursor_seq(core, conv, after, "after")
+    if start_seq is None and before is None:
         # Viewing the conversation delivers what was still waiting for this reader.
         await deliver_pending(core, user, conv.id)
     messages, total = await core.store.list_messages(
-        conv.id, skip=page.skip, limit=page.limit, before_seq=before_seq, after_seq=after_seq
+        conv.id, skip=page.skip, limit=page.limit, before_seq=before_seq, after_seq=start_seq
     )
     paging = pagination(page.page, page.limit, total)
     paging.pop("hasPrevious")
     return {
         "conversationId": conv.id,
-        "order": "oldest_first" if after_seq is not None else "newest_first",
+        "order": "oldest_first" if start_seq is not None else "newest_first",
         "messages": await message_views(core, messages),
         "pagination": paging,
     }

@@ -138,6 +138,16 @@ class Page:
         return (self.page - 1) * self.limit
 
 
+@dataclass(frozen=True, slots=True)
+class HistoryCursor:
+    """Where a history page starts: before a message (newest first), or after a message or a
+    sequence number (oldest first, the catch-up after a reconnect). None of them: by page."""
+
+    before: object | None = None  # a message id, as the client sent it
+    after: object | None = None  # a message id, as the client sent it
+    after_seq: int | None = None
+
+
 @dataclass(slots=True)
 class Upload:
     """A presigned upload handed out: for this conversation, to this sender, for this file."""

@@ -1,4 +1,4 @@
-"""The outbox relay, and the publisher a process uses (Kafka behind a circuit breaker).
+"""The outbox relay: publishes what requests could not confirm (publisher.py is the publisher).
 
 Every state change stores its events in the same document write (`pendingEvents`); the request
 then publishes them right away and acks them. What that publish could not confirm (broker down,
@@ -13,108 +13,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import timedelta
 
 from .clock import utcnow
-from .config import Settings
 from .core import Core
-from .models import PendingEvent
-from .ports import EventPublisher
+from .publisher import GuardedPublisher
 
 logger = logging.getLogger(__name__)
-
-
-class PublisherUnavailable(Exception):
-    """The circuit is open: the event stays pending and the relay publishes it."""
-
-
-class CircuitBreaker:
-    """After a failed publish, skip the broker for `open_seconds` rather than wait on it again.
-
-    With a relay in the same process (`hold_for_relay`), the circuit stays open until the relay
-    has drained the backlog, so new events do not overtake older pending ones of the same
-    conversation; `max_hold_seconds` bounds that in case the relay is stuck.
-    """
-
-    def __init__(
-        self,
-        open_seconds: float,
-        *,
-        max_hold_seconds: float = 60.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.open_seconds = open_seconds
-        self.max_hold_seconds = max_hold_seconds
-        self.hold_for_relay = False
-        self._clock = clock
-        self._opened_at: float | None = None
-
-    @property
-    def is_open(self) -> bool:
-        return self._opened_at is not None
-
-    def allow(self) -> bool:
-        """May a request try the broker now? (Half-open once the open period is over.)"""
-        if self._opened_at is None or self.open_seconds <= 0:
-            return True
-        waited = self._clock() - self._opened_at
-        if self.hold_for_relay:
-            return waited >= max(self.max_hold_seconds, self.open_seconds)
-        return waited >= self.open_seconds
-
-    def record_success(self) -> None:
-        self._opened_at = None
-
-    def record_failure(self) -> None:
-        self._opened_at = self._clock()
-
-
-class GuardedPublisher:
-    """Wraps a publisher with a circuit breaker; the relay may bypass it (`force=True`)."""
-
-    def __init__(self, inner: EventPublisher, breaker: CircuitBreaker) -> None:
-        self.inner = inner
-        self.breaker = breaker
-
-    async def publish(self, events: Sequence[PendingEvent], *, force: bool = False) -> None:
-        if not force and not self.breaker.allow():
-            raise PublisherUnavailable("event publisher circuit open")
-        # No await before the inner call: concurrent callers reach the producer in call order.
-        try:
-            await self.inner.publish(events)
-        except Exception:
-            self.breaker.record_failure()
-            raise
-        if not force:
-            # The relay closes the circuit itself, once the backlog is drained.
-            self.breaker.record_success()
-
-    async def close(self) -> None:
-        await self.inner.close()
-
-
-def build_publisher(settings: Settings) -> EventPublisher:
-    """Kafka when KAFKA_BROKER is set (kafka-python imported only then), else in-process."""
-    publisher: EventPublisher
-    if settings.kafka_broker:
-        from .adapters.kafka import KafkaEventPublisher
-
-        publisher = KafkaEventPublisher.from_settings(settings)
-    else:
-        from .adapters.memory import MemoryEventPublisher
-
-        publisher = MemoryEventPublisher(log_events=settings.print_events)
-    if settings.notification_service_url:
-        from .adapters.notifications import HttpNotificationSender, NotifyingPublisher
-
-        sender = HttpNotificationSender(
-            settings.notification_service_url, settings.notification_timeout_seconds
-        )
-        publisher = NotifyingPublisher(publisher, sender, settings.notification_timeout_seconds)
-    if settings.kafka_broker:
-        publisher = GuardedPublisher(publisher, CircuitBreaker(settings.kafka_circuit_open_seconds))
-    return publisher
 
 
 async def relay_once(core: Core, older_than_seconds: float = 5.0, batch: int = 200) -> int:
@@ -139,9 +45,11 @@ async def relay_pending(
     older_than_seconds: float = 5.0,
     batch: int = 200,
     max_seconds: float = 30.0,
+    clock: Callable[[], float] = time.monotonic,
 ) -> int:
     """Relay batch after batch until the backlog is drained or `max_seconds` have passed."""
-    started = time.monotonic()
+    # The clock is a parameter so a test can run out the budget without waiting for it.
+    started = clock()
     total = 0
     guard = core.publisher if isinstance(core.publisher, GuardedPublisher) else None
     if guard is not None and guard.breaker.is_open:
@@ -156,7 +64,7 @@ async def relay_pending(
             if guard is not None:
                 guard.breaker.record_success()
             break
-        if time.monotonic() - started >= max_seconds:
+        if clock() - started >= max_seconds:
             break
     if total:
         logger.info("outbox relay published pending events", extra={"events": total})

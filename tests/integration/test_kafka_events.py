@@ -12,7 +12,7 @@ import pytest
 from messaging_core import messages
 
 from tests import servers
-from tests.integration.test_kafka_support import (
+from tests.integration.kafka_support import (
     PARTITIONS,
     at_least,
     consume,

@@ -22,10 +22,11 @@ from messaging_core.core import Core
 from messaging_core.ids import new_id
 from messaging_core.models import PendingEvent
 from messaging_core.ports import EventPublisher
-from messaging_core.relay import GuardedPublisher, relay_once, relay_pending
+from messaging_core.publisher import GuardedPublisher
+from messaging_core.relay import relay_once, relay_pending
 
 from tests import servers
-from tests.integration.test_kafka_support import (
+from tests.integration.kafka_support import (
     at_least,
     consume,
     create_topics,

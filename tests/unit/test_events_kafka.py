@@ -3,7 +3,6 @@
 import asyncio
 import json
 import threading
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,12 +48,15 @@ def sent_event(conversation_id: str | None = None) -> PendingEvent:
 
 
 class FakeProducer:
-    """Records sends; acks them at once (`auto`), never, or with an error."""
+    """Records sends; acks them at once (`auto`), never, or with an error; `block` holds send()
+    (as kafka-python does while it waits for metadata) until the test releases it."""
 
-    def __init__(self, mode: str = "auto", send_delay: float = 0.0, **config: Any) -> None:
+    def __init__(self, mode: str = "auto", hold_first: bool = False, **config: Any) -> None:
         self.config = config
         self.mode = mode
-        self.send_delay = send_delay
+        self.hold_first = hold_first
+        self.entered = threading.Event()
+        self.release = threading.Event()
         self.sent: list[tuple[str, bytes, bytes, list[tuple[str, bytes]], int]] = []
         self.futures: list[Future] = []
         self.threads: set[str] = set()
@@ -68,9 +70,13 @@ class FakeProducer:
         timestamp_ms: int,
     ) -> Future:
         self.threads.add(threading.current_thread().name)
-        if self.send_delay:
-            time.sleep(self.send_delay)  # a blocking send (metadata wait), as kafka-python does
+        if self.hold_first and not self.sent:
+            # The first send blocks (a metadata wait) until every later call has been made.
+            self.entered.set()
+            self.release.wait(timeout=30)  # a bound so a broken test cannot hang the suite
         if self.mode == "block":
+            self.entered.set()
+            self.release.wait(timeout=30)  # a bound so a broken test cannot hang the suite
             raise KafkaTimeoutError("Failed to update metadata after 1.0 secs.")
         self.sent.append((topic, key, value, headers, timestamp_ms))
         future = Future()
@@ -145,18 +151,24 @@ def test_the_config_is_accepted_by_kafka_python() -> None:
 
 def test_iam_tokens_are_signed_for_the_region_and_reused(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
+    now = 1_700_000_000.0
 
     def generate(region: str) -> tuple[str, int]:
         calls.append(region)
-        return f"token-{len(calls)}", int((time.time() + 900) * 1000)
+        return f"token-{len(calls)}", int((now + 900) * 1000)
 
     from aws_msk_iam_sasl_signer import MSKAuthTokenProvider  # the signer's module
 
     monkeypatch.setattr(MSKAuthTokenProvider, "generate_auth_token", generate)
-    provider = MskIamTokenProvider("eu-west-3")
+    provider = MskIamTokenProvider("eu-west-3", clock=lambda: now)
     assert provider.token() == "token-1"
     assert provider.token() == "token-1"
     assert calls == ["eu-west-3"]
+    now += 900 - 61  # still more than a minute left: reused
+    assert provider.token() == "token-1"
+    now += 2  # within the last minute: a new one
+    assert provider.token() == "token-2"
+    assert calls == ["eu-west-3", "eu-west-3"]
 
 
 async def test_publish_returns_after_every_record_is_acked() -> None:
@@ -184,32 +196,29 @@ async def test_a_broker_error_raises() -> None:
 
 async def test_a_missing_ack_fails_within_the_timeout() -> None:
     publisher = publisher_with(FakeProducer(mode="never"), timeout_seconds=0.3)
-    started = time.monotonic()
-    with pytest.raises(KafkaPublishError):
-        await publisher.publish([sent_event()])
-    assert time.monotonic() - started < 0.8
+    # The bound only stops a hang: the publisher's own timeout must be what ends the wait.
+    with pytest.raises(KafkaPublishError, match=r"no broker ack within 0\.3 s"):
+        await asyncio.wait_for(publisher.publish([sent_event()]), timeout=30)
 
 
 async def test_a_send_blocked_on_metadata_fails_within_the_timeout_without_blocking_the_loop() -> (
     None
 ):
-    publisher = publisher_with(FakeProducer(mode="block", send_delay=1.0), timeout_seconds=0.3)
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.01)
-            ticks += 1
-
-    task = asyncio.create_task(ticker())
-    started = time.monotonic()
-    with pytest.raises(KafkaPublishError):
-        await publisher.publish([sent_event()])
-    elapsed = time.monotonic() - started
-    task.cancel()
-    assert elapsed < 0.8
-    assert ticks >= 10  # the loop kept running while the send thread was blocked
+    producer = FakeProducer(mode="block")
+    publisher = publisher_with(producer, timeout_seconds=0.3)
+    try:
+        publishing = asyncio.create_task(publisher.publish([sent_event()]))
+        # The loop keeps serving while the publisher thread is held inside send()...
+        assert await asyncio.to_thread(producer.entered.wait, 30)
+        served = asyncio.Event()
+        asyncio.get_running_loop().call_soon(served.set)
+        await asyncio.wait_for(served.wait(), timeout=30)
+        # ...and the publish gives up on its own timeout while send() is still held.
+        with pytest.raises(KafkaPublishError, match=r"no broker ack within 0\.3 s"):
+            await asyncio.wait_for(publishing, timeout=30)
+        assert not producer.release.is_set()
+    finally:
+        producer.release.set()
 
 
 async def test_unconfirmed_records_are_capped() -> None:
@@ -227,12 +236,18 @@ async def test_unconfirmed_records_are_capped() -> None:
 
 
 async def test_concurrent_publishes_reach_the_producer_in_call_order() -> None:
-    producer = FakeProducer(send_delay=0.002)
+    producer = FakeProducer(hold_first=True)
     publisher = publisher_with(producer)
     conv = new_id()
     events = [sent_event(conv) for _ in range(50)]
     # As the socket tier does: one background task per send, created in order.
-    await asyncio.gather(*(asyncio.create_task(publisher.publish([e])) for e in events))
+    tasks = [asyncio.create_task(publisher.publish([e])) for e in events]
+    try:
+        assert await asyncio.to_thread(producer.entered.wait, 30)
+        await asyncio.sleep(0)  # a yield: every task has handed its send over by now
+    finally:
+        producer.release.set()
+    await asyncio.gather(*tasks)
     order = [json.loads(v)["eventId"] for _, _, v, _, _ in producer.sent]
     assert order == [e.event_id for e in events]
 
@@ -268,7 +283,7 @@ def test_kafka_is_not_imported_without_a_broker() -> None:
     code = (
         "import sys, asyncio\n"
         "from messaging_core.config import Settings\n"
-        "from messaging_core.relay import build_publisher\n"
+        "from messaging_core.publisher import build_publisher\n"
         "build_publisher(Settings(_env_file=None, kafka_broker=None))\n"
         "print('kafka' in sys.modules)\n"
     )

@@ -2,7 +2,7 @@
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -13,10 +13,8 @@ from messaging_core.core import Core
 from messaging_core.ids import new_id
 from messaging_core.inputs import SendMessageIn
 from messaging_core.models import PendingEvent, Principal
+from messaging_core.publisher import CircuitBreaker, GuardedPublisher, PublisherUnavailable
 from messaging_core.relay import (
-    CircuitBreaker,
-    GuardedPublisher,
-    PublisherUnavailable,
     relay_once,
     relay_pending,
     run_relay,
@@ -33,9 +31,11 @@ class Recorder:
         self.calls = 0
         self.down = False
         self.fail_after: int | None = None
+        self._changed = asyncio.Event()
 
     async def publish(self, events: Sequence[PendingEvent]) -> None:
         self.calls += 1
+        self._changed.set()
         if self.down:
             raise ConnectionError("broker down")
         for e in events:
@@ -44,6 +44,17 @@ class Recorder:
             self.events.append(e)
             if self.fail_after is not None:
                 self.fail_after -= 1
+
+    async def wait_until(self, done: Callable[[], bool]) -> None:
+        """Wait on the publishes themselves until `done()` holds."""
+
+        async def reached() -> None:
+            while not done():
+                self._changed.clear()
+                await self._changed.wait()
+
+        # A safety bound against a hang, not what the tests assert.
+        await asyncio.wait_for(reached(), timeout=30)
 
     async def close(self) -> None:
         return None
@@ -222,10 +233,12 @@ async def test_the_background_relay_publishes_and_stops_when_cancelled() -> None
     recorder.down = False
     task = start_background_relay(core, interval=0.05)
     assert guard.breaker.hold_for_relay
-    for _ in range(100):
+    await recorder.wait_until(lambda: len(recorder.events) == 3)
+    # The relay acks right after the publish returns; a yield (no time passes) lets it.
+    for _ in range(10):
         if await core.store.count_pending_events() == 0:
             break
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0)
     assert await core.store.count_pending_events() == 0
     assert len(recorder.events) == 3
     task.cancel()
@@ -240,12 +253,12 @@ async def test_run_relay_survives_failures_and_stops_on_its_event() -> None:
     await send_many(core, 2)
     stop = asyncio.Event()
     loop_task = asyncio.create_task(run_relay(core, 0.05, stop, older_than_seconds=0))
-    await asyncio.sleep(0.2)  # several failed rounds, logged, not raised
+    await recorder.wait_until(lambda: recorder.calls >= 3)  # failed rounds, logged, not raised
     assert not loop_task.done()
     recorder.down = False
-    await asyncio.sleep(0.2)
+    await recorder.wait_until(lambda: len(recorder.events) == 2)
     stop.set()
-    await asyncio.wait_for(loop_task, 1)
+    await asyncio.wait_for(loop_task, 30)  # a safety bound: the stop event ends the loop
     assert len(recorder.events) == 2
 
 
@@ -291,3 +304,19 @@ def test_the_relay_lambda_publishes_and_reports_the_backlog(
     ]
     assert [m["OutboxPending"] for m in emitted] == [[4.0], [0.0]]
     assert emitted[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "ESanteMessaging"
+
+
+async def test_relay_pending_stops_taking_batches_when_its_budget_is_spent() -> None:
+    recorder = Recorder()
+    recorder.down = True
+    core = await core_with(recorder)
+    await send_many(core, 5)
+    recorder.down = False
+    ticks = iter(range(0, 1000, 10))  # every reading of the clock is 10 s later
+
+    def clock() -> float:
+        return float(next(ticks))
+
+    sent = await relay_pending(core, older_than_seconds=0, batch=1, max_seconds=15, clock=clock)
+    assert sent == 2  # batch one at t=10 (< 15), batch two at t=20: the budget is spent
+    assert await core.store.count_pending_events() == 3

@@ -6,7 +6,7 @@ it counted as sent, and a dead broker costs a request at most that long. The blo
 calls run on one dedicated thread, so the event loop never waits on Kafka and records reach the
 producer in the order `publish()` was called (which keeps order within a conversation).
 
-Imported only when KAFKA_BROKER is set (see relay.build_publisher), so functions that never
+Imported only when KAFKA_BROKER is set (see publisher.build_publisher), so functions that never
 publish do not load kafka-python.
 """
 
@@ -56,9 +56,11 @@ def encode_event(event: PendingEvent) -> tuple[bytes, bytes, list[tuple[str, byt
 class MskIamTokenProvider(AbstractTokenProvider):  # type: ignore[misc]
     """SASL OAUTHBEARER tokens for MSK IAM auth, signed with the task's or function's role."""
 
-    def __init__(self, region: str) -> None:
+    def __init__(self, region: str, clock: Callable[[], float] = time.time) -> None:
         super().__init__()
         self._region = region
+        # Wall time (token expiries are epoch ms); a parameter so tests can move it.
+        self._clock = clock
         self._token = ""
         self._expires_at = 0.0
         self._lock = threading.Lock()
@@ -66,7 +68,7 @@ class MskIamTokenProvider(AbstractTokenProvider):  # type: ignore[misc]
     def token(self) -> str:
         # Reused until a minute before expiry: every new connection asks for one.
         with self._lock:
-            if time.time() >= self._expires_at - 60:
+            if self._clock() >= self._expires_at - 60:
                 from aws_msk_iam_sasl_signer import MSKAuthTokenProvider
 
                 token, expiry_ms = MSKAuthTokenProvider.generate_auth_token(self._region)

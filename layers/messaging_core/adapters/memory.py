@@ -1,11 +1,13 @@
-"""In-process presence, events, realtime notifications and rate limits (single process only)."""
+"""In-process presence, events, notifications, rate limits and files (single process only)."""
 
 import logging
 import time
 from collections import defaultdict, deque
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from ..errors import NotFound
 from ..models import PendingEvent
 
 logger = logging.getLogger(__name__)
@@ -104,3 +106,69 @@ class MemoryRevocations:
 
     async def deny_token(self, token_id: str, keep_seconds: int) -> None:
         self.denied.add(token_id)
+
+
+@dataclass(slots=True)
+class StoredFile:
+    data: bytes
+    mime: str
+    state: str  # the S3 `state` tag: pending until its message is sent, then confirmed
+
+
+@dataclass(frozen=True, slots=True)
+class SignedUpload:
+    mime: str
+    max_size: int
+
+
+class MemoryFileStore:
+    """The FileStore port in memory: the attachment rules are tested without S3.
+
+    `presigned_upload` remembers what it signed; `client_upload` plays the client's POST and
+    refuses what S3 would refuse under that policy (another key, type or size).
+    """
+
+    def __init__(self) -> None:
+        self.objects: dict[str, StoredFile] = {}
+        self.signed: dict[str, SignedUpload] = {}
+        self.deleted: list[str] = []
+
+    async def presigned_upload(
+        self, key: str, mime: str, max_size: int, ttl_seconds: int
+    ) -> dict[str, Any]:
+        self.signed[key] = SignedUpload(mime, max_size)
+        fields = {"key": key, "Content-Type": mime, "tagging": "state=pending"}
+        return {"url": "http://127.0.0.1/memory-files", "fields": fields}
+
+    def client_upload(self, key: str, data: bytes, mime: str) -> None:
+        """What a client's POST does to the bucket; raises where S3 would refuse it."""
+        policy = self.signed.get(key)
+        if policy is None or mime != policy.mime or not 1 <= len(data) <= policy.max_size:
+            raise PermissionError("upload refused by the policy")
+        self.objects[key] = StoredFile(data, mime, "pending")
+
+    async def stat(self, key: str) -> tuple[int, str] | None:
+        found = self.objects.get(key)
+        return (len(found.data), found.mime) if found else None
+
+    async def read_head(self, key: str, size: int) -> bytes:
+        return self.objects[key].data[:size]
+
+    async def put(self, key: str, data: bytes, mime: str) -> None:
+        self.objects[key] = StoredFile(bytes(data), mime, "pending")
+
+    async def copy(self, source: str, target: str) -> None:
+        found = self.objects.get(source)
+        if found is None:
+            raise NotFound("The uploaded file was not found")
+        self.objects[target] = StoredFile(found.data, found.mime, "pending")
+
+    async def delete(self, key: str) -> None:
+        self.deleted.append(key)
+        self.objects.pop(key, None)
+
+    async def set_state(self, key: str, state: str) -> None:
+        self.objects[key].state = state
+
+    async def download_url(self, key: str, mime: str) -> str:
+        return f"http://127.0.0.1/memory-files/{key}"

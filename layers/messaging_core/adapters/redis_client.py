@@ -86,8 +86,8 @@ class ScriptBatcher:
     """Sends the script calls made in one event-loop turn as one pipeline.
 
     Under load every send runs a few small scripts (rate limit, presence, fan-out); one by one,
-    each pays a pool checkout, a write and a read (about 120 µs of CPU here); forty in one
-    pipeline cost about 33 µs each. A lone call goes straight out, so idle latency is unchanged.
+    each pays a pool checkout, a write and a read; in one pipeline they share them (figures in
+    bench/RESULTS-socket.md). A lone call goes straight out, so idle latency is unchanged.
     Each caller gets its own result or its own exception, as if it had called alone.
     With hiredis (the socket image) the calls go to the lean connection instead, which already
     writes one loop turn's commands at once; the queue and batch tasks serve redis-py only.

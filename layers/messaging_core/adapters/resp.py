@@ -1,8 +1,9 @@
 """A lean Redis connection for the socket tier's hot path: RESP through hiredis, pipelined.
 
 redis-py spends most of its CPU per command in Python: packing arguments, a pool checkout, a
-timeout context and a parse per reply. Profiled on the full send path, its pipelines were a
-quarter of a socket task's CPU. Here one connection per process carries every hot-path call:
+timeout context and a parse per reply; on the full send path its pipelines are a large share of
+a socket task's CPU (figures in bench/RESULTS-socket.md). Here one connection per process
+carries every hot-path call:
 commands are packed by hiredis in C, all the writes of one loop turn leave in one syscall, and
 replies are parsed by hiredis and matched to their callers in order (Redis answers in order).
 

@@ -25,7 +25,8 @@ def _clone(value: T) -> T:
     """A deep copy, so callers never share state with the store (a database returns copies too).
 
     Field by field for our slotted records: pickle and `copy.deepcopy` both go through the
-    dataclasses' Python-level `__getstate__`, which made copying 12 % of a socket task's CPU.
+    dataclasses' Python-level `__getstate__`, which made copying a large share of a socket task's
+    CPU (figures in bench/RESULTS-socket.md).
     """
     if isinstance(value, _IMMUTABLE):
         return value

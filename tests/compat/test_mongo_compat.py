@@ -37,7 +37,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from tests import servers  # the repo root is on sys.path (pyproject: pythonpath)
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.compat
 
 Db = AsyncDatabase[dict[str, Any]]
 Scenario = Callable[[Db], Awaitable[None]]
