@@ -21,6 +21,7 @@ from infra import constants as c
 from infra.settings import DeploySettings
 from infra.stacks.compute_stack import ComputeStack
 from infra.stacks.data_stack import DataStack
+from infra.stacks.edge_waf_stack import EdgeWafStack
 
 
 def _build_data_stack(app: App, settings: DeploySettings, env: Environment) -> DataStack:
@@ -34,16 +35,31 @@ def _build_data_stack(app: App, settings: DeploySettings, env: Environment) -> D
     )
 
 
+def _build_edge_waf_stack(app: App, settings: DeploySettings) -> EdgeWafStack:
+    return EdgeWafStack(
+        app,
+        c.EDGE_WAF_STACK_NAME,
+        settings=settings,
+        # CloudFront takes only a web ACL made in us-east-1, whatever the service's region.
+        env=Environment(account=settings.account, region=c.EDGE_WAF_REGION),
+        description="E-Sante messaging: CLOUDFRONT-scope WAF web ACL (us-east-1)",
+        # The ACL's ARN crosses to the compute region through CDK's generated SSM parameters.
+        cross_region_references=True,
+    )
+
+
 def _build_compute_stack(
-    app: App, settings: DeploySettings, env: Environment, data: DataStack
+    app: App, settings: DeploySettings, env: Environment, data: DataStack, edge_waf: EdgeWafStack
 ) -> ComputeStack:
     return ComputeStack(
         app,
         c.COMPUTE_STACK_NAME,
         settings=settings,
         data=data,
+        edge_web_acl_arn=edge_waf.web_acl_arn,
         env=env,
         description="E-Sante messaging: Lambda functions, HTTP API, Socket.IO on Fargate, alarms",
+        cross_region_references=True,
     )
 
 
@@ -58,10 +74,12 @@ def build_app(context: Mapping[str, Any] | None = None, outdir: str | None = Non
     env = Environment(account=settings.account, region=settings.region)
 
     data = _build_data_stack(app, settings, env)
-    compute = _build_compute_stack(app, settings, env, data)
+    edge_waf = _build_edge_waf_stack(app, settings)
+    compute = _build_compute_stack(app, settings, env, data, edge_waf)
     compute.add_stack_dependency(data)
+    compute.add_stack_dependency(edge_waf)
 
-    for stack in (data, compute):
+    for stack in (data, edge_waf, compute):
         Tags.of(stack).add("service", c.APP_NAME)
         Tags.of(stack).add("data-classification", "health")
 

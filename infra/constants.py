@@ -8,6 +8,10 @@ DATA_STACK_NAME: Final = "EsanteMessagingData"
 COMPUTE_STACK_NAME: Final = "EsanteMessagingCompute"
 # Health data stays in France (HDS): Paris is the default, a context value can override it.
 DEFAULT_REGION: Final = "eu-west-3"
+# The CLOUDFRONT-scope web ACL: CloudFront only takes one created in us-east-1, so it lives in
+# a small stack of its own there (no health data in it: rules and WAF logs only).
+EDGE_WAF_STACK_NAME: Final = "EsanteMessagingEdgeWaf"
+EDGE_WAF_REGION: Final = "us-east-1"
 
 # --- Context keys (`cdk synth -c key=value`) --------------------------------------------------
 CTX_REGION: Final = "region"

@@ -28,38 +28,43 @@ class Keys(Construct):
         super().__init__(scope, construct_id)
         self.attachments = _key(self, "Attachments", f"{c.APP_NAME} attachments bucket")
         self.data = _key(self, "Data", f"{c.APP_NAME} DocumentDB, Redis and secrets")
-        self.logs = _key(self, "Logs", f"{c.APP_NAME} CloudWatch log groups and alarm topic")
+        self.logs = logs_key(self, "Logs", f"{c.APP_NAME} CloudWatch log groups and alarm topic")
 
-        # CloudWatch Logs encrypts with the key on our behalf, only for this account's groups.
-        self.logs.add_to_resource_policy(
-            iam.PolicyStatement(
-                principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
-                actions=[
-                    "kms:Encrypt*",
-                    "kms:Decrypt*",
-                    "kms:ReEncrypt*",
-                    "kms:GenerateDataKey*",
-                    "kms:Describe*",
-                ],
-                resources=["*"],  # in a key policy, "*" means this key
-                conditions={
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": (
-                            f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:*"
-                        )
-                    }
-                },
-            )
+
+def logs_key(scope: Construct, construct_id: str, description: str) -> kms.Key:
+    """A key CloudWatch Logs (and alarms) may use, only for this account's groups in its region."""
+    key = _key(scope, construct_id, description)
+    # CloudWatch Logs encrypts with the key on our behalf, only for this account's groups.
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
+            actions=[
+                "kms:Encrypt*",
+                "kms:Decrypt*",
+                "kms:ReEncrypt*",
+                "kms:GenerateDataKey*",
+                "kms:Describe*",
+            ],
+            resources=["*"],  # in a key policy, "*" means this key
+            conditions={
+                "ArnLike": {
+                    "kms:EncryptionContext:aws:logs:arn": (
+                        f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:*"
+                    )
+                }
+            },
         )
-        # Alarms publish to the encrypted SNS topic.
-        self.logs.add_to_resource_policy(
-            iam.PolicyStatement(
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],
-                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
-            )
+    )
+    # Alarms publish to the encrypted SNS topic.
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+            resources=["*"],
+            conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
         )
+    )
+    return key
 
 
 class AppSecrets(Construct):

@@ -33,6 +33,7 @@ class ComputeStack(Stack):
         *,
         settings: DeploySettings,
         data: DataStack,
+        edge_web_acl_arn: str | None = None,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
@@ -66,8 +67,8 @@ class ComputeStack(Stack):
             load_balancer=self.socket.load_balancer,
             socket_origin_domain=settings.socket_origin_domain,
             alb_has_certificate=settings.certificate_arn is not None,
-            # Hook for the WAF construct: a CLOUDFRONT-scope web ACL's ARN goes here.
-            web_acl_id=None,
+            # The CLOUDFRONT-scope web ACL of the us-east-1 stack (stacks/edge_waf_stack.py).
+            web_acl_id=edge_web_acl_arn,
         )
         self.relay = OutboxRelay(self, "Relay", function=self.functions[c.FN_RELAY].function)
         self.monitoring = self._build_monitoring()
