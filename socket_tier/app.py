@@ -29,6 +29,7 @@ from messaging_core.revocation import SESSION_REVOKED, check_not_revoked
 
 from .namespace import MessagingNamespace
 from .settings import SocketSettings, get_socket_settings
+from .socket_cap import SharedSocketCap
 from .transport import DirectManager, GuardedServer, InboundLimits, JsonPacket
 from .typing_relay import TypingRelay
 
@@ -103,6 +104,8 @@ class Realtime:
         )
         self._core: Core | None = None
         self._presence: ConnectionPresence | None = None
+        # With Redis: MAX_SOCKETS_PER_USER counts the user's sockets on every task.
+        self.cap: SharedSocketCap | None = None
         self._redis: Any = None
         self._channel: Any = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -153,7 +156,16 @@ class Realtime:
             )
             limiter = RedisRateLimiter(self._redis)
             revocations = RedisRevocations(self._redis)  # on this task's pool, not a second one
-            self._channel = TaskChannel(self._redis, self.sock.task_id, self.emit_local)
+            self.cap = SharedSocketCap(
+                presence,
+                self._redis,
+                self.sock.max_sockets_per_user,
+                users=self.users,
+                evict=lambda sid: self.spawn(self._evict(sid)),
+            )
+            self._channel = TaskChannel(
+                self._redis, self.sock.task_id, self.emit_local, on_close=self.cap.close_here
+            )
             self._loops.append(asyncio.create_task(self._channel.run()))
             self._loops.append(asyncio.create_task(self._heartbeat_loop(presence)))
             await asyncio.wait_for(self._channel.ready.wait(), timeout=10)
@@ -225,11 +237,14 @@ class Realtime:
         self.users[sid] = user
         sids = self.sockets_of.setdefault(user.id, [])
         sids.append(sid)
-        while len(sids) > self.sock.max_sockets_per_user:
+        # Alone (no Redis) the cap counts this task's sockets; with Redis, every task's (below).
+        while self.cap is None and len(sids) > self.sock.max_sockets_per_user:
             self.spawn(self._evict(sids.pop(0)))
         await self.sio.enter_room(sid, user_room(user.id))
         # Registered before the handshake completes: a message sent right after is "delivered".
         came_online = await self.presence.connect(user.id, sid)
+        if self.cap is not None:  # awaited: sockets are ordered as their connects complete
+            await self.cap.admit(user.id, sid)
         if user.expires_at is not None:
             delay = max(0.0, user.expires_at - time.time())
             self._expiry[sid] = asyncio.get_running_loop().call_later(

@@ -38,6 +38,8 @@ CHANNEL_PREFIX = "task:"
 # A subscription quiet for this long sends a PING: a dead connection is found and replaced.
 PING_SECONDS = 30.0
 LocalEmit = Callable[[str, str, dict[str, Any]], Awaitable[None]]
+# (user id, sid): close that socket of this task (MAX_SOCKETS_PER_USER counted across tasks).
+OnClose = Callable[[str, str], Awaitable[None]]
 
 # KEYS: conns of the user. ARGV: own task ('' from a Lambda), payload, channel prefix.
 # Returns how many tasks the message was published to.
@@ -63,6 +65,16 @@ def channel_of(task_id: str) -> str:
 
 def encode(user_id: str, event: str, data: dict[str, Any]) -> str:
     return json.dumps({"u": user_id, "e": event, "d": data}, separators=(",", ":"), default=str)
+
+
+def encode_close(user_id: str, sid: str) -> str:
+    """A control message, not an event: no client ever receives it."""
+    return json.dumps({"u": user_id, "close": sid}, separators=(",", ":"))
+
+
+async def publish_close(redis: Redis, task_id: str, user_id: str, sid: str) -> None:
+    """Ask the task that holds `sid` to close it (the user's oldest socket over the cap)."""
+    await redis.publish(channel_of(check_task_id(task_id)), encode_close(user_id, sid))
 
 
 class RedisFanout:
@@ -119,10 +131,13 @@ class RedisFanout:
 class TaskChannel:
     """A socket task's subscription to its own channel: each message becomes a local emit."""
 
-    def __init__(self, redis: Redis, task_id: str, local_emit: LocalEmit) -> None:
+    def __init__(
+        self, redis: Redis, task_id: str, local_emit: LocalEmit, on_close: OnClose | None = None
+    ) -> None:
         self.redis = redis
         self.channel = channel_of(check_task_id(task_id))
         self._local_emit = local_emit
+        self._on_close = on_close
         self._stopping = asyncio.Event()
         self.ready = asyncio.Event()
         self.received = 0
@@ -196,6 +211,9 @@ class TaskChannel:
     async def _deliver(self, raw: bytes | str) -> None:
         try:
             body = json.loads(raw)
+            if "close" in body:
+                await self._close(str(body["u"]), str(body["close"]))
+                return
             user, event, data = body["u"], body["e"], body["d"]
         except (ValueError, KeyError, TypeError):
             logger.warning("dropped a malformed fan-out message")
@@ -205,6 +223,14 @@ class TaskChannel:
             await self._local_emit(user, event, data)
         except Exception as exc:  # one bad socket must not stop the channel
             logger.warning("local emit failed", extra={"error": type(exc).__name__})
+
+    async def _close(self, user_id: str, sid: str) -> None:
+        if self._on_close is None:  # a task that caps nothing closes nothing
+            return
+        try:
+            await self._on_close(user_id, sid)
+        except Exception as exc:  # one bad socket must not stop the channel
+            logger.warning("socket close failed", extra={"error": type(exc).__name__})
 
     def stop(self) -> None:
         self._stopping.set()

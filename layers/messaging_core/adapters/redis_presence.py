@@ -6,6 +6,8 @@ Layout (all times from Redis' own clock, so task clocks never disagree):
   its connections lapse after the TTL.
 - `presence:online`: sorted set of users, score = the latest expiry among their connections.
   `is_online`/`online_count` read it in O(1)/O(log n); the reaper turns lapsed users offline.
+- `presence:since:<user>`: sorted set of the same members, score = connect time in ms: the order
+  in which MAX_SOCKETS_PER_USER closes a user's sockets across every task (`admit`).
 Connect, disconnect and reap are Lua scripts: the online/offline transition is decided atomically,
 so exactly one caller sees it (one `user_online`/`user_offline` per transition, not per tab).
 The scripts touch keys derived inside Lua: use a non-cluster Redis (ElastiCache, cluster mode off).
@@ -27,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 ONLINE_KEY = "presence:online"
 CONNS_PREFIX = "presence:conns:"
+SINCE_PREFIX = "presence:since:"
 _TASK_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 _NOW = """
@@ -49,10 +52,12 @@ return 0
 """
 )
 
-# KEYS: conns, online. ARGV: member, user. Returns 1 when that was the user's last live connection.
+# KEYS: conns, online, since. ARGV: member, user. Returns 1 when that was the user's last live
+# connection.
 _DISCONNECT = (
     _NOW
     + """
+redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if redis.call('ZCARD', KEYS[1]) > 0 then return 0 end
@@ -71,11 +76,12 @@ for i = 2, #KEYS do
   local user = ARGV[(i - 2) * 2 + 3]
   redis.call('ZADD', KEYS[i], exp, member)
   redis.call('PEXPIRE', KEYS[i], ARGV[1])
+  redis.call('PEXPIRE', '@SINCE@' .. user, ARGV[1])
   redis.call('ZADD', KEYS[1], 'GT', exp, user)
 end
 return #KEYS - 1
 """
-)
+).replace("@SINCE@", SINCE_PREFIX)  # connect times live as long as the connections
 
 # KEYS: online. ARGV: limit, conns prefix. Returns the users whose last connection lapsed.
 _REAP = (
@@ -127,6 +133,35 @@ return out
 """
 )
 
+# KEYS: since, conns. ARGV: member, cap, ttl_ms. Records the connection's connect time, forgets
+# members whose connection lapsed (their task died), and pops the oldest beyond `cap`: returned
+# as members `<task>|<sid>` for their task to close. Atomic, so two tasks admitting at once
+# never pick the same socket nor leave the user over the cap.
+_ADMIT = (
+    _NOW
+    + """
+local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+local at = now
+-- Strictly after the newest so far: two connects in one millisecond keep their order.
+if #top == 2 and tonumber(top[2]) >= at then at = tonumber(top[2]) + 1 end
+redis.call('ZADD', KEYS[1], 'NX', at, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if m ~= ARGV[1] then
+    local exp = redis.call('ZSCORE', KEYS[2], m)
+    if not exp or tonumber(exp) <= now then redis.call('ZREM', KEYS[1], m) end
+  end
+end
+local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[2])
+local out = {}
+if over > 0 then
+  local popped = redis.call('ZPOPMIN', KEYS[1], over)
+  for i = 1, #popped, 2 do table.insert(out, popped[i]) end
+end
+return out
+"""
+)
+
 
 def check_task_id(task_id: str) -> str:
     if not _TASK_ID.match(task_id):
@@ -136,6 +171,10 @@ def check_task_id(task_id: str) -> str:
 
 def conns_key(user_id: str) -> str:
     return CONNS_PREFIX + user_id
+
+
+def since_key(user_id: str) -> str:
+    return SINCE_PREFIX + user_id
 
 
 class RedisPresence:
@@ -162,6 +201,7 @@ class RedisPresence:
         self._online_among = script_batcher(redis).register(_ONLINE_AMONG)
         self._online_count = redis.register_script(_ONLINE_COUNT)
         self._tasks_of = redis.register_script(_TASKS_OF)
+        self._admit = redis.register_script(_ADMIT)
 
     def _member(self, sid: str) -> str:
         return f"{self.task_id}|{sid}"
@@ -182,9 +222,30 @@ class RedisPresence:
             if not sids:
                 del self._local[user_id]
         went = await self._disconnect(
-            keys=[conns_key(user_id), ONLINE_KEY], args=[self._member(sid), user_id]
+            keys=[conns_key(user_id), ONLINE_KEY, since_key(user_id)],
+            args=[self._member(sid), user_id],
         )
         return int(went) == 1
+
+    async def admit(self, user_id: str, sid: str, cap: int) -> list[tuple[str, str]]:
+        """Count a connected socket against the user's cap on every task: the (task id, sid) of
+        the oldest sockets beyond `cap`, which their tasks must close. Call after `connect`."""
+        if cap <= 0:
+            raise ValueError("the socket cap must be positive")
+        popped = cast(
+            list[Any],
+            await self._admit(
+                keys=[since_key(user_id), conns_key(user_id)],
+                args=[self._member(sid), cap, self.ttl_ms],
+            ),
+        )
+        out: list[tuple[str, str]] = []
+        for raw in popped:
+            member = raw.decode() if isinstance(raw, bytes) else str(raw)
+            task, _, old = member.partition("|")
+            if task and old:
+                out.append((task, old))
+        return out
 
     def has_local(self, user_id: str) -> bool:
         """Whether this task holds a socket of the user (no Redis round trip)."""
