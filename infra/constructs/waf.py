@@ -4,7 +4,8 @@ Where each ACL goes:
 - REGIONAL scope: associated with the socket tier's ALB here (`EdgeFirewall.protect`).
 - The HTTP API (API Gateway v2) cannot be associated with a web ACL (WAF protects REST APIs,
   ALBs, CloudFront, ...): the API is covered by a CLOUDFRONT-scope ACL built by this same
-  construct for the distribution in front of it (created in us-east-1, as CloudFront requires).
+  construct for the distribution in front of it, in the us-east-1 stack CloudFront requires
+  (infra/stacks/edge_waf_stack.py).
   Its own stage throttle still applies, and `/health` gets a throttle of its own
   (`throttle_health_route`), so anonymous probes never spend the users' allowance.
 """
