@@ -4,8 +4,13 @@ them, so a reply validated against them serializes to the very bytes the view pr
 They are TypedDicts rather than models: a key a view leaves out (`specialty`, `tempId`,
 `attachment`...) is `NotRequired` and stays absent, while a key it sets to null stays null, with
 no `exclude_none`/`exclude_unset` to keep in step. `strict` refuses any coercion (a float where an
-int is declared would otherwise change the bytes) and `extra="forbid"` makes a key added to a view
-without its field here an error the contract tests see, never a key silently dropped.
+int is declared would otherwise change the bytes).
+
+Extra keys are ignored, not refused: the type is the allow-list of what a reply may carry, so a
+key a view grows without its field here never reaches a client undocumented. It is not silent
+either: the tests compare every reply with its untyped writing (tests/replies_check.py), and
+refusing instead (`extra="forbid"`) costs a third more per message on every warm request
+(bench/RESULTS-replies.md).
 """
 
 from typing import Annotated, Any, Literal, NotRequired, TypedDict
@@ -14,7 +19,8 @@ from pydantic import ConfigDict, WithJsonSchema, with_config
 
 from .models import ConversationType, MessageType, UserType
 
-STRICT = ConfigDict(strict=True, extra="forbid")
+# The document says what the type guarantees: no other key is ever written.
+STRICT = ConfigDict(strict=True, extra="ignore", json_schema_extra={"additionalProperties": False})
 
 # `clock.iso`'s text (UTC, `Z`); documented as a date-time, kept a string (no re-formatting).
 Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
