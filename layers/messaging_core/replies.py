@@ -9,8 +9,8 @@ int is declared would otherwise change the bytes).
 Extra keys are ignored, not refused: the type is the allow-list of what a reply may carry, so a
 key a view grows without its field here never reaches a client undocumented. It is not silent
 either: the tests compare every reply with its untyped writing (tests/replies_check.py), and
-refusing instead (`extra="forbid"`) costs a third more per message on every warm request
-(bench/RESULTS-replies.md).
+refusing instead (`extra="forbid"`) costs more on every warm request (figures in
+bench/RESULTS-replies.md).
 """
 
 from typing import Annotated, Any, Literal, NotRequired, TypedDict
