@@ -19,8 +19,19 @@ from pydantic import ConfigDict, WithJsonSchema, with_config
 
 from .models import ConversationType, MessageType, UserType
 
-# The document says what the type guarantees: no other key is ever written.
-STRICT = ConfigDict(strict=True, extra="ignore", json_schema_extra={"additionalProperties": False})
+
+def _title(name: str, _info: object) -> str:
+    # A field's title in the document is its JSON name (`profilePhoto`, not `Profilephoto`).
+    return name
+
+
+STRICT = ConfigDict(
+    strict=True,
+    extra="ignore",
+    # The document says what the type guarantees: no other key is ever written.
+    json_schema_extra={"additionalProperties": False},
+    field_title_generator=_title,
+)
 
 # `clock.iso`'s text (UTC, `Z`); documented as a date-time, kept a string (no re-formatting).
 Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
