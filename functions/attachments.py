@@ -11,6 +11,7 @@ from pydantic import StrictInt, StrictStr
 from .api.app import create_app, lambda_handler
 from .api.deps import CurrentUser, Services
 from .api.openapi import RESPONSES
+from .api.schemas import MessageReply, UploadReply
 
 router = APIRouter(prefix="/api/v1/messages", tags=["attachments"])
 
@@ -53,6 +54,7 @@ SEND_FILE_BODY = {
 @router.post(
     "/conversations/{conversationId}/attachments",
     status_code=201,
+    response_model=UploadReply,
     responses=RESPONSES["request_upload"],
 )
 async def request_upload(
@@ -68,6 +70,7 @@ async def request_upload(
 @router.post(
     "/conversations/{conversationId}/send-file",
     status_code=201,
+    response_model=MessageReply,
     openapi_extra=SEND_FILE_BODY,
     responses=RESPONSES["send_file"],
 )

@@ -9,11 +9,20 @@ from messaging_core.inputs import CreateConversationIn
 from .api.app import create_app, lambda_handler
 from .api.deps import CurrentUser, PageNumber, Services, page_of
 from .api.openapi import RESPONSES
+from .api.schemas import ConversationReply, ConversationsReply
 
 router = APIRouter(prefix="/api/v1/messages", tags=["conversations"])
 
 
-@router.post("/conversations", status_code=201, responses=RESPONSES["create_conversation"])
+@router.post(
+    "/conversations",
+    status_code=201,
+    response_model=ConversationReply,
+    responses={
+        200: {"model": ConversationReply, "description": "The pair's existing conversation"},
+        **RESPONSES["create_conversation"],
+    },
+)
 async def create_conversation(
     body: CreateConversationIn, user: CurrentUser, core: Services, response: Response
 ) -> dict[str, Any]:
@@ -25,7 +34,11 @@ async def create_conversation(
     return {"message": f"Conversation {verb} successfully", "data": opened.conversation}
 
 
-@router.get("/conversations", responses=RESPONSES["list_conversations"])
+@router.get(
+    "/conversations",
+    response_model=ConversationsReply,
+    responses=RESPONSES["list_conversations"],
+)
 async def list_conversations(
     user: CurrentUser,
     core: Services,

@@ -10,11 +10,23 @@ from messaging_core.models import HistoryCursor
 from .api.app import create_app, lambda_handler
 from .api.deps import CurrentUser, PageNumber, Services, page_of
 from .api.openapi import RESPONSES
+from .api.schemas import (
+    HistoryReply,
+    MessageReply,
+    ReadReply,
+    Reply,
+    SearchReply,
+    UnreadReply,
+)
 
 router = APIRouter(prefix="/api/v1/messages", tags=["messages"])
 
 
-@router.get("/conversations/{conversationId}/messages", responses=RESPONSES["get_messages"])
+@router.get(
+    "/conversations/{conversationId}/messages",
+    response_model=HistoryReply,
+    responses=RESPONSES["get_messages"],
+)
 async def get_messages(
     conversationId: str,
     user: CurrentUser,
@@ -39,7 +51,10 @@ async def get_messages(
 
 
 @router.post(
-    "/conversations/{conversationId}/messages", status_code=201, responses=RESPONSES["send_message"]
+    "/conversations/{conversationId}/messages",
+    status_code=201,
+    response_model=MessageReply,
+    responses=RESPONSES["send_message"],
 )
 async def send_message(
     conversationId: str, body: SendMessageIn, user: CurrentUser, core: Services
@@ -49,7 +64,11 @@ async def send_message(
     return {"message": "Message sent successfully", "data": sent.message}
 
 
-@router.put("/conversations/{conversationId}/mark-read", responses=RESPONSES["mark_read"])
+@router.put(
+    "/conversations/{conversationId}/mark-read",
+    response_model=ReadReply,
+    responses=RESPONSES["mark_read"],
+)
 async def mark_read(
     conversationId: str, user: CurrentUser, core: Services, body: MarkReadIn | None = None
 ) -> dict[str, Any]:
@@ -63,14 +82,14 @@ async def mark_read(
     }
 
 
-@router.get("/unread-count", responses=RESPONSES["unread_count"])
+@router.get("/unread-count", response_model=UnreadReply, responses=RESPONSES["unread_count"])
 async def unread_count(user: CurrentUser, core: Services) -> dict[str, Any]:
     """Total unread messages for the caller, and per conversation."""
     data = await conversations.unread_summary(core, user)
     return {"message": "Unread count retrieved successfully", "data": data}
 
 
-@router.get("/search", responses=RESPONSES["search_messages"])
+@router.get("/search", response_model=SearchReply, responses=RESPONSES["search_messages"])
 async def search_messages(
     user: CurrentUser,
     core: Services,
@@ -85,7 +104,7 @@ async def search_messages(
     return {"message": "Search results retrieved successfully", "data": data}
 
 
-@router.delete("/{messageId}", responses=RESPONSES["delete_message"])
+@router.delete("/{messageId}", response_model=Reply, responses=RESPONSES["delete_message"])
 async def delete_message(messageId: str, user: CurrentUser, core: Services) -> dict[str, Any]:
     """Soft-delete one of the caller's own messages."""
     await messages.delete_message(core, user, messageId)

@@ -20,6 +20,7 @@ from messaging_core.models import Principal
 from messaging_core.store.memory import MemoryStore
 
 from functions.local_app import create_local_app
+from tests.replies_check import ReplyChecker, same_bytes_as_untyped, served_document
 
 
 @dataclass(frozen=True)
@@ -93,11 +94,18 @@ async def core(settings: Settings, cast: Cast) -> AsyncIterator[Core]:
 
 
 @pytest.fixture
-async def client(core: Core) -> AsyncIterator[httpx.AsyncClient]:
-    """The local app (every REST router) over ASGI, on the `core` fixture."""
-    transport = httpx.ASGITransport(app=create_local_app())
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
-        yield c
+async def client(core: Core, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[httpx.AsyncClient]:
+    """The local app (every REST router) over ASGI, on the `core` fixture. Each success reply
+    must match its schema in the served document and the untyped bytes (tests/replies_check.py)."""
+    app = create_local_app()
+    checker = ReplyChecker(served_document())
+    transport = httpx.ASGITransport(app=app)
+    hooks = {"response": [checker.on_response]}
+    with same_bytes_as_untyped(monkeypatch):
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://test", event_hooks=hooks
+        ) as c:
+            yield c
 
 
 API = "/api/v1/messages"
