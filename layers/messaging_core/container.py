@@ -87,7 +87,7 @@ async def build_core(
     await store.ensure_indexes()
     # With REDIS_URL, presence, pushes and rate limits are shared by every task and Lambda.
     wanted = presence is None or notifier is None or rate_limiter is None or revocations is None
-    redis = _redis_ports(settings) if settings.redis_url and wanted else None
+    redis = redis_ports(settings) if settings.redis_url and wanted else None
     return Core(
         settings=settings,
         store=store,
@@ -157,10 +157,6 @@ def redis_ports(settings: Settings, task: SocketTask | None = None) -> RedisPort
     return RedisPorts(
         presence, notifier, RedisRateLimiter(client), RedisRevocations(client), client
     )
-
-
-def _redis_ports(settings: Settings) -> RedisPorts:
-    return redis_ports(settings)
 
 
 @dataclass(frozen=True)
