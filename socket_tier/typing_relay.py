@@ -91,6 +91,11 @@ class TypingRelay:
     def is_typing(self, user_id: str, conversation_id: str) -> bool:
         return (user_id, conversation_id) in self._state
 
+    async def end_for_message(self, user_id: str, conversation_id: str, other: str) -> None:
+        """A sent message ends the sender's typing state in that conversation."""
+        if self.is_typing(user_id, conversation_id):
+            await self.stop(user_id, conversation_id, other)
+
     async def drop_socket(self, sid: str) -> None:
         """A socket went away mid-typing: its partner sees the indicator stop at once."""
         for (user, conv), st in list(self._state.items()):

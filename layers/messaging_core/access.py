@@ -25,3 +25,11 @@ async def conversation_for(
     if not conv.has(user.id):
         raise Forbidden("You are not a participant in this conversation")
     return conv
+
+
+def receiver_of(user: Principal, conv: Conversation, receiver_id: object | None) -> str:
+    """The other participant; a receiverId the client named must be that one (send, typing)."""
+    other = conv.other(user.id)
+    if receiver_id is not None and parse_id(receiver_id, "receiverId") != other:
+        raise Forbidden("receiverId is not the other participant of this conversation")
+    return other

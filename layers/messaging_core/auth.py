@@ -1,5 +1,6 @@
 """Token verification shared by REST and the socket handshake: one set of rules."""
 
+import asyncio
 import time
 import uuid
 from functools import lru_cache
@@ -58,6 +59,19 @@ def verify_token(token: Any, settings: Settings) -> Principal:
         raise Unauthorized("Invalid token") from exc
     _check_lifetime_and_use(claims, settings)
     return principal_from_claims(claims)
+
+
+async def verify_token_off_loop(token: Any, settings: Settings) -> Principal:
+    """`verify_token` for async callers: when the key may need a network fetch (Secrets Manager,
+    a JWKS whose cache expired), the whole check runs in a worker thread so the event loop keeps
+    serving every other socket and request meanwhile. A key held in the settings is CPU only."""
+    if not _key_may_fetch(settings):
+        return verify_token(token, settings)
+    return await asyncio.to_thread(verify_token, token, settings)
+
+
+def _key_may_fetch(settings: Settings) -> bool:
+    return settings.jwt_algorithm == "RS256" or bool(settings.jwt_secret_arn)
 
 
 def _check_lifetime_and_use(claims: dict[str, Any], settings: Settings) -> None:

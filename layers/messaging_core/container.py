@@ -2,10 +2,13 @@
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from .adapters.directory import EmbeddedDirectory, HttpUserDirectory
 from .adapters.memory import (
+    LocalNotifier,
     MemoryPresence,
     MemoryRateLimiter,
     MemoryRevocations,
@@ -15,6 +18,7 @@ from .adapters.s3 import S3FileStore
 from .config import Settings, get_settings, mongodb_uri_of, read_secret
 from .core import Core
 from .ports import (
+    ConnectionPresence,
     PresenceStore,
     RateLimiter,
     RealtimeNotifier,
@@ -25,6 +29,14 @@ from .ports import (
 )
 from .publisher import build_publisher
 from .revocation_cache import RevocationCache
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from .adapters.redis_fanout import TaskChannel
+    from .adapters.redis_presence import RedisPresence
+
+LocalEmit = Callable[[str, str, dict[str, Any]], Awaitable[None]]
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +87,7 @@ async def build_core(
     await store.ensure_indexes()
     # With REDIS_URL, presence, pushes and rate limits are shared by every task and Lambda.
     wanted = presence is None or notifier is None or rate_limiter is None or revocations is None
-    redis = _redis_ports(settings) if settings.redis_url and wanted else None
+    redis = redis_ports(settings) if settings.redis_url and wanted else None
     return Core(
         settings=settings,
         store=store,
@@ -100,28 +112,92 @@ def build_uploads(store: Store) -> UploadRepository:
 
 
 @dataclass(frozen=True)
-class _RedisPorts:
-    presence: PresenceStore
+class SocketTask:
+    """What a socket task adds to the ports: its identity and its own emit to local sockets."""
+
+    task_id: str
+    pool_size: int
+    presence_ttl_seconds: float
+    local_emit: LocalEmit
+    # A close asked by another task (the per-user socket cap across tasks): (user id, sid).
+    on_close: Callable[[str, str], Awaitable[None]] | None = None
+
+
+@dataclass(frozen=True)
+class RedisPorts:
+    presence: "RedisPresence"
     notifier: RealtimeNotifier
     rate_limiter: RateLimiter
     revocations: RevocationStore
+    client: "Redis"
 
 
-def _redis_ports(settings: Settings) -> _RedisPorts:
+def redis_ports(settings: Settings, task: SocketTask | None = None) -> RedisPorts:
+    """The Redis-backed ports, on one client: a Lambda's readers, or a socket task's own."""
     # Imported here so a Lambda without REDIS_URL never loads redis.
-    from .adapters.redis_client import redis_client
+    from .adapters.redis_client import DEFAULT_POOL_SIZE, redis_client
     from .adapters.redis_fanout import RedisFanout
     from .adapters.redis_presence import RedisPresence
     from .adapters.redis_ratelimit import RedisRateLimiter
     from .adapters.redis_revocation import RedisRevocations
 
-    client = redis_client(settings)
-    return _RedisPorts(
-        RedisPresence(client),
-        RedisFanout(client),
-        RedisRateLimiter(client),
-        RedisRevocations(client),
+    client = redis_client(settings, task.pool_size if task else DEFAULT_POOL_SIZE)
+    if task is None:
+        presence = RedisPresence(client)
+        notifier = RedisFanout(client)
+    else:
+        presence = RedisPresence(
+            client, task_id=task.task_id, ttl_seconds=task.presence_ttl_seconds
+        )
+        notifier = RedisFanout(
+            client,
+            task_id=task.task_id,
+            local_emit=task.local_emit,
+            has_local=presence.has_local,
+        )
+    # Revocations on this pool too, not a second one.
+    return RedisPorts(
+        presence, notifier, RedisRateLimiter(client), RedisRevocations(client), client
     )
+
+
+@dataclass(frozen=True)
+class SocketRuntime:
+    """A socket task's Core and the parts of its wiring the task's lifecycle drives."""
+
+    core: Core
+    presence: ConnectionPresence
+    # Only with REDIS_URL: the cluster's presence (heartbeat, reap, leave_all), the task's
+    # channel, and the client to close on shutdown.
+    cluster: "RedisPresence | None" = None
+    channel: "TaskChannel | None" = None
+    client: "Redis | None" = None
+
+
+async def build_socket_runtime(settings: Settings, task: SocketTask) -> SocketRuntime:
+    """The socket tier's wiring: Redis ports shared by every task, or in-process ones."""
+    if not settings.redis_url:
+        presence = MemoryPresence()
+        core = await build_core(
+            settings,
+            presence=presence,
+            notifier=LocalNotifier(task.local_emit),
+            background_dispatch=True,
+        )
+        return SocketRuntime(core, presence)
+    from .adapters.redis_fanout import TaskChannel
+
+    ports = redis_ports(settings, task)
+    channel = TaskChannel(ports.client, task.task_id, task.local_emit, on_close=task.on_close)
+    core = await build_core(
+        settings,
+        presence=ports.presence,
+        notifier=ports.notifier,
+        rate_limiter=ports.rate_limiter,
+        revocations=ports.revocations,
+        background_dispatch=True,
+    )
+    return SocketRuntime(core, ports.presence, ports.presence, channel, ports.client)
 
 
 async def get_core() -> Core:

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from .auth import mint_token, verify_token
+from .auth import mint_token, verify_token_off_loop
 from .core import Core
 from .errors import Invalid, NotFound
 from .ids import is_object_id, new_id
@@ -24,7 +24,7 @@ async def issue_dev_token(core: Core, data: DevTokenIn) -> dict[str, Any]:
     name = data.name.strip() if data.name else None
     token = mint_token(core.settings, user_id, data.role, name or None, DEV_TOKEN_TTL_SECONDS)
     # Read back through the one verification path, so the page gets exactly what any request sees.
-    principal = verify_token(token, core.settings)
+    principal = await verify_token_off_loop(token, core.settings)
     await core.identify(principal)
     return {
         "token": token,

@@ -4,7 +4,15 @@ import json
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+)
 
 from .config import Settings
 from .errors import Invalid
@@ -17,6 +25,9 @@ CURSOR_HINT = "to go further back, use the before/after cursors (a message id) w
 T = TypeVar("T", bound=BaseModel)
 
 TempId = Annotated[StrictStr, Field(min_length=1, max_length=128)]
+# An id as a client sent it, lower-cased here once so every handler and cache key agrees with
+# what the core stores (ids are 24 lower-case hex); the core's parse_id still checks its shape.
+ClientId = Annotated[StrictStr, AfterValidator(str.lower)]
 
 
 class InputModel(BaseModel):
@@ -24,12 +35,12 @@ class InputModel(BaseModel):
 
 
 class CreateConversationIn(InputModel):
-    recipientId: StrictStr
+    recipientId: ClientId
     recipientType: StrictStr | None = None
 
 
 class SendMessageIn(InputModel):
-    receiverId: StrictStr | None = None
+    receiverId: ClientId | None = None
     messageType: StrictStr = "text"
     content: StrictStr
     tempId: TempId | None = None
@@ -37,20 +48,28 @@ class SendMessageIn(InputModel):
 
 
 class SocketSendMessageIn(SendMessageIn):
-    conversationId: StrictStr
+    conversationId: ClientId
 
 
 class MarkReadIn(InputModel):
-    messageIds: Annotated[list[StrictStr], Field(max_length=MAX_IDS_PER_CALL)] | None = None
+    messageIds: Annotated[list[ClientId], Field(max_length=MAX_IDS_PER_CALL)] | None = None
 
 
 class SocketMarkReadIn(MarkReadIn):
-    conversationId: StrictStr
+    conversationId: ClientId
 
 
 class ConversationRefIn(InputModel):
-    conversationId: StrictStr
-    receiverId: StrictStr | None = None
+    conversationId: ClientId
+    receiverId: ClientId | None = None
+
+
+class SyncIn(InputModel):
+    """Socket `sync`: messages of a conversation after the last `seq` the client holds."""
+
+    conversationId: ClientId
+    afterSeq: Annotated[StrictInt, Field(ge=0)]
+    limit: Annotated[StrictInt, Field(ge=1, le=100)] = 100
 
 
 class DevTokenIn(InputModel):

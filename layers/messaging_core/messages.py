@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from . import events
-from .access import conversation_for
+from .access import conversation_for, receiver_of
 from .budgets import BudgetName, spend
 from .clock import iso, utcnow
 from .core import Core
@@ -34,9 +34,47 @@ MAX_SEQ_ATTEMPTS = 50
 
 
 @dataclass(frozen=True, slots=True)
+class SentRef:
+    """What the sender's confirmation needs, typed (the socket tier reads no view keys)."""
+
+    message_id: str
+    conversation_id: str
+    receiver_id: str
+    timestamp: str  # the view's createdAt
+    seq: int
+
+    @classmethod
+    def of(cls, m: Message) -> "SentRef":
+        return cls(m.id, m.conversation_id, m.receiver_id, iso(m.created_at) or "", m.seq)
+
+
+@dataclass(frozen=True, slots=True)
 class Sent:
     message: JSON
     created: bool  # False when a retried tempId returned the original message
+    ref: SentRef
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    """One page of a conversation's messages; `view()` is the REST shape."""
+
+    conversation_id: str
+    order: str
+    messages: list[JSON]
+    pagination: JSON
+
+    @property
+    def has_more(self) -> bool:
+        return bool(self.pagination["hasMore"])
+
+    def view(self) -> JSON:
+        return {
+            "conversationId": self.conversation_id,
+            "order": self.order,
+            "messages": self.messages,
+            "pagination": self.pagination,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +130,7 @@ async def store_message(
     attachment: Attachment | None = None,
 ) -> Sent:
     """Persist a message with its `message.sent` event, push it, and receipt it when delivered."""
-    other = _receiver_of(user, conv, receiver_id)
+    other = receiver_of(user, conv, receiver_id)
     replay = await _replay_of(core, user, temp_id)
     if replay is not None:
         return replay
@@ -126,14 +164,6 @@ async def store_message(
     return await _announce(core, user, message, pending, online)
 
 
-def _receiver_of(user: Principal, conv: Conversation, receiver_id: object | None) -> str:
-    """The other participant; a receiverId the client named must be that one."""
-    other = conv.other(user.id)
-    if receiver_id is not None and parse_id(receiver_id, "receiverId") != other:
-        raise Forbidden("receiverId is not the other participant of this conversation")
-    return other
-
-
 async def _replay_of(core: Core, user: Principal, temp_id: str | None) -> Sent | None:
     """A retried tempId answers with the message already stored for it (no second copy)."""
     if not temp_id:
@@ -141,7 +171,7 @@ async def _replay_of(core: Core, user: Principal, temp_id: str | None) -> Sent |
     original = await core.store.find_by_client_key(user.id, temp_id)
     if original is None:
         return None
-    return Sent(await _one_view(core, original), created=False)
+    return Sent(await _one_view(core, original), created=False, ref=SentRef.of(original))
 
 
 async def _seq_and_presence(core: Core, conversation_id: str, other: str) -> tuple[int, bool]:
@@ -196,7 +226,7 @@ async def _announce(
     if online:
         receipt = {"messageId": message.id, "deliveredAt": iso(now)}
         await core.notify_after_reply(user.id, "message_delivered", receipt)
-    return Sent(view, created=True)
+    return Sent(view, created=True, ref=SentRef.of(message))
 
 
 async def history(
@@ -212,10 +242,36 @@ async def history(
     """Newest first by page or before a message; oldest first after a message (catch-up).
 
     REST history and the socket `sync` share this path, each with its own budget."""
+    found = await history_page(
+        core, user, conversation_id, page, cursor, after_seq=after_seq, budget=budget
+    )
+    return found.view()
+
+
+async def catch_up(
+    core: Core, user: Principal, conversation_id: object, after_seq: int, limit: int
+) -> HistoryPage:
+    """Socket `sync`: the messages after the last `seq` the client holds, oldest first."""
+    return await history_page(
+        core, user, conversation_id, Page(1, limit), after_seq=after_seq, budget="sync"
+    )
+
+
+async def history_page(
+    core: Core,
+    user: Principal,
+    conversation_id: object,
+    page: Page,
+    cursor: HistoryCursor = HistoryCursor(),
+    *,
+    after_seq: int | None = None,
+    budget: BudgetName = "history",
+) -> HistoryPage:
+    """The page `history` shapes; typed for the socket tier."""
     await spend(core, user, budget)
     check_offset(core.settings, page)
     if after_seq is not None:
-        # The socket's `sync` passes the sequence number alone (socket_tier/namespace.py).
+        # The socket's `sync` passes the sequence number alone (`catch_up`).
         cursor = replace(cursor, after_seq=after_seq)
     conv = await conversation_for(core, user, conversation_id)
     before, after = cursor.before, cursor.after
@@ -233,12 +289,12 @@ async def history(
     )
     paging = pagination(page.page, page.limit, total)
     paging.pop("hasPrevious")
-    return {
-        "conversationId": conv.id,
-        "order": "oldest_first" if start_seq is not None else "newest_first",
-        "messages": await message_views(core, messages),
-        "pagination": paging,
-    }
+    return HistoryPage(
+        conversation_id=conv.id,
+        order="oldest_first" if start_seq is not None else "newest_first",
+        messages=await message_views(core, messages),
+        pagination=paging,
+    )
 
 
 async def _cursor_seq(core: Core, conv: Conversation, value: object, name: str) -> int:

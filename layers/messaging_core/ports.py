@@ -115,6 +115,16 @@ class PresenceStore(Protocol):
     async def online_count(self) -> int: ...
 
 
+class ConnectionPresence(PresenceStore, Protocol):
+    """The socket tier's side of presence: it registers the connections it holds."""
+
+    async def connect(self, user_id: str, sid: str) -> bool:
+        """Register a socket; True when the user just came online (their first socket)."""
+
+    async def disconnect(self, user_id: str, sid: str) -> bool:
+        """Forget a socket; True when the user just went offline (their last socket)."""
+
+
 class EventPublisher(Protocol):
     async def publish(self, events: Sequence[PendingEvent]) -> None:
         """Publish and confirm, or raise; the caller keeps unconfirmed events pending."""

@@ -9,7 +9,7 @@ import math
 import time
 from typing import Any
 
-from .auth import verify_token
+from .auth import verify_token_off_loop
 from .core import Core
 from .errors import Unauthorized
 from .models import Principal
@@ -21,8 +21,8 @@ SESSION_REVOKED = "Session revoked: sign in again"
 async def authenticate(core: Core, token: Any) -> Principal:
     """The caller behind a token: signature, claims, lifetime and kind, then revocation.
 
-    REST (every call) and the socket handshake both start here."""
-    user = verify_token(token, core.settings)
+    REST (every call) and the socket handshake both start here; a key fetch runs off the loop."""
+    user = await verify_token_off_loop(token, core.settings)
     await check_not_revoked(core, user)
     return user
 

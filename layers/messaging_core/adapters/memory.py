@@ -3,7 +3,7 @@
 import logging
 import time
 from collections import defaultdict, deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +72,16 @@ class RecordingNotifier:
 
     async def emit_to_user(self, user_id: str, event: str, data: dict[str, Any]) -> None:
         self.emitted.append((user_id, event, data))
+
+
+class LocalNotifier:
+    """Single-process delivery (no Redis): the socket server's own emit to a user's room."""
+
+    def __init__(self, emit: Callable[[str, str, dict[str, Any]], Awaitable[None]]) -> None:
+        self._emit = emit
+
+    async def emit_to_user(self, user_id: str, event: str, data: dict[str, Any]) -> None:
+        await self._emit(user_id, event, data)
 
 
 class MemoryRateLimiter:

@@ -1,0 +1,176 @@
+"""The sockets this task holds: who is behind each, per-user limits, token expiry, revocation.
+
+Presence announcements and catch-up delivery are decided in the core; this module only tracks
+sockets and tells the core when a user came or went.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+from messaging_core import messages, presence
+from messaging_core.core import Core
+from messaging_core.errors import DomainError, Unauthorized
+from messaging_core.models import Principal
+from messaging_core.ports import ConnectionPresence
+from messaging_core.revocation import SESSION_REVOKED, check_not_revoked
+
+from .settings import SocketSettings
+from .tasks import BackgroundTasks
+from .transport import GuardedServer
+from .typing_relay import TypingRelay
+
+if TYPE_CHECKING:  # redis is imported only when REDIS_URL is set
+    from messaging_core.adapters.redis_presence import RedisPresence
+    from redis.asyncio import Redis
+
+    from .socket_cap import SharedSocketCap
+
+logger = logging.getLogger(__name__)
+
+SESSION_EXPIRED = "Session expired: reconnect with a new token"
+TOO_MANY_SOCKETS = (
+    "Too many connections for this account: this one, the oldest, was closed for a newer one"
+)
+
+
+def user_room(user_id: str) -> str:
+    """Every device of a user joins this room; pushes address users, never socket ids."""
+    return f"user:{user_id}"
+
+
+class Running(Protocol):
+    """The started process's Core and presence (the lifecycle holds them)."""
+
+    @property
+    def core(self) -> Core: ...
+
+    @property
+    def presence(self) -> ConnectionPresence: ...
+
+
+class Connections:
+    def __init__(
+        self,
+        sio: GuardedServer,
+        sock: SocketSettings,
+        running: Running,
+        typing: TypingRelay,
+        tasks: BackgroundTasks,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._sio = sio
+        self._sock = sock
+        self._running = running
+        self._typing = typing
+        self._tasks = tasks
+        self._clock = clock  # epoch seconds, as token `exp` claims are
+        self.users: dict[str, Principal] = {}
+        # Each user's sockets on this task, oldest first (MAX_SOCKETS_PER_USER).
+        self.sockets_of: dict[str, list[str]] = {}
+        # One timer per socket whose token expires: the socket closes when its token does.
+        self._expiry: dict[str, asyncio.TimerHandle] = {}
+        # With Redis, MAX_SOCKETS_PER_USER counts the user's sockets on every task.
+        self.cap: SharedSocketCap | None = None
+
+    def share_cap(self, cluster: RedisPresence, client: Redis) -> None:
+        """Count sockets across tasks (Redis); the oldest over the cap closes where it lives."""
+        from .socket_cap import SharedSocketCap  # imports redis: only with REDIS_URL
+
+        self.cap = SharedSocketCap(
+            cluster,
+            client,
+            self._sock.max_sockets_per_user,
+            users=self.users,
+            evict=lambda sid: self._tasks.spawn(self._evict(sid)),
+        )
+
+    async def close_asked(self, user_id: str, sid: str) -> None:
+        """Another task's cap asks this one to close one of its sockets."""
+        if self.cap is not None:
+            await self.cap.close_here(user_id, sid)
+
+    def user_of(self, sid: str) -> Principal:
+        user = self.users.get(sid)
+        if user is None:
+            raise Unauthorized("Not authenticated")
+        if user.expires_at is not None and self._clock() >= user.expires_at:
+            raise Unauthorized(SESSION_EXPIRED)  # the timer closes the socket right after
+        return user
+
+    async def connected(self, sid: str, user: Principal) -> None:
+        self.users[sid] = user
+        sids = self.sockets_of.setdefault(user.id, [])
+        sids.append(sid)
+        # Alone (no Redis) the cap counts this task's sockets; with Redis, every task's (below).
+        while self.cap is None and len(sids) > self._sock.max_sockets_per_user:
+            self._tasks.spawn(self._evict(sids.pop(0)))
+        await self._sio.enter_room(sid, user_room(user.id))
+        # Registered before the handshake completes: a message sent right after is "delivered".
+        came_online = await self._running.presence.connect(user.id, sid)
+        if self.cap is not None:  # awaited: sockets are ordered as their connects complete
+            await self.cap.admit(user.id, sid)
+        if user.expires_at is not None:
+            delay = max(0.0, user.expires_at - self._clock())
+            self._expiry[sid] = asyncio.get_running_loop().call_later(
+                delay, lambda: self._tasks.spawn(self.end_session(sid, SESSION_EXPIRED))
+            )
+        self._tasks.spawn(self._after_connect(user, came_online))
+
+    async def _after_connect(self, user: Principal, came_online: bool) -> None:
+        core = self._running.core
+        await core.identify(user)
+        if came_online:
+            await presence.announce(core, user.id, "user_online")
+        # Everything that waited for this user is now delivered; each sender hears about it.
+        await messages.deliver_pending(core, user, None)
+
+    async def end_session(self, sid: str, message: str) -> None:
+        """A token is good until its `exp` or its revocation, the socket it opened too: tell the
+        client, close."""
+        if sid not in self.users:
+            return
+        await self._sio.emit("error", {"event": "session", "message": message}, to=sid)
+        await self._sio.disconnect(sid)
+
+    async def sweep_revoked(self) -> int:
+        """Close the sockets whose user or token was revoked since they connected."""
+        closed = 0
+        for sid, user in list(self.users.items()):  # one pass over a snapshot: bounded
+            try:
+                await check_not_revoked(self._running.core, user)
+            except Unauthorized:
+                closed += 1
+                await self.end_session(sid, SESSION_REVOKED)
+            except DomainError as exc:
+                # Marks unreadable (Redis blip): keep the socket; its next connect is refused
+                # if the blip lasts, and the next sweep tries again.
+                logger.warning("revocation sweep skipped", extra={"error": type(exc).__name__})
+                break
+        return closed
+
+    async def _evict(self, sid: str) -> None:
+        """Over the per-user socket limit: the oldest socket hears why, then closes."""
+        await self._sio.emit("error", {"event": "connection", "message": TOO_MANY_SOCKETS}, to=sid)
+        await self._sio.disconnect(sid)
+
+    async def disconnected(self, sid: str) -> None:
+        timer = self._expiry.pop(sid, None)
+        if timer is not None:
+            timer.cancel()
+        user = self.users.pop(sid, None)
+        if user is None:
+            return
+        sids = self.sockets_of.get(user.id)
+        if sids is not None:
+            if sid in sids:
+                sids.remove(sid)
+            if not sids:
+                del self.sockets_of[user.id]
+        await self._typing.drop_socket(sid)
+        if await self._running.presence.disconnect(user.id, sid):
+            await presence.announce(self._running.core, user.id, "user_offline")
