@@ -212,12 +212,13 @@ class UploadView(TypedDict):
 
 @with_config(STRICT)
 class HealthView(TypedDict):
-    """Liveness, and how many users are online."""
+    """Liveness, and how many users are online (null, with status "degraded", when presence
+    cannot be read: a Redis blip must not fail the health check)."""
 
     service: str
     status: str
     timestamp: Timestamp
-    onlineUsers: int
+    onlineUsers: int | None
 
 
 @with_config(STRICT)
