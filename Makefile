@@ -28,7 +28,7 @@ run token: export DEV_DIRECTORY_FILE := $(CURDIR)/.cache/dev-users.jsonl
 
 .PHONY: help run token revoke test test-unit test-integration test-e2e test-infra lint format \
         servers-up servers-down build synth bench clean browser-deps test-browser screenshots \
-        lambda-rie smoke
+        lambda-rie smoke hooks lock
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -116,6 +116,9 @@ lint: $(STAMPS)/dev.txt ## ruff (lint + format check) and mypy
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/mypy layers/messaging_core functions socket_tier
+
+hooks: $(STAMPS)/dev.txt ## Install the git pre-commit hooks (ruff, mypy: .pre-commit-config.yaml)
+	@$(VENV)/bin/pre-commit install
 
 format: $(STAMPS)/dev.txt ## Format the code
 	@$(VENV)/bin/ruff format .

@@ -93,7 +93,7 @@ async def core(settings: Settings, cast: Cast) -> AsyncIterator[Core]:
 
 
 @pytest.fixture
-async def client(core: Core) -> AsyncIterator[httpx.AsyncClient]:
+async def client(core: Core) -> AsyncIterator[httpx.AsyncClient]:  # noqa: ARG001 (set_core first)
     """The local app (every REST router) over ASGI, on the `core` fixture."""
     transport = httpx.ASGITransport(app=create_local_app())
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
