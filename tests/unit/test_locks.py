@@ -64,3 +64,15 @@ def test_a_stale_or_unhashed_lock_is_named() -> None:
         "httpx has no hash",
         "fastapi==0.165.0 (locked: 0.1.0)",
     ]
+
+
+def test_the_image_installs_its_lock_with_hashes_and_its_context_holds_it() -> None:
+    root = REQUIREMENTS.parent
+    dockerfile = (root / "socket_tier" / "Dockerfile").read_text()
+    copied = re.findall(r"^COPY (requirements/\S+)", dockerfile, re.M)
+    assert copied == ["requirements/socket.lock"]
+    assert "pip install --require-hashes -r /tmp/requirements/socket.lock" in dockerfile
+    # .dockerignore keeps only what it re-includes: a COPY of anything else fails the build.
+    ignore = (root / ".dockerignore").read_text().splitlines()
+    kept = {line[1:] for line in ignore if line.startswith("!")}
+    assert set(copied) <= kept
