@@ -28,7 +28,7 @@ run token: export DEV_DIRECTORY_FILE := $(CURDIR)/.cache/dev-users.jsonl
 
 .PHONY: help run token revoke test test-unit test-integration test-e2e test-infra lint format \
         servers-up servers-down build synth bench clean browser-deps test-browser screenshots \
-        lambda-rie smoke
+        lambda-rie smoke hooks lock
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -41,16 +41,21 @@ $(VENV)/bin/python:
 	@$(PYTHON) -m venv $(VENV)
 	@$(PIP) install -q --upgrade pip >&2
 
-# Progress goes to stderr: `eval "$(make -s token ...)"` reads stdout only.
-$(STAMPS)/run.txt: requirements/run.txt requirements/lambda.txt requirements/socket.txt | $(VENV)/bin/python $(STAMPS)
+# Installs come from the lock files (every package pinned with its hashes: `make lock` writes
+# them from requirements/*.txt). Progress goes to stderr: `eval "$(make -s token ...)"` reads
+# stdout only.
+$(STAMPS)/run.txt: requirements/run.lock | $(VENV)/bin/python $(STAMPS)
 	@echo "installing what serving needs (first run only, about a minute)" >&2
-	@$(PIP) install -q -r requirements/run.txt >&2
+	@$(PIP) install -q --require-hashes -r requirements/run.lock >&2
 	@touch $@
 
-$(STAMPS)/dev.txt: requirements/dev.txt $(STAMPS)/run.txt
+$(STAMPS)/dev.txt: requirements/dev.lock $(STAMPS)/run.txt
 	@echo "installing test and lint tools (first run only)"
-	@$(PIP) install -q -r requirements/dev.txt
+	@$(PIP) install -q --require-hashes -r requirements/dev.lock
 	@touch $@
+
+lock: $(STAMPS)/dev.txt ## Rewrite requirements/*.lock (pins + hashes) from requirements/*.txt
+	@bash scripts/lock.sh
 
 run: $(STAMPS)/run.txt ## Serve REST + Socket.IO on http://localhost:3006 with embedded defaults
 	@$(PY) -m socket_tier.local
@@ -74,11 +79,11 @@ test: $(STAMPS)/dev.txt servers-up browser-deps lambda-rie $(INFRA_VENV)/.instal
 test-infra: $(INFRA_VENV)/.installed ## CDK assertion tests and cdk-nag (no AWS account needed)
 	@$(INFRA_VENV)/bin/python -m pytest -q tests/infra -p no:cacheprovider --confcutdir=tests/infra
 
-$(INFRA_VENV)/.installed: requirements/infra.txt
+$(INFRA_VENV)/.installed: requirements/infra.lock
 	@echo "installing the CDK libraries into $(INFRA_VENV) (first run only, about a minute)"
 	@$(PYTHON) -m venv $(INFRA_VENV)
 	@$(INFRA_VENV)/bin/pip install -q --upgrade pip
-	@$(INFRA_VENV)/bin/pip install -q -r requirements/infra.txt
+	@$(INFRA_VENV)/bin/pip install -q --require-hashes -r requirements/infra.lock
 	@touch $@
 
 $(CDK):
@@ -116,6 +121,9 @@ lint: $(STAMPS)/dev.txt ## ruff (lint + format check) and mypy
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/mypy layers/messaging_core functions socket_tier
+
+hooks: $(STAMPS)/dev.txt ## Install the git pre-commit hooks (ruff, mypy: .pre-commit-config.yaml)
+	@$(VENV)/bin/pre-commit install
 
 format: $(STAMPS)/dev.txt ## Format the code
 	@$(VENV)/bin/ruff format .

@@ -12,17 +12,17 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from messaging_core.container import get_core
 from messaging_core.logs import quiet_payload_loggers
+from messaging_core.names import METRIC_OUTBOX_PENDING, METRICS_NAMESPACE, SERVICE_NAME
 from messaging_core.relay import relay_pending
 
-SERVICE = "messaging"
-METRIC_OUTBOX_PENDING = "OutboxPending"
+SERVICE = SERVICE_NAME
 # Stop taking new batches this long before the function's timeout.
 SAFETY_MARGIN_SECONDS = 10.0
 DEFAULT_BUDGET_SECONDS = 30.0
 
 logger = Logger(service=SERVICE)
 quiet_payload_loggers()  # LOG_LEVEL=DEBUG raises our lines only, never the drivers' payloads
-metrics = Metrics(namespace="ESanteMessaging", service=SERVICE)
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
 # One loop for the process: the Core's clients (MongoDB, Kafka bridge) stay bound to it
 # between invocations of a warm function.
 _loop = asyncio.new_event_loop()

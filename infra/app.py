@@ -9,6 +9,8 @@ if __name__ == "__main__":
     _infra = Path(__file__).resolve().parent
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _infra]
     sys.path.insert(0, str(_infra.parent))
+    # infra/constants.py takes the service and metric names from messaging_core/names.py.
+    sys.path.insert(1, str(_infra.parent / "layers"))
 
 import os
 from collections.abc import Mapping

@@ -2,6 +2,11 @@
 
 from typing import Final
 
+# Needs layers/ on sys.path: infra/app.py puts it there, pytest's `pythonpath` and `make` too.
+from messaging_core.names import METRIC_OUTBOX_PENDING as METRIC_OUTBOX_PENDING
+from messaging_core.names import METRICS_NAMESPACE as METRICS_NAMESPACE
+from messaging_core.names import SERVICE_NAME as SERVICE_NAME
+
 # --- Stacks and placement -------------------------------------------------------------------
 APP_NAME: Final = "esante-messaging"
 DATA_STACK_NAME: Final = "EsanteMessagingData"
@@ -224,10 +229,8 @@ MESSAGES_PER_PAGE_DEFAULT: Final = 50
 LOG_LEVEL_DEFAULT: Final = "INFO"
 
 # --- Observability ---------------------------------------------------------------------------
-SERVICE_NAME: Final = "messaging"
-METRICS_NAMESPACE: Final = "ESanteMessaging"
-# Published by the relay through Powertools Metrics, which adds the `service` dimension.
-METRIC_OUTBOX_PENDING: Final = "OutboxPending"
+# Service and metric names come from the one module the functions read them from too (the
+# relay publishes OutboxPending through Powertools Metrics, which adds the `service` dimension).
 METRIC_SERVICE_DIMENSION: Final = "service"
 OUTBOX_PENDING_THRESHOLD: Final = 100
 API_5XX_RATE_THRESHOLD_PERCENT: Final = 5

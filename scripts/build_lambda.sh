@@ -11,7 +11,9 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${BUILD_DIR:-$ROOT/build}"
-REQUIREMENTS="$ROOT/requirements/lambda.txt"
+# The lock (`make lock`): every package pinned with its hashes, resolved for arm64 and checked
+# to resolve the same for x86_64, so both architectures install from it.
+REQUIREMENTS="$ROOT/requirements/lambda.lock"
 PYTHON="${PYTHON:-python3}"
 LAMBDA_ARCH="${LAMBDA_ARCH:-arm64}"
 case "$LAMBDA_ARCH" in
@@ -21,8 +23,8 @@ case "$LAMBDA_ARCH" in
 esac
 
 if [[ ! -f "$REQUIREMENTS" ]]; then
-  echo "error: requirements/lambda.txt does not exist yet: it lists the layer's runtime" >&2
-  echo "       dependencies (pinned) and must be written before 'make build'." >&2
+  echo "error: requirements/lambda.lock does not exist yet: \`make lock\` writes it from" >&2
+  echo "       requirements/lambda.txt (the layer's runtime dependencies, pinned)." >&2
   exit 1
 fi
 for dir in layers/messaging_core functions; do
@@ -38,7 +40,8 @@ mkdir -p "$BUILD/layer/python" "$BUILD/functions"
 echo "==> layer dependencies ($PLATFORM, cp312)"
 "$PYTHON" -m pip install --quiet --disable-pip-version-check \
   --platform "$PLATFORM" --only-binary=:all: --python-version 3.12 \
-  --implementation cp --no-warn-conflicts --root-user-action=ignore --target "$BUILD/layer/python" -r "$REQUIREMENTS"
+  --implementation cp --no-warn-conflicts --root-user-action=ignore --target "$BUILD/layer/python" \
+  --require-hashes -r "$REQUIREMENTS"
 
 echo "==> messaging_core into the layer"
 cp -R "$ROOT/layers/messaging_core" "$BUILD/layer/python/"

@@ -94,7 +94,10 @@ async def core(settings: Settings, cast: Cast) -> AsyncIterator[Core]:
 
 
 @pytest.fixture
-async def client(core: Core, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[httpx.AsyncClient]:
+async def client(
+    core: Core,  # noqa: ARG001 (set_core first)
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[httpx.AsyncClient]:
     """The local app (every REST router) over ASGI, on the `core` fixture. Each success reply
     must match its schema in the served document and the untyped bytes (tests/replies_check.py)."""
     app = create_local_app()

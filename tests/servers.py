@@ -17,11 +17,12 @@ directory (topics and committed offsets survive); ``kill_server(name)`` SIGKILLs
 
 from __future__ import annotations
 
+import importlib.util
 import os
-import socket
-import struct
 import subprocess
+import sys
 from pathlib import Path
+from types import ModuleType
 from urllib.parse import urlsplit
 
 __all__ = [
@@ -40,14 +41,24 @@ __all__ = [
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "scripts" / "servers"
-HOST = "127.0.0.1"
 
+
+def _load_table() -> ModuleType:
+    """scripts/servers/probe.py: the one table of servers and ports, and the one probe."""
+    spec = importlib.util.spec_from_file_location("servers_probe", SCRIPTS / "probe.py")
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"cannot load {SCRIPTS / 'probe.py'}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+TABLE = _load_table()
+HOST: str = TABLE.HOST
 # name -> (address env var, port env var, default port)
 _SERVERS: dict[str, tuple[str, str, int]] = {
-    "redis": ("TEST_REDIS_URL", "TEST_REDIS_PORT", 16379),
-    "mongo": ("TEST_MONGODB_URI", "TEST_MONGODB_PORT", 27027),
-    "kafka": ("TEST_KAFKA_BROKER", "TEST_KAFKA_PORT", 19092),
-    "s3": ("TEST_S3_ENDPOINT", "TEST_S3_PORT", 15000),
+    name: (s.address_var, s.port_var, s.default_port) for name, s in TABLE.SERVERS.items()
 }
 
 # start.sh can take minutes on a fresh machine (apt-get, go build, mvn); it bounds its own waits.
@@ -62,12 +73,7 @@ def _check_name(name: str) -> None:
 
 
 def _default_address(name: str, port: int) -> str:
-    return {
-        "redis": f"redis://{HOST}:{port}/0",
-        "mongo": f"mongodb://{HOST}:{port}/",
-        "kafka": f"{HOST}:{port}",
-        "s3": f"http://{HOST}:{port}",
-    }[name]
+    return str(TABLE.SERVERS[name].address(HOST, port))
 
 
 def address(name: str) -> tuple[str, str, int]:
@@ -90,55 +96,10 @@ def address(name: str) -> tuple[str, str, int]:
 
 
 # ----------------------------------------------------------------------------- probes
-def _recvn(sock: socket.socket, n: int) -> bytes:
-    buf = b""
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            raise EOFError("connection closed")
-        buf += chunk
-    return buf
-
-
-def _probe(name: str, host: str, port: int) -> bool:
-    """True if the server speaks its protocol (not just accepts TCP) on host:port."""
-    with socket.create_connection((host, port), timeout=2) as s:
-        s.settimeout(5)
-        if name == "redis":
-            s.sendall(b"PING\r\n")
-            return _recvn(s, 7) == b"+PONG\r\n"
-        if name == "mongo":  # OP_MSG {hello: 1, $db: "admin"} -> ok: 1.0
-            body = b"\x10hello\x00" + struct.pack("<i", 1)
-            body += b"\x02$db\x00" + struct.pack("<i", 6) + b"admin\x00"
-            doc = struct.pack("<i", len(body) + 5) + body + b"\x00"
-            msg = struct.pack("<I", 0) + b"\x00" + doc
-            s.sendall(struct.pack("<iiii", 16 + len(msg), 1, 0, 2013) + msg)
-            length, _, _, opcode = struct.unpack("<iiii", _recvn(s, 16))
-            reply = _recvn(s, length - 16)
-            i = reply.find(b"\x01ok\x00")
-            return bool(
-                opcode == 2013 and i > 0 and struct.unpack("<d", reply[i + 4 : i + 12])[0] == 1.0
-            )
-        if name == "kafka":  # Metadata v4, no topics: the broker must list itself
-            client = b"probe"
-            req = struct.pack(">hhih", 3, 4, 7, len(client)) + client + struct.pack(">ib", 0, 0)
-            s.sendall(struct.pack(">i", len(req)) + req)
-            (length,) = struct.unpack(">i", _recvn(s, 4))
-            corr, _throttle, nbrokers = struct.unpack(">iii", _recvn(s, length)[:12])
-            return bool(corr == 7 and nbrokers >= 1)
-        if name == "s3":
-            s.sendall(b"GET / HTTP/1.0\r\nHost: %s:%d\r\n\r\n" % (host.encode(), port))
-            return _recvn(s, 12).startswith(b"HTTP/1.")
-    return False
-
-
 def server_answers(name: str) -> bool:
     """True if server NAME answers its protocol right now (no start attempt)."""
     _, host, port = address(name)
-    try:
-        return _probe(name, host, port)
-    except (OSError, EOFError, struct.error):
-        return False
+    return bool(TABLE.probe(name, host, port))
 
 
 # ----------------------------------------------------------------------------- scripts

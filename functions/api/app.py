@@ -11,14 +11,15 @@ from fastapi.middleware.cors import CORSMiddleware
 from mangum import Mangum
 from messaging_core.config import get_settings
 from messaging_core.logs import quiet_payload_loggers
+from messaging_core.names import METRICS_NAMESPACE, SERVICE_NAME
 
 from .errors import install_error_handlers
 from .openapi import document_errors, serve_api_pages
 
-SERVICE = "messaging"
+SERVICE = SERVICE_NAME
 logger = Logger(service=SERVICE)
 quiet_payload_loggers()  # LOG_LEVEL=DEBUG raises our lines only, never the drivers' payloads
-metrics = Metrics(namespace="ESanteMessaging", service=SERVICE)
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
 
 
 def create_app(*routers: APIRouter, title: str = "E-Santé Messaging API") -> FastAPI:

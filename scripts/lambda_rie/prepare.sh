@@ -5,7 +5,7 @@
 #   build/lambda-<arch>/layer/python/        `make build` for this machine's architecture (the
 #   build/lambda-<arch>/functions/functions/  same script, LAMBDA_ARCH), .pyc for Python 3.12
 #   build/lambda-<arch>/runtime/             awslambdaric (AWS's /var/runtime part, pinned in
-#                                            requirements/lambda-runtime.txt)
+#                                            requirements/lambda-runtime.lock)
 #   build/lambda-<arch>/python/              an empty Python 3.12 venv: the runtime's interpreter
 #   .cache/bin/aws-lambda-rie                the Runtime Interface Emulator (go install, Go >= 1.25)
 #
@@ -53,7 +53,7 @@ fi
 inputs_hash() {
   {
     echo "$ARCH $PY312"
-    cat requirements/lambda.txt requirements/lambda-runtime.txt scripts/build_lambda.sh "$0"
+    cat requirements/lambda.lock requirements/lambda-runtime.lock scripts/build_lambda.sh "$0"
     find layers/messaging_core functions -name '*.py' -type f -print0 | sort -z | xargs -0 sha256sum
   } | sha256sum | cut -d' ' -f1
 }
@@ -73,7 +73,7 @@ else
   platform=$([[ $ARCH == x86_64 ]] && echo manylinux2014_x86_64 || echo manylinux2014_aarch64)
   "$PIP" install --quiet --disable-pip-version-check --no-warn-conflicts --root-user-action=ignore \
     --platform "$platform" --only-binary=:all: --python-version 3.12 --implementation cp \
-    --target "$OUT/runtime" -r requirements/lambda-runtime.txt >&2
+    --target "$OUT/runtime" --require-hashes -r requirements/lambda-runtime.lock >&2
   "$PY312" -m venv --without-pip "$OUT/python"
   echo "$HASH" >"$OUT/.inputs"
 fi

@@ -16,49 +16,40 @@ SRV_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 SRV_CACHE="$SRV_ROOT/.cache"
 SRV_BIN="$SRV_CACHE/bin"
 SRV_RUN="$SRV_CACHE/run"
-SRV_HOST=127.0.0.1
 
-SRV_REDIS_PORT="${TEST_REDIS_PORT:-16379}"
-SRV_MONGO_PORT="${TEST_MONGODB_PORT:-27027}"
-SRV_KAFKA_PORT="${TEST_KAFKA_PORT:-19092}"
-SRV_KAFKA_CONTROLLER_PORT="${TEST_KAFKA_CONTROLLER_PORT:-19093}"
-SRV_S3_PORT="${TEST_S3_PORT:-15000}"
+# The python that runs probe.py (standard library only): any python3, before any venv exists;
+# once the table is read, the interpreter that read it (SRV_PYTHON).
+srv_python() {
+    [[ -n "${SRV_PYTHON:-}" ]] && { echo "$SRV_PYTHON"; return; }
+    command -v python3 || command -v python3.12 || echo "$SRV_ROOT/.venv/bin/python"
+}
+
+# Names, ports (TEST_*_PORT overrides applied) and addresses: one table, scripts/servers/probe.py,
+# which tests/servers.py reads too. It sets SRV_PYTHON, SRV_HOST, SRV_ALL, SRV_<NAME>_PORT,
+# SRV_KAFKA_CONTROLLER_PORT and the maps SRV_PORTS, SRV_PORT_VARS, SRV_URLS.
+if ! _srv_table="$("$(srv_python)" "$SRV_ROOT/scripts/servers/probe.py" shell)"; then
+    echo "scripts/servers/probe.py could not read the server table (see above)" >&2
+    return 2 2>/dev/null || exit 2
+fi
+eval "$_srv_table"
+unset _srv_table
 
 # Versions (bump here; the caches are keyed on them).
 SRV_FERRETDB_VERSION="${FERRETDB_VERSION:-v1.24.2}"
 SRV_KAFKA_VERSION="${KAFKA_VERSION:-3.9.1}"
 SRV_KAFKA_SCALA="2.13"
 
-SRV_ALL=(redis mongo kafka s3)
-
-srv_port() {
-    case "$1" in
-        redis) echo "$SRV_REDIS_PORT" ;;
-        mongo) echo "$SRV_MONGO_PORT" ;;
-        kafka) echo "$SRV_KAFKA_PORT" ;;
-        s3) echo "$SRV_S3_PORT" ;;
-        *) echo "unknown server '$1' (expected: ${SRV_ALL[*]})" >&2; return 2 ;;
-    esac
+srv_known() { # NAME -> 0 if it is a server of the table, else a message and 2
+    [[ -n "${SRV_PORTS[$1]+set}" ]] && return 0
+    echo "unknown server '$1' (expected: ${SRV_ALL[*]})" >&2
+    return 2
 }
 
-srv_port_var() {
-    case "$1" in
-        redis) echo TEST_REDIS_PORT ;;
-        mongo) echo TEST_MONGODB_PORT ;;
-        kafka) echo TEST_KAFKA_PORT ;;
-        s3) echo TEST_S3_PORT ;;
-    esac
-}
+srv_port() { srv_known "$1" && echo "${SRV_PORTS[$1]}"; }
 
-srv_url() {
-    case "$1" in
-        redis) echo "redis://$SRV_HOST:$SRV_REDIS_PORT/0" ;;
-        mongo) echo "mongodb://$SRV_HOST:$SRV_MONGO_PORT/" ;;
-        kafka) echo "$SRV_HOST:$SRV_KAFKA_PORT" ;;
-        s3) echo "http://$SRV_HOST:$SRV_S3_PORT" ;;
-        *) echo "unknown server '$1' (expected: ${SRV_ALL[*]})" >&2; return 2 ;;
-    esac
-}
+srv_port_var() { srv_known "$1" && echo "${SRV_PORT_VARS[$1]}"; }
+
+srv_url() { srv_known "$1" && echo "${SRV_URLS[$1]}"; }
 
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
     echo "export TEST_REDIS_URL=${TEST_REDIS_URL:-$(srv_url redis)}"

@@ -13,57 +13,9 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/ensure.sh"
 
 # ------------------------------------------------------------------ probes
-# shellcheck disable=SC2016  # python source, no shell expansion wanted
-# One python3 (stdlib only) probe per protocol: exit 0 only if the server gives a proper answer.
-PROBE_PY='
-import socket, struct, sys
-name, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
-s = socket.create_connection((host, port), timeout=2)
-s.settimeout(5)
-def recvn(n):
-    b = b""
-    while len(b) < n:
-        c = s.recv(n - len(b))
-        if not c:
-            raise EOFError("connection closed")
-        b += c
-    return b
-if name == "redis":
-    s.sendall(b"PING\r\n")
-    ok = recvn(7) == b"+PONG\r\n"
-elif name == "mongo":
-    # OP_MSG {hello: 1, $db: "admin"}
-    def el_i32(k, v): return b"\x10" + k + b"\x00" + struct.pack("<i", v)
-    def el_str(k, v): return b"\x02" + k + b"\x00" + struct.pack("<i", len(v) + 1) + v + b"\x00"
-    body = el_i32(b"hello", 1) + el_str(b"$db", b"admin")
-    doc = struct.pack("<i", len(body) + 5) + body + b"\x00"
-    msg = struct.pack("<I", 0) + b"\x00" + doc
-    s.sendall(struct.pack("<iiii", 16 + len(msg), 1, 0, 2013) + msg)
-    length, _, _, opcode = struct.unpack("<iiii", recvn(16))
-    reply = recvn(length - 16)
-    i = reply.find(b"\x01ok\x00")
-    ok = opcode == 2013 and i > 0 and struct.unpack("<d", reply[i + 4:i + 12])[0] == 1.0
-elif name == "kafka":
-    # Metadata v4 for no topics: the broker must list itself (registered and unfenced).
-    client = b"probe"
-    req = struct.pack(">hhih", 3, 4, 7, len(client)) + client + struct.pack(">ib", 0, 0)
-    s.sendall(struct.pack(">i", len(req)) + req)
-    (length,) = struct.unpack(">i", recvn(4))
-    resp = recvn(length)
-    corr, _throttle, nbrokers = struct.unpack(">iii", resp[:12])
-    ok = corr == 7 and nbrokers >= 1
-elif name == "s3":
-    s.sendall(b"GET / HTTP/1.0\r\nHost: %s:%d\r\n\r\n" % (host.encode(), port))
-    ok = recvn(12).startswith(b"HTTP/1.") 
-else:
-    ok = False
-sys.exit(0 if ok else 1)
-'
-
-probe_python() { command -v python3 || command -v python3.11 || echo "$SRV_ROOT/.venv/bin/python"; }
-
-probe() { # NAME -> 0 if the server answers
-    "$(probe_python)" -c "$PROBE_PY" "$1" "$SRV_HOST" "$(srv_port "$1")" >/dev/null 2>&1
+probe() { # NAME -> 0 if the server answers its own protocol (scripts/servers/probe.py)
+    "$(srv_python)" "$SRV_ROOT/scripts/servers/probe.py" check "$1" "$SRV_HOST" "$(srv_port "$1")" \
+        >/dev/null 2>&1
 }
 
 port_open() { # PORT -> 0 if something accepts TCP connections on it

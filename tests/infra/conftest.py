@@ -1,7 +1,5 @@
 """Synthesize the app once per session (a synth takes seconds): every test reads the result."""
 
-from collections.abc import Iterator
-
 import pytest
 from infra_synth import ALT_CONTEXT, Synth, synthesize
 
@@ -9,18 +7,18 @@ from infra import constants as c
 
 
 @pytest.fixture(scope="session")
-def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     """Default context: DocumentDB, shared-secret tokens, HTTP ALB, bootstrap custom resource."""
-    yield synthesize(tmp_path_factory.mktemp("synth-default"))
+    return synthesize(tmp_path_factory.mktemp("synth-default"))
 
 
 @pytest.fixture(scope="session")
-def synth_alt(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
+def synth_alt(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     """Every optional branch: OIDC, topic prefix, HTTPS, own MongoDB, given brokers, region."""
-    yield synthesize(tmp_path_factory.mktemp("synth-alt"), ALT_CONTEXT)
+    return synthesize(tmp_path_factory.mktemp("synth-alt"), ALT_CONTEXT)
 
 
 @pytest.fixture(scope="session")
-def synth_profiler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
+def synth_profiler(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     """The DocumentDB profiler opted in for a debugging window (`-c docdbProfiler=true`)."""
-    yield synthesize(tmp_path_factory.mktemp("synth-profiler"), {c.CTX_DOCDB_PROFILER: "true"})
+    return synthesize(tmp_path_factory.mktemp("synth-profiler"), {c.CTX_DOCDB_PROFILER: "true"})

@@ -10,6 +10,7 @@ import asyncio
 import datetime
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 from collections.abc import Iterator
@@ -151,7 +152,7 @@ async def test_tls_with_the_urls_ca(private_redis: PrivateRedis) -> None:
 
 async def test_tls_refuses_a_server_it_cannot_verify(private_redis: PrivateRedis) -> None:
     client = build_redis(private_redis.tls_url().split("?")[0])  # no CA: the system's only
-    with pytest.raises(OSError):  # ssl.SSLCertVerificationError
+    with pytest.raises(ssl.SSLCertVerificationError):
         await RespConnection.open_like(client)
     await client.aclose()
 

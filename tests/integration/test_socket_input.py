@@ -92,7 +92,9 @@ async def test_every_event_refuses_bad_input_with_an_error_each(server: ServerPr
                 ack = await ca.call(event, payload)
                 expected += 1
                 assert ack["ok"] is False and ack["message"], (event, payload)
-                err = await ca.wait_for("error", lambda e, n=expected: len(ca.events["error"]) >= n)
+                err = await ca.wait_for(
+                    "error", lambda _e, n=expected: len(ca.events["error"]) >= n
+                )
                 assert set(err) == {"event", "message"}
                 assert ca.events["error"][expected - 1]["event"] == event, (event, payload)
         # Nothing was stored, nothing was pushed, and the server still serves.

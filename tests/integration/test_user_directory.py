@@ -72,7 +72,7 @@ def user_service() -> Iterator[str]:
 
 
 @pytest.fixture
-async def service(user_service: str, cast: Cast) -> AsyncIterator[tuple[httpx.AsyncClient, Core]]:
+async def service(user_service: str) -> AsyncIterator[tuple[httpx.AsyncClient, Core]]:
     settings = make_settings(user_service_url=user_service, user_service_timeout_seconds=TIMEOUT)
     core = await build_core(settings, store=MemoryStore())
     set_core(core)

@@ -41,6 +41,6 @@ async def test_running_it_again_resets_the_password_and_roles() -> None:
 @pytest.mark.parametrize(("user", "password"), [("", "pw"), ("admin", "pw"), ("esante_app", "")])
 async def test_refuses_a_missing_or_administrative_identity(user: str, password: str) -> None:
     admin = FakeAdmin([])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="its own name and a password"):
         await ensure_app_user(admin, user, password, "db")
     assert admin.commands == []

@@ -170,8 +170,8 @@ async def test_a_small_file_is_sniffed_then_stored() -> None:
 async def test_a_small_file_is_refused_when_too_big_or_not_what_it_claims() -> None:
     w = await world()
     doc = FileMessage(receiver_id=None, message_type="document")
+    big = PDF.ljust(MULTIPART_MAX + 1, b"\x00")
     with pytest.raises(TooLarge):
-        big = PDF.ljust(MULTIPART_MAX + 1, b"\x00")
         await send_small_file(w.core, w.patient, w.conversation_id, "r.pdf", "application/pdf",
                               big, doc)  # fmt: skip
     with pytest.raises(Invalid, match="content is not PDF"):

@@ -90,7 +90,7 @@ async def test_the_loop_keeps_serving_while_a_jwks_fetch_is_slow(
                 }
             )
 
-    monkeypatch.setattr(auth, "_jwks_client", lambda url: SlowJwks())
+    monkeypatch.setattr(auth, "_jwks_client", lambda _url: SlowJwks())
 
     async def another_client() -> bool:
         await asyncio.to_thread(entered.wait, BOUND_SECONDS)

@@ -58,17 +58,17 @@ async def client(settings: Settings, cast: Cast) -> AsyncIterator[httpx.AsyncCli
 
 ROUTES: dict[str, Callable[[str], tuple[str, str, dict[str, Any]]]] = {
     "history": lambda c: ("GET", f"{API}/conversations/{c}/messages", {}),
-    "search": lambda c: ("GET", f"{API}/search", {"params": {"query": "hello"}}),
-    "list": lambda c: ("GET", f"{API}/conversations", {}),
+    "search": lambda _c: ("GET", f"{API}/search", {"params": {"query": "hello"}}),
+    "list": lambda _c: ("GET", f"{API}/conversations", {}),
     "mark_read": lambda c: ("PUT", f"{API}/conversations/{c}/mark-read", {}),
     "upload": lambda c: (
         "POST",
         f"{API}/conversations/{c}/attachments",
         {"json": {"fileName": "a.png", "mimeType": "image/png", "fileSize": 10}},
     ),
-    "unread": lambda c: ("GET", f"{API}/unread-count", {}),
-    "online_status": lambda c: ("GET", f"{API}/users/{'6' * 24}/online-status", {}),
-    "delete": lambda c: ("DELETE", f"{API}/{'6' * 24}", {}),
+    "unread": lambda _c: ("GET", f"{API}/unread-count", {}),
+    "online_status": lambda _c: ("GET", f"{API}/users/{'6' * 24}/online-status", {}),
+    "delete": lambda _c: ("DELETE", f"{API}/{'6' * 24}", {}),
     "send_file": lambda c: (
         "POST",
         f"{API}/conversations/{c}/send-file",

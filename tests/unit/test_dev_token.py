@@ -51,7 +51,7 @@ def process_environment(environment: str, monkeypatch: pytest.MonkeyPatch) -> It
 
 
 @pytest.fixture
-async def web(core: Core) -> AsyncIterator[httpx.AsyncClient]:
+async def web(core: Core) -> AsyncIterator[httpx.AsyncClient]:  # noqa: ARG001 (set_core first)
     transport = httpx.ASGITransport(app=create_local_app())
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
         yield c

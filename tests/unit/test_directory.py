@@ -41,14 +41,14 @@ async def test_profile_and_specialty_from_the_user_service_then_cached() -> None
 
 
 async def test_a_down_or_slow_service_falls_back_to_what_tokens_told_us() -> None:
-    async def down(request: httpx.Request) -> httpx.Response:
+    async def down(_request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused")
 
     d, _ = directory(down)
     await d.remember(UserProfile(DOC, "doctor", "Dr. Sarah Smith"))
     assert (await d.get_profile(DOC)).name == "Dr. Sarah Smith"  # type: ignore[union-attr]
 
-    async def slow(request: httpx.Request) -> httpx.Response:
+    async def slow(_request: httpx.Request) -> httpx.Response:
         await asyncio.sleep(1)
         return httpx.Response(200, json={})
 
@@ -59,7 +59,7 @@ async def test_a_down_or_slow_service_falls_back_to_what_tokens_told_us() -> Non
 
 
 async def test_a_broken_answer_is_not_an_error() -> None:
-    async def garbage(request: httpx.Request) -> httpx.Response:
+    async def garbage(_request: httpx.Request) -> httpx.Response:
         return httpx.Response(500, text="oops")
 
     d, _ = directory(garbage)

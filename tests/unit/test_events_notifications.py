@@ -135,7 +135,7 @@ async def test_the_http_sender_posts_json_to_the_notifications_endpoint() -> Non
 
 async def test_the_http_sender_raises_on_an_error_status() -> None:
     sender = HttpNotificationSender(
-        "http://notify.internal", transport=httpx.MockTransport(lambda r: httpx.Response(500))
+        "http://notify.internal", transport=httpx.MockTransport(lambda _r: httpx.Response(500))
     )
     with pytest.raises(httpx.HTTPStatusError):
         await sender.send({"messageId": "x"})

@@ -86,8 +86,9 @@ def stable(value: Any) -> Any:
     return value
 
 
+@pytest.mark.usefixtures("sync_core")
 @pytest.mark.parametrize("make_event", [http_v2, rest_v1], ids=["http-api-v2", "rest-v1"])
-def test_handlers_answer_like_the_local_app(sync_core: Core, people: Cast, make_event: Any) -> None:
+def test_handlers_answer_like_the_local_app(people: Cast, make_event: Any) -> None:
     api = "/api/v1/messages"
     p, d = people.patient, people.doctor
     local = TestClient(create_local_app())

@@ -57,7 +57,7 @@ class FakeContext:
         async def notify(user_id: str, event: str, data: dict[str, Any]) -> None:
             self.relays.append((user_id, event, data))
 
-        def schedule(delay: float, callback: Any) -> Timer:
+        def schedule(_delay: float, _callback: Any) -> Timer:
             return _NoTimer()
 
         self.typing = TypingRelay(notify, clock=lambda: self.now, schedule=schedule)
@@ -112,7 +112,7 @@ async def test_send_confirms_from_the_typed_result_and_ends_typing(core: Core, c
     ns = MessagingNamespace(ctx)
     emitted: list[tuple[str, Any]] = []
 
-    async def emit(event: str, data: Any, to: str | None = None, **_: Any) -> None:
+    async def emit(event: str, data: Any, **_: Any) -> None:
         emitted.append((event, data))
 
     ns.emit = emit  # type: ignore[method-assign]
@@ -138,7 +138,7 @@ async def test_typing_with_a_wrong_receiver_is_refused_like_a_send(core: Core, c
     ns = MessagingNamespace(FakeContext(core, cast.patient.principal))
     errors: list[Any] = []
 
-    async def emit(event: str, data: Any, to: str | None = None, **_: Any) -> None:
+    async def emit(_event: str, data: Any, **_: Any) -> None:
         errors.append(data)
 
     ns.emit = emit  # type: ignore[method-assign]

@@ -83,7 +83,7 @@ async def test_emits_with_a_callback_or_a_skipped_socket_go_the_stock_way() -> N
     await asyncio.sleep(0)
     assert [eio for eio, _ in server.sent] == ["e2"]
     server.sent.clear()
-    await manager.emit("x", {"n": 2}, "/", room="user:u1", callback=lambda *a: None)
+    await manager.emit("x", {"n": 2}, "/", room="user:u1", callback=lambda *_: None)
     assert sorted(eio for eio, _ in server.sent) == ["e1", "e2"]
     assert all(raw.startswith("2") and '"n":2' in raw for _, raw in server.sent)
 
