@@ -42,6 +42,21 @@ class FileMessage:
     caption: object | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class CheckedMessage:
+    """A file message's type and caption once checked against the file's kind."""
+
+    kind: FileType
+    message_type: str
+    caption: str | None
+
+
+def _checked_message(core: Core, kind: FileType, message: FileMessage) -> CheckedMessage:
+    return CheckedMessage(
+        kind, _message_type(kind, message.message_type), _caption(core, message.caption)
+    )
+
+
 def _ports(core: Core) -> tuple[FileStore, UploadRepository]:
     if core.files is None or core.uploads is None:
         raise Unavailable("File storage is not configured")
@@ -117,8 +132,7 @@ async def send_uploaded_file(
         raise Forbidden("This upload was issued for another conversation or sender")
     kind = file_type(upload.mime_type)
     assert kind is not None  # only whitelisted types are ever issued
-    message_type = _message_type(kind, message.message_type)
-    caption = _caption(core, message.caption)
+    checked = _checked_message(core, kind, message)
     if await files.stat(key) is None:
         if await uploads.is_claimed(key):  # sent already: its upload key was removed then
             raise Conflict("This upload has already been sent")
@@ -133,10 +147,9 @@ async def send_uploaded_file(
     # write it once made; a re-POST to the upload key after this point changes nothing.
     await _verify_stored(core, files, confirmed, kind, upload.file_size, also_delete=key)
     await files.delete(key)  # the upload key is spent; its policy can only write a dead key
-    size = upload.file_size  # equal to the copy's size, just checked
-    return await _send(
-        core, user, conv, message, message_type, caption, upload.file_name, kind, confirmed, size
-    )
+    # The size is the copy's, just checked.
+    attachment = Attachment(upload.file_name, upload.file_size, kind.mime, confirmed)
+    return await _send(core, user, conv, message.receiver_id, checked, attachment)
 
 
 async def send_small_file(
@@ -156,14 +169,14 @@ async def send_small_file(
         raise TooLarge(multipart_too_large(core))
     name = _checked_name(file_name)
     kind, _ = _checked_type(mime, len(data), core)
-    message_type = _message_type(kind, message.message_type)
-    caption = _caption(core, message.caption)
+    checked = _checked_message(core, kind, message)
     if not content_matches(kind, data[:SNIFF_BYTES]):
         raise Invalid(f"The file's content is not {kind.extension.upper()}")
     # Checked in memory already: stored straight under the confirmed prefix.
     key = new_key(conv.id, kind, CONFIRMED_PREFIX)
     await files.put(key, data, kind.mime)
-    return await _send(core, user, conv, message, message_type, caption, name, kind, key, len(data))
+    attachment = Attachment(name, len(data), kind.mime, key)
+    return await _send(core, user, conv, message.receiver_id, checked, attachment)
 
 
 def multipart_too_large(core: Core) -> str:
@@ -206,26 +219,22 @@ async def _send(
     core: Core,
     user: Principal,
     conv: Conversation,
-    message: FileMessage,
-    message_type: str,
-    caption: str | None,
-    file_name: str,
-    kind: FileType,
-    key: str,
-    size: int,
+    receiver_id: object | None,
+    checked: CheckedMessage,
+    attachment: Attachment,
 ) -> Sent:
-    default = "Sent an image" if kind.kind == "image" else "Sent a document"
+    default = "Sent an image" if checked.kind.kind == "image" else "Sent a document"
     sent = await store_message(
         core,
         user,
         conv,
-        receiver_id=message.receiver_id,
-        message_type=message_type,  # type: ignore[arg-type]
-        content=caption or default,
-        attachment=Attachment(file_name, size, kind.mime, key),
+        receiver_id=receiver_id,
+        message_type=checked.message_type,  # type: ignore[arg-type]
+        content=checked.caption or default,
+        attachment=attachment,
     )
-    if core.files is not None:
-        await core.files.set_state(key, CONFIRMED)  # out of the pending-upload lifecycle rule
+    if core.files is not None:  # out of the pending-upload lifecycle rule
+        await core.files.set_state(attachment.s3_key, CONFIRMED)
     return sent
 
 

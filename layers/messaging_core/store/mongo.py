@@ -47,7 +47,7 @@ def _hex(value: Any) -> str:
     return str(value)
 
 
-def _driver_errors_as_unavailable(cls: type) -> type:
+def driver_errors_as_unavailable(cls: type) -> type:
     """Wrap every public coroutine so a driver failure surfaces as the core's Unavailable (503)."""
 
     def wrap(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
@@ -68,7 +68,7 @@ def _driver_errors_as_unavailable(cls: type) -> type:
     return cls
 
 
-@_driver_errors_as_unavailable
+@driver_errors_as_unavailable
 class MongoStore:
     def __init__(self, client: AsyncMongoClient[Doc], db_name: str) -> None:
         self._client = client

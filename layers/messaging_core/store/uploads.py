@@ -6,6 +6,7 @@ from typing import Any
 
 from ..clock import utcnow
 from ..models import Upload
+from .mongo import driver_errors_as_unavailable
 
 
 class MemoryUploads:
@@ -30,6 +31,7 @@ class MemoryUploads:
         return key in self._claimed
 
 
+@driver_errors_as_unavailable  # a driver failure is a 503, as in every other repository
 class MongoUploads:
     def __init__(self, db: Any) -> None:
         self._uploads = db["uploads"]
