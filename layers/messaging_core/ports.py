@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from .models import (
+    AuditRecord,
     Conversation,
     ConversationType,
     LastMessage,
@@ -86,12 +87,24 @@ class MessageRepository(Protocol):
     async def count_pending_events(self) -> int: ...
 
 
+class AuditRepository(Protocol):
+    """The access audit trail: append and read only; no update or delete exists (audit.py)."""
+
+    async def append_audit(self, record: AuditRecord, event: PendingEvent) -> None:
+        """Store the record and its pending `audit.access` event (acked like any event)."""
+
+    async def audit_trail(
+        self, conversation_id: str, skip: int, limit: int
+    ) -> tuple[list[AuditRecord], int]:
+        """A conversation's records, newest first, and their total."""
+
+
 class UserRepository(Protocol):
     async def remember_user(self, profile: UserProfile) -> None: ...
     async def get_user(self, user_id: str) -> UserProfile | None: ...
 
 
-class Store(ConversationRepository, MessageRepository, UserRepository, Protocol):
+class Store(ConversationRepository, MessageRepository, UserRepository, AuditRepository, Protocol):
     async def ensure_indexes(self) -> None: ...
     async def ping(self) -> bool: ...
     async def close(self) -> None: ...

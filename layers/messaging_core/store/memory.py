@@ -7,6 +7,7 @@ from typing import TypeVar
 
 from ..errors import DuplicateKey
 from ..models import (
+    AuditRecord,
     Conversation,
     ConversationType,
     LastMessage,
@@ -59,6 +60,9 @@ class MemoryStore:
         self._users: dict[str, UserProfile] = {}
         # eventId -> ids of the messages holding it, so an ack does not scan every message.
         self._pending: dict[str, set[str]] = {}
+        # The audit trail (append only) and its records not yet confirmed published.
+        self._audit: list[AuditRecord] = []
+        self._audit_outbox: dict[str, PendingEvent] = {}
 
     # -- lifecycle
     async def ensure_indexes(self) -> None:
@@ -294,16 +298,32 @@ class MemoryStore:
             for e in self._messages[next(iter(holders))].pending_events:
                 if e.event_id == event_id and e.created_at <= older_than:
                     seen[event_id] = _clone(e)
+        for e in self._audit_outbox.values():
+            if e.created_at <= older_than:
+                seen[e.event_id] = _clone(e)
         return sorted(seen.values(), key=lambda e: e.created_at)[:limit]
 
     async def ack_events(self, event_ids: Sequence[str]) -> None:
         for event_id in event_ids:
+            self._audit_outbox.pop(event_id, None)
             for message_id in self._pending.pop(event_id, ()):
                 m = self._messages[message_id]
                 m.pending_events = [e for e in m.pending_events if e.event_id != event_id]
 
     async def count_pending_events(self) -> int:
-        return len(self._pending)
+        return len(self._pending) + len(self._audit_outbox)
+
+    # -- audit trail: insert and read, nothing else
+    async def append_audit(self, record: AuditRecord, event: PendingEvent) -> None:
+        self._audit_outbox[event.event_id] = _clone(event)
+        self._audit.append(_clone(record))
+
+    async def audit_trail(
+        self, conversation_id: str, skip: int, limit: int
+    ) -> tuple[list[AuditRecord], int]:
+        found = [r for r in self._audit if r.conversation_id == conversation_id]
+        found.sort(key=lambda r: (r.at, r.id), reverse=True)
+        return [_clone(r) for r in found[skip : skip + limit]], len(found)
 
     # -- users (embedded directory)
     async def remember_user(self, profile: UserProfile) -> None:
