@@ -3,7 +3,8 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from messaging_core import audit
+from fastapi.responses import JSONResponse, Response
+from messaging_core import audit, export
 
 from .api.deps import CurrentUser, PageNumber, Services, page_of
 from .api.openapi import RESPONSES
@@ -22,3 +23,20 @@ async def access_log(
     """Who accessed this conversation, newest first (participants only; reading it is recorded)."""
     data = await audit.access_log(core, user, conversationId, page_of(page, limit, 50, 100))
     return {"message": "Access log retrieved successfully", "data": data}
+
+
+@router.get("/conversations/{conversationId}/export", responses=RESPONSES["export_conversation"])
+async def export_conversation(
+    conversationId: str,
+    user: CurrentUser,
+    core: Services,
+    format: Annotated[str, Query(description="fhir (a FHIR R4 Bundle) or json")] = "fhir",
+    page: PageNumber = 1,
+    limit: Annotated[int | None, Query(description="1..200, default 100")] = None,
+) -> Response:
+    """Export a conversation, oldest first: a FHIR R4 Bundle, or the messages as JSON (GDPR)."""
+    page_req = page_of(page, limit, 100, 200)
+    data = await export.export_conversation(core, user, conversationId, format, page_req)
+    if format == "fhir":
+        return JSONResponse(data, media_type=export.FHIR_MEDIA_TYPE)
+    return JSONResponse({"message": "Conversation exported successfully", "data": data})

@@ -97,6 +97,8 @@ ROUTES: Final = (
     ("DELETE", f"{API_PREFIX}/{{messageId}}", FN_MESSAGES),
     ("GET", f"{API_PREFIX}/unread-count", FN_MESSAGES),
     ("GET", f"{API_PREFIX}/search", FN_MESSAGES),
+    ("GET", f"{API_PREFIX}/conversations/{{conversationId}}/access-log", FN_MESSAGES),
+    ("GET", f"{API_PREFIX}/conversations/{{conversationId}}/export", FN_MESSAGES),
     ("POST", f"{API_PREFIX}/conversations/{{conversationId}}/attachments", FN_ATTACHMENTS),
     ("POST", f"{API_PREFIX}/conversations/{{conversationId}}/send-file", FN_ATTACHMENTS),
     ("GET", f"{API_PREFIX}/users/{{userId}}/online-status", FN_PRESENCE),
