@@ -25,6 +25,7 @@ from messaging_core.errors import DomainError, Unauthorized
 from messaging_core.models import Principal
 from messaging_core.ports import PresenceStore, RateLimiter, RealtimeNotifier, RevocationStore
 from messaging_core.relay import start_background_relay
+from messaging_core.retention import start_background_purge
 from messaging_core.revocation import SESSION_REVOKED, check_not_revoked
 
 from .namespace import MessagingNamespace
@@ -173,6 +174,8 @@ class Realtime:
         set_core(self._core)  # the REST routers of `make run` share this Core
         # Publishes what a failed immediate publish left pending (Kafka down, crash mid-way).
         self._loops.append(start_background_relay(self._core))
+        if self.settings.purge_interval_seconds > 0:  # `make run`; in AWS a scheduled Lambda
+            self._loops.append(start_background_purge(self._core))
         self._loops.append(asyncio.create_task(self._revocation_loop()))
         # Everything built so far (modules, the app, clients) lives as long as the process: out
         # of the collector's sight, a full collection only walks what came after. Those full

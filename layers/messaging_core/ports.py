@@ -99,12 +99,41 @@ class AuditRepository(Protocol):
         """A conversation's records, newest first, and their total."""
 
 
+class RetentionRepository(Protocol):
+    """Legal holds and the purge's queries (retention.py)."""
+
+    async def set_legal_hold(self, conversation_id: str, reason: str, at: datetime) -> None: ...
+    async def lift_legal_hold(self, conversation_id: str) -> bool: ...
+    async def held_conversations(self) -> list[str]: ...
+    async def expired_messages(
+        self, before: datetime, exclude: Sequence[str], limit: int
+    ) -> list[Message]:
+        """Messages created before `before`, outside the `exclude`d conversations."""
+
+    async def erase_messages(self, message_ids: Sequence[str]) -> int: ...
+    async def deleted_with_content(
+        self, before: datetime, exclude: Sequence[str], limit: int
+    ) -> list[Message]:
+        """Messages soft-deleted before `before` whose content is not erased yet."""
+
+    async def erase_content(self, message_ids: Sequence[str], at: datetime) -> int: ...
+    async def stash_events(self, events: Sequence[PendingEvent]) -> None:
+        """Events with no document of their own (a purge): pending until acked."""
+
+
 class UserRepository(Protocol):
     async def remember_user(self, profile: UserProfile) -> None: ...
     async def get_user(self, user_id: str) -> UserProfile | None: ...
 
 
-class Store(ConversationRepository, MessageRepository, UserRepository, AuditRepository, Protocol):
+class Store(
+    ConversationRepository,
+    MessageRepository,
+    UserRepository,
+    AuditRepository,
+    RetentionRepository,
+    Protocol,
+):
     async def ensure_indexes(self) -> None: ...
     async def ping(self) -> bool: ...
     async def close(self) -> None: ...
@@ -171,6 +200,9 @@ class FileStore(Protocol):
         """Server-side copy (type kept, tagged pending, encrypted); NotFound when source is gone."""
 
     async def delete(self, key: str) -> None: ...
+    async def erase(self, key: str) -> None:
+        """Remove the object and every version of it (the purge); a missing key is no error."""
+
     async def set_state(self, key: str, state: str) -> None: ...
     async def download_url(self, key: str, mime: str) -> str:
         """A short-lived GET under a neutral name (`attachment.<ext>`): never the file's name."""

@@ -155,6 +155,25 @@ class S3FileStore:
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._s3().delete_object, Bucket=self._bucket, Key=key)
 
+    async def erase(self, key: str) -> None:
+        """Every version and delete marker of the key (a versioned bucket keeps old ones)."""
+        await asyncio.to_thread(self._erase_versions, key)
+
+    def _erase_versions(self, key: str) -> None:
+        s3 = self._s3()
+        pages = s3.get_paginator("list_object_versions").paginate(
+            Bucket=self._bucket, Prefix=key, PaginationConfig={"MaxItems": 10_000}
+        )
+        for page in pages:  # bounded by MaxItems
+            found = [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+            targets = [
+                {"Key": v["Key"], "VersionId": v["VersionId"]} for v in found if v["Key"] == key
+            ]
+            if targets:
+                s3.delete_objects(Bucket=self._bucket, Delete={"Objects": targets, "Quiet": True})
+        # An unversioned bucket lists no versions: remove the object itself (no error if absent).
+        s3.delete_object(Bucket=self._bucket, Key=key)
+
     async def set_state(self, key: str, state: str) -> None:
         """Tag the object: `pending` expires after a day (lifecycle), `confirmed` stays."""
         await asyncio.to_thread(

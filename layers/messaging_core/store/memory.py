@@ -63,6 +63,8 @@ class MemoryStore:
         # The audit trail (append only) and its records not yet confirmed published.
         self._audit: list[AuditRecord] = []
         self._audit_outbox: dict[str, PendingEvent] = {}
+        self._holds: dict[str, tuple[str, datetime]] = {}
+        self._content_erased: set[str] = set()
 
     # -- lifecycle
     async def ensure_indexes(self) -> None:
@@ -324,6 +326,72 @@ class MemoryStore:
         found = [r for r in self._audit if r.conversation_id == conversation_id]
         found.sort(key=lambda r: (r.at, r.id), reverse=True)
         return [_clone(r) for r in found[skip : skip + limit]], len(found)
+
+    # -- retention
+    async def set_legal_hold(self, conversation_id: str, reason: str, at: datetime) -> None:
+        self._holds[conversation_id] = (reason, at)
+
+    async def lift_legal_hold(self, conversation_id: str) -> bool:
+        return self._holds.pop(conversation_id, None) is not None
+
+    async def held_conversations(self) -> list[str]:
+        return sorted(self._holds)
+
+    async def expired_messages(
+        self, before: datetime, exclude: Sequence[str], limit: int
+    ) -> list[Message]:
+        skip = set(exclude)
+        found = [
+            m
+            for m in self._messages.values()
+            if m.created_at < before and m.conversation_id not in skip
+        ]
+        found.sort(key=lambda m: (m.created_at, m.id))
+        return [_clone(m) for m in found[:limit]]
+
+    async def erase_messages(self, message_ids: Sequence[str]) -> int:
+        erased = 0
+        for mid in message_ids:
+            m = self._messages.pop(mid, None)
+            if m is None:
+                continue
+            erased += 1
+            self._by_seq.discard((m.conversation_id, m.seq))
+            self._by_client_key.pop(m.client_key, None)
+            for e in m.pending_events:
+                self._pending.pop(e.event_id, None)
+        return erased
+
+    async def deleted_with_content(
+        self, before: datetime, exclude: Sequence[str], limit: int
+    ) -> list[Message]:
+        skip = set(exclude)
+        found = [
+            m
+            for m in self._messages.values()
+            if m.is_deleted
+            and m.deleted_at is not None
+            and m.deleted_at < before
+            and m.conversation_id not in skip
+            and m.id not in self._content_erased
+        ]
+        found.sort(key=lambda m: (m.deleted_at or m.created_at, m.id))
+        return [_clone(m) for m in found[:limit]]
+
+    async def erase_content(self, message_ids: Sequence[str], at: datetime) -> int:
+        erased = 0
+        for mid in message_ids:
+            m = self._messages.get(mid)
+            if m is None or mid in self._content_erased:
+                continue
+            m.content, m.attachment, m.metadata, m.search_tokens = "", None, None, []
+            self._content_erased.add(mid)
+            erased += 1
+        return erased
+
+    async def stash_events(self, events: Sequence[PendingEvent]) -> None:
+        for e in events:
+            self._audit_outbox[e.event_id] = _clone(e)
 
     # -- users (embedded directory)
     async def remember_user(self, profile: UserProfile) -> None:

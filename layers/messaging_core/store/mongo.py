@@ -84,6 +84,7 @@ class MongoStore:
         # The audit trail: this module only ever inserts into and reads `audit` (audit.py).
         self._audit = db[AUDIT_COLLECTION]
         self._audit_outbox = db[AUDIT_OUTBOX_COLLECTION]
+        self._holds = db["legal_holds"]
 
     @classmethod
     def from_uri(cls, uri: str, db_name: str, tls_ca_file: str | None = None) -> "MongoStore":
@@ -135,6 +136,7 @@ class MongoStore:
                 [("conversationId", ASCENDING), ("at", DESCENDING), ("_id", DESCENDING)]
             )
             await self._audit_outbox.create_index("createdAt")
+            await self._messages.create_index([("isDeleted", ASCENDING), ("deletedAt", ASCENDING)])
             for collection, field, seconds in TTL_INDEXES:
                 await self._ttl_index(collection, field, seconds)
         except PyMongoError as exc:
@@ -447,7 +449,8 @@ class MongoStore:
         for doc in stale:
             # A request that died between its two inserts left the record in the outbox only:
             # store it again (same _id, so an insert that did happen is kept as it was).
-            await self._insert_audit_once(doc["record"])
+            if doc.get("record") is not None:
+                await self._insert_audit_once(doc["record"])
             seen.setdefault(doc["_id"], _event(doc["event"]))
         return sorted(seen.values(), key=lambda e: e.created_at)[:limit]
 
@@ -503,6 +506,73 @@ class MongoStore:
         ).limit(limit)
         docs, total = await asyncio.gather(cursor.to_list(), self._audit.count_documents(query))
         return [_audit_record(d) for d in docs], int(total)
+
+    # -- retention (the purge's queries; never on `audit`)
+    async def set_legal_hold(self, conversation_id: str, reason: str, at: datetime) -> None:
+        await self._holds.update_one(
+            {"_id": conversation_id}, {"$set": {"reason": reason, "since": at}}, upsert=True
+        )
+
+    async def lift_legal_hold(self, conversation_id: str) -> bool:
+        result = await self._holds.delete_one({"_id": conversation_id})
+        return bool(result.deleted_count)
+
+    async def held_conversations(self) -> list[str]:
+        return sorted([str(d["_id"]) async for d in self._holds.find({}, {"_id": 1})])
+
+    async def expired_messages(
+        self, before: datetime, exclude: Sequence[str], limit: int
+    ) -> list[Message]:
+        query: Doc = {
+            "createdAt": {"$lt": before},
+            "conversationId": {"$nin": [_oid(c) for c in exclude]},
+        }
+        cursor = self._messages.find(query).sort([("createdAt", ASCENDING), ("_id", ASCENDING)])
+        return [_message(d) for d in await cursor.limit(limit).to_list()]
+
+    async def erase_messages(self, message_ids: Sequence[str]) -> int:
+        if not message_ids:
+            return 0
+        result = await self._messages.delete_many({"_id": {"$in": [_oid(m) for m in message_ids]}})
+        return int(result.deleted_count)
+
+    async def deleted_with_content(
+        self, before: datetime, exclude: Sequence[str], limit: int
+    ) -> list[Message]:
+        query: Doc = {
+            "isDeleted": True,
+            "deletedAt": {"$lt": before},
+            "contentErasedAt": None,
+            "conversationId": {"$nin": [_oid(c) for c in exclude]},
+        }
+        cursor = self._messages.find(query).sort([("deletedAt", ASCENDING), ("_id", ASCENDING)])
+        return [_message(d) for d in await cursor.limit(limit).to_list()]
+
+    async def erase_content(self, message_ids: Sequence[str], at: datetime) -> int:
+        if not message_ids:
+            return 0
+        result = await self._messages.update_many(
+            {"_id": {"$in": [_oid(m) for m in message_ids]}, "contentErasedAt": None},
+            {
+                "$set": {
+                    "content": "",
+                    "attachment": None,
+                    "metadata": None,
+                    "searchTokens": [],
+                    "contentErasedAt": at,
+                }
+            },
+        )
+        return int(result.modified_count)
+
+    async def stash_events(self, events: Sequence[PendingEvent]) -> None:
+        if events:
+            await self._audit_outbox.insert_many(
+                [
+                    {"_id": e.event_id, "createdAt": e.created_at, "event": _event_doc(e)}
+                    for e in events
+                ]
+            )
 
     # -- users
     async def remember_user(self, profile: UserProfile) -> None:
