@@ -171,8 +171,8 @@ class S3FileStore:
             ]
             if targets:
                 s3.delete_objects(Bucket=self._bucket, Delete={"Objects": targets, "Quiet": True})
-        # An unversioned bucket lists no versions: remove the object itself (no error if absent).
-        s3.delete_object(Bucket=self._bucket, Key=key)
+        # No plain delete_object after: on a versioned bucket it would add a delete marker (an
+        # unversioned bucket lists its objects with VersionId "null", erased above).
 
     async def set_state(self, key: str, state: str) -> None:
         """Tag the object: `pending` expires after a day (lifecycle), `confirmed` stays."""
