@@ -38,3 +38,18 @@ async def test_erase_removes_every_version_and_leaves_the_neighbours(
     listed = s3.list_object_versions(Bucket=bucket, Prefix="files/c1/")
     left = [v["Key"] for v in [*listed.get("Versions", []), *listed.get("DeleteMarkers", [])]]
     assert left == [neighbour]
+
+
+async def test_erase_on_an_unversioned_bucket(monkeypatch: pytest.MonkeyPatch) -> None:
+    endpoint = servers.s3_endpoint()
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test-only")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test-only")
+    bucket = f"purge-{uuid.uuid4().hex[:12]}"
+    settings = make_settings(s3_endpoint_url=endpoint, aws_s3_bucket=bucket)
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name=settings.aws_region)
+    s3.create_bucket(
+        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": settings.aws_region}
+    )
+    s3.put_object(Bucket=bucket, Key="files/c2/a.pdf", Body=b"%PDF")
+    await S3FileStore(settings).erase("files/c2/a.pdf")
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount", 0) == 0
