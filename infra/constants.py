@@ -77,8 +77,9 @@ FN_MESSAGES: Final = "messages"
 FN_ATTACHMENTS: Final = "attachments"
 FN_PRESENCE: Final = "presence"
 FN_RELAY: Final = "relay"
+FN_PURGE: Final = "purge"  # retention (issue #15), scheduled daily
 API_FUNCTIONS: Final = (FN_CONVERSATIONS, FN_MESSAGES, FN_ATTACHMENTS, FN_PRESENCE)
-ALL_FUNCTIONS: Final = (*API_FUNCTIONS, FN_RELAY)
+ALL_FUNCTIONS: Final = (*API_FUNCTIONS, FN_RELAY, FN_PURGE)
 
 
 def handler_of(function: str) -> str:
@@ -109,6 +110,8 @@ LAMBDA_MEMORY_MB: Final = 512
 LAMBDA_TIMEOUT_SECONDS: Final = 29  # API Gateway's integration limit is 30 s
 RELAY_TIMEOUT_SECONDS: Final = 50  # finishes before the next one-minute tick
 RELAY_SCHEDULE_MINUTES: Final = 1
+PURGE_TIMEOUT_SECONDS: Final = 900  # Lambda's limit; the purge resumes the next day
+PURGE_SCHEDULE_HOURS: Final = 24
 API_THROTTLE_RATE: Final = 100  # steady requests per second on the stage
 API_THROTTLE_BURST: Final = 200
 # GET /health is throttled on its own at the stage (anonymous probes never spend users' share).
@@ -165,6 +168,9 @@ MSK_CLUSTER_NAME: Final = "esante-messaging"
 # subscribe to them; a prefix (context kafkaTopicPrefix) is an option, off by default.
 DEFAULT_KAFKA_TOPIC_PREFIX: Final = ""
 KAFKA_TOPIC_FAMILY: Final = "message."  # every event type the service publishes starts so
+# The access audit trail's topic (issue #15): written by the same producers, read into the
+# audit archive.
+KAFKA_AUDIT_TOPIC: Final = "audit.access"
 KAFKA_IAM_PORT: Final = 9098
 ATTACHMENTS_PREFIX: Final = "messages/"  # upload keys: what presigned POST policies name
 # Confirmed files: send-file copies a checked upload here, and messages reference only these.

@@ -208,3 +208,28 @@ def test_no_route_can_set_a_hold() -> None:
 
     paths = [getattr(r, "path", "") for r in create_local_app().routes]
     assert paths and not [p for p in paths if "hold" in p or "purge" in p]
+
+
+def test_the_scheduled_purge_lambda_reports_counts_only() -> None:
+    # The handler runs on its own loop (as in Lambda), on a Core with one deleted message due.
+    import asyncio
+
+    from messaging_core.container import set_core
+
+    from functions import purge as purge_fn
+    from tests.lambda_events import FakeContext
+
+    async def prepare() -> Core:
+        core = await a_core(deleted_content_purge_days=0)
+        _, ids, _, patient = await a_thread(core)
+        await messages.delete_message(core, patient, ids[0])
+        return core
+
+    core = purge_fn._loop.run_until_complete(prepare())
+    set_core(core)
+    try:
+        result = purge_fn.handler({}, FakeContext(function_name="purge"))
+    finally:
+        set_core(None)
+    assert result == {"expired": 0, "contentErased": 1, "files": 0}
+    assert asyncio.iscoroutinefunction(purge_fn._purge)
