@@ -30,6 +30,7 @@ CTX_USER_SERVICE_URL: Final = "userServiceUrl"
 CTX_NOTIFICATION_SERVICE_URL: Final = "notificationServiceUrl"
 CTX_ALARM_EMAIL: Final = "alarmEmail"
 CTX_LOG_RETENTION_DAYS: Final = "logRetentionDays"
+CTX_AUDIT_RETENTION_YEARS: Final = "auditRetentionYears"  # Object Lock, compliance mode
 CTX_NAT_GATEWAYS: Final = "natGateways"
 # What the code checks in every token (JWT_ISSUER / JWT_AUDIENCE / JWT_MAX_LIFETIME_SECONDS).
 CTX_JWT_ISSUER: Final = "jwtIssuer"
@@ -49,6 +50,7 @@ DEFAULT_JWT_MAX_LIFETIME_SECONDS: Final = 24 * 3600
 # One year: application and access logs are the traceability record a health-data host
 # (HDS / CNIL guidance: 6 to 12 months) must keep; they carry no message content.
 DEFAULT_LOG_RETENTION_DAYS: Final = 365
+DEFAULT_AUDIT_RETENTION_YEARS: Final = 6  # HIPAA keeps documentation six years
 DEFAULT_NAT_GATEWAYS: Final = 2  # one per AZ: an AZ outage does not cut the functions off
 
 # --- Build output (scripts/build_lambda.sh) --------------------------------------------------

@@ -53,3 +53,24 @@ def test_compliance_routes_are_served_by_the_messages_function_and_no_hold_route
     assert routes[("GET", f"{prefix}/export")] == c.FN_MESSAGES
     # Legal holds are an operator path: no API route reaches them with a user's token.
     assert not [p for _, p, _ in c.ROUTES if "hold" in p or "purge" in p]
+
+
+def test_the_audit_archive_is_locked_in_compliance_mode_encrypted_and_logged(
+    synth: Synth,
+) -> None:
+    t = synth.data_json
+    locked = [
+        b["Properties"]
+        for b in resources(t, "AWS::S3::Bucket").values()
+        if b["Properties"].get("ObjectLockEnabled")
+    ]
+    assert len(locked) == 1
+    bucket = locked[0]
+    rule = bucket["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]
+    assert rule["Mode"] == "COMPLIANCE"
+    assert rule["Days"] == 365 * c.DEFAULT_AUDIT_RETENTION_YEARS
+    assert bucket["VersioningConfiguration"]["Status"] == "Enabled"
+    sse = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    assert sse["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    assert bucket["LoggingConfiguration"]["LogFilePrefix"] == "audit/"
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
