@@ -246,3 +246,29 @@ def test_no_store_has_an_update_or_delete_path_for_the_audit_trail() -> None:
         assert not re.search(
             r"self\._audit\[|del self\._audit|self\._audit = (?!db\[|\[\])", source
         )
+
+
+async def test_a_socket_sync_is_recorded_on_the_socket_channel(
+    core: Core, cast: Any, open_conversation: Any, send: Any
+) -> None:
+    # The socket edge binds its channel once per event (socket_tier/namespace.py); the record
+    # itself is written by the core's history function.
+    from socket_tier.namespace import MessagingNamespace
+
+    conv, mid = await opened(core, cast, open_conversation, send)
+    audit.bind("rest", "left-over-from-another-call")
+
+    class Rt:
+        def __init__(self) -> None:
+            self.core = core
+
+        def user_of(self, sid: str) -> Any:
+            return cast.doctor.principal
+
+    ns = MessagingNamespace(Rt())  # type: ignore[arg-type]
+    before = len(await trail(core, conv))
+    reply = await ns.on_sync("sid-1", {"conversationId": conv, "afterSeq": 0})
+    assert reply["ok"] is True and [m["id"] for m in reply["messages"]] == [mid]
+    got = (await trail(core, conv))[before:]
+    assert actions(got) == ["sync.read"] and got[0].channel == "socket"
+    assert got[0].request_id != "left-over-from-another-call"
