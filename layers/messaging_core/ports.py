@@ -98,6 +98,14 @@ class AuditRepository(Protocol):
     ) -> tuple[list[AuditRecord], int]:
         """A conversation's records, newest first, and their total."""
 
+    async def audit_after(
+        self, cursor: tuple[datetime, str] | None, until: datetime, limit: int
+    ) -> list[AuditRecord]:
+        """Records after `cursor` (at, id) and at or before `until`, in that order."""
+
+    async def audit_archive_cursor(self) -> tuple[datetime, str] | None: ...
+    async def set_audit_archive_cursor(self, at: datetime, record_id: str) -> None: ...
+
 
 class RetentionRepository(Protocol):
     """Legal holds and the purge's queries (retention.py)."""

@@ -73,3 +73,19 @@ async def test_a_record_left_in_the_outbox_by_a_crash_is_stored_by_the_relay_onc
         assert total == 1 and got[0] == r
     finally:
         await drop(mongo, db_name)
+
+
+async def test_the_archive_reads_in_at_then_id_order_after_its_cursor(store: Store) -> None:
+    records = [a_record(1), a_record(2), a_record(2), a_record(3)]
+    for r in records:
+        await store.append_audit(r, audit_event(r))
+    ordered = sorted(records, key=lambda r: (r.at, r.id))
+    until = T0 + timedelta(seconds=2)
+    assert await store.audit_archive_cursor() is None
+    first = await store.audit_after(None, until, 2)
+    assert [r.id for r in first] == [r.id for r in ordered[:2]]
+    await store.set_audit_archive_cursor(first[-1].at, first[-1].id)
+    cursor = await store.audit_archive_cursor()
+    assert cursor is not None and cursor[1] == first[-1].id
+    rest = await store.audit_after(cursor, until, 10)
+    assert [r.id for r in rest] == [ordered[2].id]  # the one at T0+3s is past `until`

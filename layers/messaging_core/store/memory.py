@@ -64,6 +64,7 @@ class MemoryStore:
         self._audit: list[AuditRecord] = []
         self._audit_outbox: dict[str, PendingEvent] = {}
         self._holds: dict[str, tuple[str, datetime]] = {}
+        self._archive_cursor: tuple[datetime, str] | None = None
         self._content_erased: set[str] = set()
 
     # -- lifecycle
@@ -326,6 +327,21 @@ class MemoryStore:
         found = [r for r in self._audit if r.conversation_id == conversation_id]
         found.sort(key=lambda r: (r.at, r.id), reverse=True)
         return [_clone(r) for r in found[skip : skip + limit]], len(found)
+
+    async def audit_after(
+        self, cursor: tuple[datetime, str] | None, until: datetime, limit: int
+    ) -> list[AuditRecord]:
+        found = [
+            r for r in self._audit if r.at <= until and (cursor is None or (r.at, r.id) > cursor)
+        ]
+        found.sort(key=lambda r: (r.at, r.id))
+        return [_clone(r) for r in found[:limit]]
+
+    async def audit_archive_cursor(self) -> tuple[datetime, str] | None:
+        return self._archive_cursor
+
+    async def set_audit_archive_cursor(self, at: datetime, record_id: str) -> None:
+        self._archive_cursor = (at, record_id)
 
     # -- retention
     async def set_legal_hold(self, conversation_id: str, reason: str, at: datetime) -> None:

@@ -85,6 +85,7 @@ class MongoStore:
         self._audit = db[AUDIT_COLLECTION]
         self._audit_outbox = db[AUDIT_OUTBOX_COLLECTION]
         self._holds = db["legal_holds"]
+        self._archive_state = db["audit_archive_state"]
 
     @classmethod
     def from_uri(cls, uri: str, db_name: str, tls_ca_file: str | None = None) -> "MongoStore":
@@ -506,6 +507,30 @@ class MongoStore:
         ).limit(limit)
         docs, total = await asyncio.gather(cursor.to_list(), self._audit.count_documents(query))
         return [_audit_record(d) for d in docs], int(total)
+
+    async def audit_after(
+        self, cursor: tuple[datetime, str] | None, until: datetime, limit: int
+    ) -> list[AuditRecord]:
+        query: Doc = {"at": {"$lte": until}}
+        if cursor is not None:
+            at, rid = cursor
+            query = {
+                "$and": [
+                    query,
+                    {"$or": [{"at": {"$gt": at}}, {"at": at, "_id": {"$gt": rid}}]},
+                ]
+            }
+        cursor_ = self._audit.find(query).sort([("at", ASCENDING), ("_id", ASCENDING)])
+        return [_audit_record(d) for d in await cursor_.limit(limit).to_list()]
+
+    async def audit_archive_cursor(self) -> tuple[datetime, str] | None:
+        doc = await self._archive_state.find_one({"_id": "cursor"})
+        return (doc["at"], str(doc["recordId"])) if doc else None
+
+    async def set_audit_archive_cursor(self, at: datetime, record_id: str) -> None:
+        await self._archive_state.update_one(
+            {"_id": "cursor"}, {"$set": {"at": at, "recordId": record_id}}, upsert=True
+        )
 
     # -- retention (the purge's queries; never on `audit`)
     async def set_legal_hold(self, conversation_id: str, reason: str, at: datetime) -> None:
