@@ -5,10 +5,11 @@ period, the account's root included: compliance mode cannot be shortened or lift
 with its own KMS key, its own access logs in the stack's access-log bucket.
 """
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from infra import constants as c
 from infra.nag import suppress
@@ -51,6 +52,33 @@ class AuditArchive(Construct):
                     "HIPAA.Security-S3BucketReplicationEnabled",
                     "Records are locked in compliance mode in the service's region (health data "
                     "stays in France); cross-region replication is a deployment choice.",
+                )
+            ],
+        )
+
+    def grant_append(self, grantee: iam.IGrantable, *, owner: IConstruct) -> None:
+        """Write new objects under audit/ (never read, delete or change retention)."""
+        # On the grantee's own policy: editing the key policy from the compute stack would make
+        # the data stack depend on it (a cycle), as for the attachments (infra/grants.py).
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["s3:PutObject"],
+            resource_arns=[self.bucket.arn_for_objects("audit/*")],
+        )
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["kms:GenerateDataKey"],
+            resource_arns=[self.key.key_arn],
+            conditions={"StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}},
+        )
+        suppress(
+            owner,
+            [
+                (
+                    "AwsSolutions-IAM5",
+                    "Archive objects are audit/<date>/<first id>-<last id>-<n>.jsonl, named at "
+                    "run time: the grant is put-only, under that one prefix of the bucket.",
+                    [r"/^Resource::.*\/audit\/\*$/"],
                 )
             ],
         )

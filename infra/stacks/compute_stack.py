@@ -217,6 +217,12 @@ class ComputeStack(Stack):
         # Message lists carry presigned GET URLs; deleting a file message tags its object.
         messages = fns[c.FN_MESSAGES]
         grant_attachments_retire(bucket, key, messages.function, owner=messages)
+        # The relay copies the access trail into the Object Lock archive (put only).
+        relay = fns[c.FN_RELAY]
+        d.audit_archive.grant_append(relay.function, owner=relay)
+        relay.function.add_environment(
+            c.ENV_AUDIT_ARCHIVE_BUCKET, d.audit_archive.bucket.bucket_name
+        )
         # The purge erases files past retention, every version of them.
         purge = fns[c.FN_PURGE]
         grant_attachments_purge(bucket, purge.function, owner=purge)

@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     # In a long-lived process (`make run` sets it): run the purge every this many seconds;
     # 0 = never (in AWS the scheduled Lambda runs it).
     purge_interval_seconds: float = Field(default=0.0, ge=0)
+    # AWS: the Object Lock bucket the relay copies the access trail into (audit_archive.py).
+    audit_archive_bucket: str | None = None
     print_events: bool = False
 
     # Attachments.

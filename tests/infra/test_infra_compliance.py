@@ -5,6 +5,7 @@ import json
 from infra_synth import Synth
 from test_infra_stacks import (
     as_list,
+    function_role,
     functions_by_handler,
     handler_actions,
     resources,
@@ -74,3 +75,25 @@ def test_the_audit_archive_is_locked_in_compliance_mode_encrypted_and_logged(
     assert sse["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
     assert bucket["LoggingConfiguration"]["LogFilePrefix"] == "audit/"
     assert all(bucket["PublicAccessBlockConfiguration"].values())
+
+
+def test_only_the_relay_writes_the_archive_and_only_puts(synth: Synth) -> None:
+    t = synth.compute_json
+    _, relay = functions_by_handler(t)[c.handler_of(c.FN_RELAY)]
+    assert c.ENV_AUDIT_ARCHIVE_BUCKET in relay["Properties"]["Environment"]["Variables"]
+    archive_writers = set()
+    for name in c.ALL_FUNCTIONS:
+        _, fn = functions_by_handler(t)[c.handler_of(name)]
+        if c.ENV_AUDIT_ARCHIVE_BUCKET in fn["Properties"]["Environment"]["Variables"]:
+            archive_writers.add(name)
+    assert archive_writers == {c.FN_RELAY}
+    for lid, st in statements_of(t):
+        if "/audit/*" in json.dumps(st["Resource"]):
+            assert as_list(st["Action"]) == ["s3:PutObject"], (lid, st)
+    # Every write the relay holds is that one: nothing in the attachments bucket
+    relay_role = function_role(relay)
+    for res in resources(t, "AWS::IAM::Policy").values():
+        if {"Ref": relay_role} in res["Properties"].get("Roles", []):
+            for st in res["Properties"]["PolicyDocument"]["Statement"]:
+                if "s3:PutObject" in as_list(st["Action"]):
+                    assert json.dumps(st["Resource"]).count("/audit/*") == 1, st

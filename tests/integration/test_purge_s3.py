@@ -53,3 +53,32 @@ async def test_erase_on_an_unversioned_bucket(monkeypatch: pytest.MonkeyPatch) -
     s3.put_object(Bucket=bucket, Key="files/c2/a.pdf", Body=b"%PDF")
     await S3FileStore(settings).erase("files/c2/a.pdf")
     assert s3.list_objects_v2(Bucket=bucket).get("KeyCount", 0) == 0
+
+
+async def test_the_archive_sink_writes_into_an_object_lock_bucket(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from messaging_core.adapters.s3 import S3ArchiveSink
+
+    endpoint = servers.s3_endpoint()
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test-only")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test-only")
+    bucket = f"archive-{uuid.uuid4().hex[:12]}"
+    settings = make_settings(s3_endpoint_url=endpoint)
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name=settings.aws_region)
+    s3.create_bucket(
+        Bucket=bucket,
+        CreateBucketConfiguration={"LocationConstraint": settings.aws_region},
+        ObjectLockEnabledForBucket=True,
+    )
+    s3.put_object_lock_configuration(
+        Bucket=bucket,
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 1}},
+        },
+    )
+    await S3ArchiveSink(settings, bucket).put("audit/2026/12/01/a-b-1.jsonl", b'{"x":1}\n')
+    got = s3.get_object(Bucket=bucket, Key="audit/2026/12/01/a-b-1.jsonl")
+    assert got["Body"].read() == b'{"x":1}\n'
+    assert got.get("ObjectLockMode") == "COMPLIANCE"

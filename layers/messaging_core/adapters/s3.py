@@ -32,6 +32,35 @@ def content_disposition(file_name: str) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(file_name, safe='')}"
 
 
+class S3ArchiveSink:
+    """The access trail's archive bucket (Object Lock): put only, encrypted by its own key."""
+
+    def __init__(self, settings: Settings, bucket: str) -> None:
+        self._settings = settings
+        self._bucket = bucket
+        self._client: Any = None
+
+    async def put(self, key: str, body: bytes) -> None:
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client(
+                "s3",
+                region_name=self._settings.aws_region,
+                endpoint_url=self._settings.s3_endpoint_url,
+            )
+        # Object Lock needs an integrity checksum on every PUT. No SSE header: the bucket's
+        # default (its own KMS key) applies; `aws:kms` alone would pick the AWS managed key.
+        await asyncio.to_thread(
+            self._client.put_object,
+            Bucket=self._bucket,
+            Key=key,
+            Body=body,
+            ContentType="application/x-ndjson",
+            ChecksumAlgorithm="SHA256",
+        )
+
+
 class S3FileStore:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
