@@ -137,6 +137,9 @@ class MongoStore:
                 [("conversationId", ASCENDING), ("at", DESCENDING), ("_id", DESCENDING)]
             )
             await self._audit_outbox.create_index("createdAt")
+            # The archive's cursor walks the trail in (at, id) order; the purge finds old rows.
+            await self._audit.create_index([("at", ASCENDING), ("_id", ASCENDING)])
+            await self._messages.create_index("createdAt")
             await self._messages.create_index([("isDeleted", ASCENDING), ("deletedAt", ASCENDING)])
             for collection, field, seconds in TTL_INDEXES:
                 await self._ttl_index(collection, field, seconds)
