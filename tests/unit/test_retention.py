@@ -220,9 +220,12 @@ def test_the_scheduled_purge_lambda_reports_counts_only() -> None:
     from tests.lambda_events import FakeContext
 
     async def prepare() -> Core:
-        core = await a_core(deleted_content_purge_days=0)
+        core = await a_core(deleted_content_purge_days=1)
         _, ids, _, patient = await a_thread(core)
         await messages.delete_message(core, patient, ids[0])
+        # The handler reads the real clock: the deletion is moved two days back instead.
+        row = core.store._messages[ids[0]]  # type: ignore[attr-defined]
+        row.deleted_at -= timedelta(days=2)
         return core
 
     core = purge_fn._loop.run_until_complete(prepare())
