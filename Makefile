@@ -23,10 +23,12 @@ JTI ?=
 
 # An unset ENVIRONMENT means production (refuses the development secret); these targets say
 # which one they are. `make token` records the users it mints where `make run` looks them up.
-run token revoke bench test test-unit test-integration test-browser screenshots: export ENVIRONMENT := development
+run token revoke legal-hold purge bench test test-unit test-integration test-browser screenshots: export ENVIRONMENT := development
 run token: export DEV_DIRECTORY_FILE := $(CURDIR)/.cache/dev-users.jsonl
+# `make run` purges in the background (retention.py); in AWS a scheduled Lambda does.
+run: export PURGE_INTERVAL_SECONDS ?= 3600
 
-.PHONY: help run token revoke test test-unit test-integration test-e2e test-infra lint format \
+.PHONY: help run token revoke legal-hold purge test test-unit test-integration test-e2e test-infra lint format \
         servers-up servers-down build synth bench clean browser-deps test-browser screenshots \
         lambda-rie smoke hooks lock
 
@@ -65,6 +67,12 @@ token: $(STAMPS)/run.txt ## Mint a dev token: make token ROLE=doctor [NAME="Dr. 
 
 revoke: $(STAMPS)/run.txt ## End a user's sessions now: make revoke USER_ID=<24 hex> [REASON=..] [JTI=..] (needs REDIS_URL)
 	@$(PY) -m socket_tier.admin revoke --user-id "$(USER_ID)" --reason "$(REASON)" --jti "$(JTI)"
+
+legal-hold: $(STAMPS)/run.txt ## Hold a conversation: make legal-hold CONVERSATION_ID=.. REASON=.. OPERATOR=.. [LIFT=1] (needs MONGODB_URI)
+	@$(PY) -m messaging_core.compliance_admin $(if $(LIFT),lift,hold) --conversation-id "$(CONVERSATION_ID)" --reason "$(REASON)" --operator "$(OPERATOR)"
+
+purge: $(STAMPS)/run.txt ## Run the retention purge once now (needs MONGODB_URI; `make run` runs it hourly)
+	@$(PY) -m messaging_core.compliance_admin purge
 
 servers-up: ## Start the real servers the integration tests use (Redis, FerretDB, Kafka, S3)
 	@bash scripts/servers/start.sh redis mongo kafka s3

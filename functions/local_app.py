@@ -10,10 +10,16 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import Scope
 
-from . import attachments, conversations, dev, messages, presence
+from . import attachments, compliance, conversations, dev, messages, presence
 from .api.app import create_app
 
-ROUTERS = (conversations.router, messages.router, attachments.router, presence.router)
+ROUTERS = (
+    conversations.router,
+    messages.router,
+    compliance.router,
+    attachments.router,
+    presence.router,
+)
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 
 

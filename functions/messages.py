@@ -7,6 +7,7 @@ from messaging_core import conversations, messages, search
 from messaging_core.inputs import MarkReadIn, SendMessageIn
 from messaging_core.models import HistoryCursor
 
+from . import compliance
 from .api.app import create_app, lambda_handler
 from .api.deps import CurrentUser, PageNumber, Services, page_of
 from .api.openapi import RESPONSES
@@ -111,5 +112,5 @@ async def delete_message(messageId: str, user: CurrentUser, core: Services) -> d
     return {"message": "Message deleted successfully"}
 
 
-app = create_app(router)
+app = create_app(router, compliance.router)  # the compliance routes share this function
 handler = lambda_handler(app)

@@ -10,7 +10,10 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from messaging_core.adapters.s3 import S3ArchiveSink
+from messaging_core.audit_archive import archive_once
 from messaging_core.container import get_core
+from messaging_core.core import Core
 from messaging_core.logs import quiet_payload_loggers
 from messaging_core.names import METRIC_OUTBOX_PENDING, METRICS_NAMESPACE, SERVICE_NAME
 from messaging_core.relay import relay_pending
@@ -42,8 +45,20 @@ async def _relay(budget_seconds: float) -> dict[str, Any]:
     except Exception as exc:  # the next tick retries the same events; the metric shows it
         error = type(exc).__name__
         logger.warning("outbox relay failed", extra={"error": error})
-    pending = await core.store.count_pending_events()
-    return {"published": published, "pending": pending, "error": error}
+    result: dict[str, Any] = {"published": published, "error": error}
+    if core.settings.audit_archive_bucket:
+        result["archived"] = await _archive(core, core.settings.audit_archive_bucket)
+    result["pending"] = await core.store.count_pending_events()
+    return result
+
+
+async def _archive(core: Core, bucket: str) -> int:
+    """Copy the access trail into the Object Lock bucket (AWS: AUDIT_ARCHIVE_BUCKET)."""
+    try:
+        return await archive_once(core, S3ArchiveSink(core.settings, bucket))
+    except Exception as exc:  # the cursor did not move: the next tick copies the same records
+        logger.warning("audit archive failed", extra={"error": type(exc).__name__})
+        return 0
 
 
 def _budget(context: Any) -> float:

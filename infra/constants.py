@@ -39,6 +39,7 @@ CTX_USER_SERVICE_URL: Final = "userServiceUrl"
 CTX_NOTIFICATION_SERVICE_URL: Final = "notificationServiceUrl"
 CTX_ALARM_EMAIL: Final = "alarmEmail"
 CTX_LOG_RETENTION_DAYS: Final = "logRetentionDays"
+CTX_AUDIT_RETENTION_YEARS: Final = "auditRetentionYears"  # Object Lock, compliance mode
 CTX_NAT_GATEWAYS: Final = "natGateways"
 # What the code checks in every token (JWT_ISSUER / JWT_AUDIENCE / JWT_MAX_LIFETIME_SECONDS).
 CTX_JWT_ISSUER: Final = "jwtIssuer"
@@ -58,6 +59,7 @@ DEFAULT_JWT_MAX_LIFETIME_SECONDS: Final = 24 * 3600
 # One year: application and access logs are the traceability record a health-data host
 # (HDS / CNIL guidance: 6 to 12 months) must keep; they carry no message content.
 DEFAULT_LOG_RETENTION_DAYS: Final = 365
+DEFAULT_AUDIT_RETENTION_YEARS: Final = 6  # HIPAA keeps documentation six years
 DEFAULT_NAT_GATEWAYS: Final = 2  # one per AZ: an AZ outage does not cut the functions off
 
 # --- Build output (scripts/build_lambda.sh) --------------------------------------------------
@@ -86,8 +88,9 @@ FN_MESSAGES: Final = "messages"
 FN_ATTACHMENTS: Final = "attachments"
 FN_PRESENCE: Final = "presence"
 FN_RELAY: Final = "relay"
+FN_PURGE: Final = "purge"  # retention (issue #15), scheduled daily
 API_FUNCTIONS: Final = (FN_CONVERSATIONS, FN_MESSAGES, FN_ATTACHMENTS, FN_PRESENCE)
-ALL_FUNCTIONS: Final = (*API_FUNCTIONS, FN_RELAY)
+ALL_FUNCTIONS: Final = (*API_FUNCTIONS, FN_RELAY, FN_PURGE)
 
 
 def handler_of(function: str) -> str:
@@ -106,6 +109,8 @@ ROUTES: Final = (
     ("DELETE", f"{API_PREFIX}/{{messageId}}", FN_MESSAGES),
     ("GET", f"{API_PREFIX}/unread-count", FN_MESSAGES),
     ("GET", f"{API_PREFIX}/search", FN_MESSAGES),
+    ("GET", f"{API_PREFIX}/conversations/{{conversationId}}/access-log", FN_MESSAGES),
+    ("GET", f"{API_PREFIX}/conversations/{{conversationId}}/export", FN_MESSAGES),
     ("POST", f"{API_PREFIX}/conversations/{{conversationId}}/attachments", FN_ATTACHMENTS),
     ("POST", f"{API_PREFIX}/conversations/{{conversationId}}/send-file", FN_ATTACHMENTS),
     ("GET", f"{API_PREFIX}/users/{{userId}}/online-status", FN_PRESENCE),
@@ -116,6 +121,8 @@ LAMBDA_MEMORY_MB: Final = 512
 LAMBDA_TIMEOUT_SECONDS: Final = 29  # API Gateway's integration limit is 30 s
 RELAY_TIMEOUT_SECONDS: Final = 50  # finishes before the next one-minute tick
 RELAY_SCHEDULE_MINUTES: Final = 1
+PURGE_TIMEOUT_SECONDS: Final = 900  # Lambda's limit; the purge resumes the next day
+PURGE_SCHEDULE_HOURS: Final = 24
 API_THROTTLE_RATE: Final = 100  # steady requests per second on the stage
 API_THROTTLE_BURST: Final = 200
 # GET /health is throttled on its own at the stage (anonymous probes never spend users' share).
@@ -172,6 +179,9 @@ MSK_CLUSTER_NAME: Final = "esante-messaging"
 # subscribe to them; a prefix (context kafkaTopicPrefix) is an option, off by default.
 DEFAULT_KAFKA_TOPIC_PREFIX: Final = ""
 KAFKA_TOPIC_FAMILY: Final = "message."  # every event type the service publishes starts so
+# The access audit trail's topic (issue #15): written by the same producers, read into the
+# audit archive.
+KAFKA_AUDIT_TOPIC: Final = "audit.access"
 KAFKA_IAM_PORT: Final = 9098
 ATTACHMENTS_PREFIX: Final = "messages/"  # upload keys: what presigned POST policies name
 # Confirmed files: send-file copies a checked upload here, and messages reference only these.
@@ -208,6 +218,7 @@ ENV_KAFKA_BROKER: Final = "KAFKA_BROKER"
 ENV_KAFKA_SECURITY: Final = "KAFKA_SECURITY"
 ENV_KAFKA_TOPIC_PREFIX: Final = "KAFKA_TOPIC_PREFIX"
 ENV_AWS_S3_BUCKET: Final = "AWS_S3_BUCKET"
+ENV_AUDIT_ARCHIVE_BUCKET: Final = "AUDIT_ARCHIVE_BUCKET"  # the relay only (issue #15)
 ENV_S3_SSE_KMS_KEY_ID: Final = "S3_SSE_KMS_KEY_ID"
 ENV_FRONTEND_URL: Final = "FRONTEND_URL"
 ENV_USER_SERVICE_URL: Final = "USER_SERVICE_URL"

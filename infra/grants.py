@@ -93,6 +93,28 @@ def grant_attachments_write(
     )
 
 
+def grant_attachments_purge(
+    bucket: s3.IBucket, grantee: iam.IGrantable, *, owner: IConstruct
+) -> None:
+    """The purge: list a file's versions and delete each (no read of any object's bytes)."""
+    iam.Grant.add_to_principal(
+        grantee=grantee,
+        actions=["s3:ListBucketVersions"],
+        resource_arns=[bucket.bucket_arn],
+        conditions={
+            "StringLike": {
+                "s3:prefix": [f"{c.ATTACHMENTS_PREFIX}*", f"{c.CONFIRMED_FILES_PREFIX}*"]
+            }
+        },
+    )
+    iam.Grant.add_to_principal(
+        grantee=grantee,
+        actions=["s3:DeleteObject", "s3:DeleteObjectVersion"],
+        resource_arns=_attachment_objects(bucket),
+    )
+    _suppress_object_wildcard(owner)
+
+
 def _suppress_object_wildcard(owner: IConstruct) -> None:
     suppress(
         owner,

@@ -50,6 +50,7 @@ class DeploySettings:
     log_retention_days: int
     nat_gateways: int
     docdb_profiler: bool = False
+    audit_retention_years: int = 6
 
     @property
     def frontend_origins(self) -> list[str]:
@@ -103,6 +104,9 @@ class DeploySettings:
                 _optional(node, c.CTX_LOG_RETENTION_DAYS) or c.DEFAULT_LOG_RETENTION_DAYS
             ),
             nat_gateways=int(_optional(node, c.CTX_NAT_GATEWAYS) or c.DEFAULT_NAT_GATEWAYS),
+            audit_retention_years=int(
+                _optional(node, c.CTX_AUDIT_RETENTION_YEARS) or c.DEFAULT_AUDIT_RETENTION_YEARS
+            ),
             # Only an explicit "true" turns it on: anything else keeps health data out of logs.
             docdb_profiler=(_optional(node, c.CTX_DOCDB_PROFILER) or "").lower() == "true",
         )

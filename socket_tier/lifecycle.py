@@ -21,6 +21,7 @@ from messaging_core.container import (
 from messaging_core.core import Core
 from messaging_core.ports import ConnectionPresence
 from messaging_core.relay import start_background_relay
+from messaging_core.retention import start_background_purge
 
 from .settings import SocketSettings
 from .tasks import BackgroundTasks
@@ -101,6 +102,8 @@ class Lifecycle:
         set_core(runtime.core)  # the REST routers of `make run` share this Core
         # Publishes what a failed immediate publish left pending (Kafka down, crash mid-way).
         self._loops.append(start_background_relay(runtime.core))
+        if self._settings.purge_interval_seconds > 0:  # `make run`; in AWS a scheduled Lambda
+            self._loops.append(start_background_purge(runtime.core))
         self._loops.append(asyncio.create_task(self._revocation_loop()))
         # Everything built so far (modules, the app, clients) lives as long as the process: out
         # of the collector's sight, a full collection only walks what came after (the p99 of

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import socketio
-from messaging_core import messages, presence
+from messaging_core import audit, messages, presence
 from messaging_core.auth import bearer_token
 from messaging_core.budgets import spend
 from messaging_core.errors import DomainError, Unauthorized
@@ -44,6 +44,7 @@ def socket_event(name: str) -> Callable[[Handler], SocketHandler]:
     def wrap(fn: Handler) -> SocketHandler:
         @functools.wraps(fn)
         async def handler(self: MessagingNamespace, sid: str, *args: Any) -> Reply:
+            audit.bind("socket")  # the access records of this event (sync, mark-read...)
             try:
                 reply = await fn(self, sid, self.ctx.user_of(sid), args[0] if args else None)
             except DomainError as exc:

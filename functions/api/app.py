@@ -9,6 +9,7 @@ from aws_lambda_powertools import Logger, Metrics
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from mangum import Mangum
+from messaging_core import audit
 from messaging_core.config import get_settings
 from messaging_core.logs import quiet_payload_loggers
 from messaging_core.names import METRICS_NAMESPACE, SERVICE_NAME
@@ -58,6 +59,7 @@ def create_app(*routers: APIRouter, title: str = "E-Santé Messaging API") -> Fa
             or uuid.uuid4().hex
         )
         logger.set_correlation_id(request_id)
+        audit.bind("rest", request_id)  # every access record of this request carries both
         response = await call_next(request)
         response.headers["X-Request-Id"] = request_id
         return response

@@ -56,6 +56,8 @@ RESPONSES: dict[str, dict[int | str, dict[str, Any]]] = {
     "send_file": _errors(400, 401, 403, 404, 409, 413, 429, 503),
     "online_status": _errors(400, 401, 403, 503),
     "health": _errors(),
+    "access_log": _errors(400, 401, 403, 404, 429, 503),
+    "export_conversation": _errors(400, 401, 403, 404, 429, 503),
 }
 
 

@@ -11,8 +11,10 @@ from typing import TypedDict
 
 from messaging_core.replies import (
     STRICT,
+    AccessLogView,
     ConversationView,
     DevTokenView,
+    ExportView,
     HistoryView,
     MessageView,
     OnlineStatusView,
@@ -101,3 +103,17 @@ class DevTokenReply(Reply):
     """A development token."""
 
     data: DevTokenView
+
+
+@with_config(STRICT)
+class AccessLogReply(Reply):
+    """Who accessed the conversation, newest first."""
+
+    data: AccessLogView
+
+
+@with_config(STRICT)
+class ExportReply(Reply):
+    """The conversation exported as JSON (`format=json`; `fhir` answers a FHIR R4 Bundle)."""
+
+    data: ExportView

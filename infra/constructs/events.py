@@ -60,6 +60,11 @@ class EventBus(Construct):
             f"arn:{Aws.PARTITION}:kafka:{Aws.REGION}:{Aws.ACCOUNT_ID}:topic/"
             f"{c.MSK_CLUSTER_NAME}/{cluster_uuid}/{topic_prefix}{c.KAFKA_TOPIC_FAMILY}*"
         )
+        # The access records go out on their own topic (messaging_core/audit.py).
+        self.audit_topic_arn = (
+            f"arn:{Aws.PARTITION}:kafka:{Aws.REGION}:{Aws.ACCOUNT_ID}:topic/"
+            f"{c.MSK_CLUSTER_NAME}/{cluster_uuid}/{topic_prefix}{c.KAFKA_AUDIT_TOPIC}"
+        )
 
         if bootstrap_override:
             self.bootstrap = bootstrap_override
@@ -100,7 +105,7 @@ class EventBus(Construct):
                 "kafka-cluster:CreateTopic",
                 "kafka-cluster:WriteData",
             ],
-            resource_arns=[self.topic_arn],
+            resource_arns=[self.topic_arn, self.audit_topic_arn],
         )
         suppress(
             owner,
@@ -108,7 +113,8 @@ class EventBus(Construct):
                 (
                     "AwsSolutions-IAM5",
                     "Topics are named <KAFKA_TOPIC_PREFIX><event type> (message.sent, ...): the "
-                    "grant covers [prefix]message.* on this one cluster, not other topics.",
+                    "grant covers [prefix]message.* and [prefix]audit.access on this one "
+                    "cluster, not other topics.",
                     [r"/^Resource::arn:<AWS::Partition>:kafka:.*:topic\/.*$/"],
                 )
             ],

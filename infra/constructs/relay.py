@@ -24,3 +24,20 @@ class OutboxRelay(Construct):
                 )
             ],
         )
+
+
+class PurgeSchedule(Construct):
+    """Retention (issue #15): run the purge function once a day."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, function: lambda_.IFunction) -> None:
+        super().__init__(scope, construct_id)
+        self.rule = events.Rule(
+            self,
+            "Schedule",
+            description=f"{c.APP_NAME}: purge messages past retention (legal holds skipped)",
+            schedule=events.Schedule.rate(Duration.hours(c.PURGE_SCHEDULE_HOURS)),
+            targets=[
+                # A failed run is resumed by the next one (batched, idempotent): no retry storm.
+                targets.LambdaFunction(function, retry_attempts=0, max_event_age=Duration.hours(1))
+            ],
+        )

@@ -8,13 +8,14 @@ from constructs import Construct
 from infra import constants as c
 from infra.constructs.edge import Edge
 from infra.constructs.monitoring import Monitoring
-from infra.constructs.relay import OutboxRelay
+from infra.constructs.relay import OutboxRelay, PurgeSchedule
 from infra.constructs.rest_api import RestApi
 from infra.constructs.service_function import ServiceFunction
 from infra.constructs.socket_tier import SocketTier
 from infra.constructs.storage import confirming_role_name
 from infra.constructs.waf import EdgeFirewall, throttle_health_route
 from infra.grants import (
+    grant_attachments_purge,
     grant_attachments_read,
     grant_attachments_retire,
     grant_attachments_write,
@@ -71,6 +72,7 @@ class ComputeStack(Stack):
             web_acl_id=edge_web_acl_arn,
         )
         self.relay = OutboxRelay(self, "Relay", function=self.functions[c.FN_RELAY].function)
+        self.purge = PurgeSchedule(self, "Purge", function=self.functions[c.FN_PURGE].function)
         self.monitoring = self._build_monitoring()
 
         CfnOutput(
@@ -202,6 +204,9 @@ class ComputeStack(Stack):
             c.FN_RELAY: self._function(
                 c.FN_RELAY, kafka=True, timeout_seconds=c.RELAY_TIMEOUT_SECONDS
             ),
+            c.FN_PURGE: self._function(
+                c.FN_PURGE, kafka=True, timeout_seconds=c.PURGE_TIMEOUT_SECONDS
+            ),
         }
         for name in c.API_FUNCTIONS:
             # Every route re-checks the token in the function, not only at the edge.
@@ -213,6 +218,15 @@ class ComputeStack(Stack):
         # Message lists carry presigned GET URLs; deleting a file message tags its object.
         messages = fns[c.FN_MESSAGES]
         grant_attachments_retire(bucket, key, messages.function, owner=messages)
+        # The relay copies the access trail into the Object Lock archive (put only).
+        relay = fns[c.FN_RELAY]
+        d.audit_archive.grant_append(relay.function, owner=relay)
+        relay.function.add_environment(
+            c.ENV_AUDIT_ARCHIVE_BUCKET, d.audit_archive.bucket.bucket_name
+        )
+        # The purge erases files past retention, every version of them.
+        purge = fns[c.FN_PURGE]
+        grant_attachments_purge(bucket, purge.function, owner=purge)
         return fns
 
     def _build_rest_api(self) -> RestApi:

@@ -5,6 +5,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra import constants as c
+from infra.constructs.audit_archive import AuditArchive
 from infra.constructs.cache import Cache
 from infra.constructs.database import Database
 from infra.constructs.events import EventBus
@@ -51,6 +52,12 @@ class DataStack(Stack):
         self.network = self._build_network()
         self.secrets = AppSecrets(self, "Secrets", key=self.keys.data)
         self.storage = self._build_storage()
+        self.audit_archive = AuditArchive(
+            self,
+            "AuditArchive",
+            log_bucket=self.storage.log_bucket,
+            retention_years=settings.audit_retention_years,
+        )
         self.database = self._build_database()
         self.cache = self._build_cache()
         self.events = self._build_events()

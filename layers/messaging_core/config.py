@@ -73,6 +73,16 @@ class Settings(BaseSettings):
     outbox_relay_age_seconds: float = Field(default=5.0, ge=0)
     outbox_relay_batch: int = Field(default=200, gt=0, le=5000)
     notification_timeout_seconds: float = Field(default=1.0, gt=0, le=10)
+    # Retention (retention.py): unset keeps messages forever (French medical records: 20 years);
+    # the content and file of a soft-deleted message are erased after DELETED_CONTENT_PURGE_DAYS.
+    retention_days: int | None = Field(default=None, gt=0)
+    deleted_content_purge_days: int = Field(default=30, ge=0)
+    purge_batch: int = Field(default=200, gt=0, le=5000)
+    # In a long-lived process (`make run` sets it): run the purge every this many seconds;
+    # 0 = never (in AWS the scheduled Lambda runs it).
+    purge_interval_seconds: float = Field(default=0.0, ge=0)
+    # AWS: the Object Lock bucket the relay copies the access trail into (audit_archive.py).
+    audit_archive_bucket: str | None = None
     print_events: bool = False
 
     # Attachments.

@@ -5,7 +5,7 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from . import events
+from . import audit, events
 from .access import conversation_for, receiver_of
 from .budgets import BudgetName, spend
 from .clock import iso, utcnow
@@ -224,6 +224,7 @@ async def _announce(
     view = await _one_view(core, message)
     await core.notify(other, "new_message", view)
     if online:
+        await audit.record_delivered(core, message)
         receipt = {"messageId": message.id, "deliveredAt": iso(now)}
         await core.notify_after_reply(user.id, "message_delivered", receipt)
     return Sent(view, created=True, ref=SentRef.of(message))
@@ -289,10 +290,13 @@ async def history_page(
     )
     paging = pagination(page.page, page.limit, total)
     paging.pop("hasPrevious")
+    views = await message_views(core, messages)
+    action = audit.SYNC_READ if budget == "sync" else audit.HISTORY_READ
+    await audit.record_read(core, user, action, messages, conv.id)
     return HistoryPage(
         conversation_id=conv.id,
         order="oldest_first" if start_seq is not None else "newest_first",
-        messages=await message_views(core, messages),
+        messages=views,
         pagination=paging,
     )
 
@@ -324,6 +328,7 @@ async def mark_read(
     event = events.message_read(conv.id, candidates, user.id, now)
     changed = await core.store.mark_read(candidates, user.id, now, event)
     if changed:
+        await audit.record(core, user.id, user.role, audit.READ_RECEIPT, conv.id, candidates)
         await core.store.mark_last_message_read(conv.id, candidates)
         await core.dispatch([event])
         await core.notify(
@@ -378,6 +383,7 @@ async def delete_message(core: Core, user: Principal, message_id: object) -> Del
     now = utcnow()
     event = events.message_deleted(m, user.id, now)
     if await core.store.mark_deleted(m.id, user.id, now, event):
+        await audit.record(core, user.id, user.role, audit.MESSAGE_DELETE, conv.id, [m.id])
         if conv.last_message is None or conv.last_message.message_id == m.id:
             latest = await core.store.latest_visible_message(conv.id)
             await core.store.set_last_message(conv.id, _last_of(latest) if latest else None)

@@ -159,3 +159,21 @@ class Upload:
     mime_type: str
     file_size: int
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One access to health data (audit.py): ids and counts only, never content or names."""
+
+    id: str  # also the eventId of its `audit.access` record: consumers dedupe on it
+    at: datetime
+    actor_id: str
+    actor_role: str
+    action: str
+    conversation_id: str | None
+    message_ids: list[str]  # empty beyond audit.MAX_IDS: then only the count
+    message_count: int
+    channel: str
+    request_id: str | None
+    outcome: str
+    reason: str | None = None  # operator actions (legal hold) say why

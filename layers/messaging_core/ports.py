@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from .models import (
+    AuditRecord,
     Conversation,
     ConversationType,
     LastMessage,
@@ -86,12 +87,61 @@ class MessageRepository(Protocol):
     async def count_pending_events(self) -> int: ...
 
 
+class AuditRepository(Protocol):
+    """The access audit trail: append and read only; no update or delete exists (audit.py)."""
+
+    async def append_audit(self, record: AuditRecord, event: PendingEvent) -> None:
+        """Store the record and its pending `audit.access` event (acked like any event)."""
+
+    async def audit_trail(
+        self, conversation_id: str, skip: int, limit: int
+    ) -> tuple[list[AuditRecord], int]:
+        """A conversation's records, newest first, and their total."""
+
+    async def audit_after(
+        self, cursor: tuple[datetime, str] | None, until: datetime, limit: int
+    ) -> list[AuditRecord]:
+        """Records after `cursor` (at, id) and at or before `until`, in that order."""
+
+    async def audit_archive_cursor(self) -> tuple[datetime, str] | None: ...
+    async def set_audit_archive_cursor(self, at: datetime, record_id: str) -> None: ...
+
+
+class RetentionRepository(Protocol):
+    """Legal holds and the purge's queries (retention.py)."""
+
+    async def set_legal_hold(self, conversation_id: str, reason: str, at: datetime) -> None: ...
+    async def lift_legal_hold(self, conversation_id: str) -> bool: ...
+    async def held_conversations(self) -> list[str]: ...
+    async def expired_messages(
+        self, before: datetime, exclude: Sequence[str], limit: int
+    ) -> list[Message]:
+        """Messages created before `before`, outside the `exclude`d conversations."""
+
+    async def erase_messages(self, message_ids: Sequence[str]) -> int: ...
+    async def deleted_with_content(
+        self, before: datetime, exclude: Sequence[str], limit: int
+    ) -> list[Message]:
+        """Messages soft-deleted before `before` whose content is not erased yet."""
+
+    async def erase_content(self, message_ids: Sequence[str], at: datetime) -> int: ...
+    async def stash_events(self, events: Sequence[PendingEvent]) -> None:
+        """Events with no document of their own (a purge): pending until acked."""
+
+
 class UserRepository(Protocol):
     async def remember_user(self, profile: UserProfile) -> None: ...
     async def get_user(self, user_id: str) -> UserProfile | None: ...
 
 
-class Store(ConversationRepository, MessageRepository, UserRepository, Protocol):
+class Store(
+    ConversationRepository,
+    MessageRepository,
+    UserRepository,
+    AuditRepository,
+    RetentionRepository,
+    Protocol,
+):
     async def ensure_indexes(self) -> None: ...
     async def ping(self) -> bool: ...
     async def close(self) -> None: ...
@@ -168,6 +218,9 @@ class FileStore(Protocol):
         """Server-side copy (type kept, tagged pending, encrypted); NotFound when source is gone."""
 
     async def delete(self, key: str) -> None: ...
+    async def erase(self, key: str) -> None:
+        """Remove the object and every version of it (the purge); a missing key is no error."""
+
     async def set_state(self, key: str, state: str) -> None: ...
     async def download_url(self, key: str, mime: str) -> str:
         """A short-lived GET under a neutral name (`attachment.<ext>`): never the file's name."""

@@ -230,3 +230,32 @@ class DevTokenView(TypedDict):
     role: UserType
     name: str | None
     expiresIn: int
+
+
+@with_config(STRICT)
+class AccessEntryView(TypedDict):
+    """One access to a conversation's health data: who, when, how (no content)."""
+
+    at: Timestamp
+    actorId: str
+    actorRole: str
+    action: str
+    channel: str
+    messageCount: int
+
+
+@with_config(STRICT)
+class AccessLogView(TypedDict):
+    """A page of a conversation's access log, newest first."""
+
+    entries: list[AccessEntryView]
+    pagination: Pagination
+
+
+@with_config(STRICT)
+class ExportView(TypedDict):
+    """A conversation's messages, oldest first, in the service's own shape (`format=json`)."""
+
+    conversationId: str
+    messages: list[MessageView]
+    pagination: Pagination

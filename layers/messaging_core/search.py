@@ -1,5 +1,6 @@
 """Word search over the caller's conversations: accent- and case-insensitive, last word a prefix."""
 
+from . import audit
 from .access import conversation_for
 from .budgets import spend
 from .core import Core
@@ -22,8 +23,10 @@ async def search_messages(
         raise Invalid("query is required")
     if len(query) > MAX_QUERY_LENGTH:
         raise Invalid(f"query must be at most {MAX_QUERY_LENGTH} characters")
+    scoped: str | None = None
     if conversation_id is not None:
-        scope = [(await conversation_for(core, user, conversation_id)).id]
+        scoped = (await conversation_for(core, user, conversation_id)).id
+        scope = [scoped]
     else:
         scope = await core.store.conversation_ids_for(user.id)
     tokens = list(dict.fromkeys(words(query)))[:MAX_QUERY_WORDS]
@@ -32,7 +35,9 @@ async def search_messages(
     else:
         found, total = [], 0
     results = []
-    for view in await message_views(core, found):
+    views = await message_views(core, found)
+    await audit.record_read(core, user, audit.SEARCH_READ, found, scoped)
+    for view in views:
         results.append(
             {
                 k: view[k]

@@ -68,6 +68,7 @@ def block(page: str, starts: str) -> Block:
 RUN = {
     ("README.md", 'eval "$(make -s token ROLE=doctor'),
     ("README.md", "# Endpoint 1."),
+    ("README.md", "# Access log:"),
     ("README.md", 'const { io } = require("socket.io-client");'),
     ("docs/realtime.md", "// connect.mjs"),
     ("docs/realtime.md", "// session.mjs"),
@@ -83,6 +84,8 @@ RUN = {
 NOT_RUN = {
     ("README.md", "make run     # installs what is missing"): "serves until stopped; tested below",
     ("docs/events.md", "make run "): "serves until stopped (with PRINT_EVENTS or a Kafka broker)",
+    ("README.md", "make legal-hold "): "needs the server's database (MONGODB_URI); the same "
+    "command is run in tests/integration/test_retention_mongo.py",
 }
 
 
@@ -155,6 +158,7 @@ def walkthrough(server: ServerProc, workdir: Path) -> tuple[dict[str, str], str]
             f"cd {ROOT}",  # `make token` runs in the repository's folder, as the README says
             local(block("README.md", 'eval "$(make -s token ROLE=doctor').code, server),
             local(block("README.md", "# Endpoint 1.").code, server),
+            local(block("README.md", "# Access log:").code, server),
             f"cd {workdir}",  # the attachment steps write files: keep them out of the repo
             local(block("docs/attachments.md", "API=http://localhost").code, server),
             local(block("docs/attachments.md", "# a 1x1 PNG to send").code, server),
@@ -231,6 +235,9 @@ def test_readme_curl_walkthrough(walkthrough: tuple[dict[str, str], str]) -> Non
     assert '"totalUnread":1' in out  # before mark-read: the doctor's one message
     # docs/attachments.md: the presigned upload (S3's 204) and both file messages
     assert "\n204\n" in out and out.count("File sent successfully") == 2
+    # README's Compliance steps: the access log, the FHIR Bundle and the JSON export
+    assert "Access log retrieved successfully" in out and '"action":"history.read"' in out
+    assert '"resourceType":"Bundle"' in out and "Conversation exported successfully" in out
 
 
 def node(path: Path, env: dict[str, str], timeout: float = 30) -> subprocess.CompletedProcess[str]:

@@ -239,11 +239,14 @@ def test_functions_run_in_private_subnets(synth: Synth) -> None:
 def test_relay_runs_every_minute(synth: Synth) -> None:
     t = synth.compute_json
     lid, _ = functions_by_handler(t)[c.handler_of(c.FN_RELAY)]
-    rules = resources(t, "AWS::Events::Rule")
+    # (the daily purge of issue #15 has its own rule: tests/infra/test_infra_compliance.py)
+    rules = [
+        r["Properties"]
+        for r in resources(t, "AWS::Events::Rule").values()
+        if r["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": [lid, "Arn"]}
+    ]
     assert len(rules) == 1
-    rule = next(iter(rules.values()))["Properties"]
-    assert rule["ScheduleExpression"] == "rate(1 minute)"
-    assert rule["Targets"][0]["Arn"] == {"Fn::GetAtt": [lid, "Arn"]}
+    assert rules[0]["ScheduleExpression"] == "rate(1 minute)"
 
 
 # --- configuration and secrets -----------------------------------------------------------------
@@ -368,7 +371,9 @@ def test_only_the_attachments_function_may_write_the_bucket(synth: Synth) -> Non
         for name in c.ALL_FUNCTIONS
         if {"s3:PutObject", "kms:GenerateDataKey"} & handler_actions(synth, name)
     }
-    assert writers == {c.FN_ATTACHMENTS}
+    # The relay's one write is the access audit archive, put-only under audit/ (issue #15,
+    # tests/infra/test_infra_compliance.py): it writes nothing in the attachments bucket.
+    assert writers == {c.FN_ATTACHMENTS, c.FN_RELAY}
     readers = {name for name in c.ALL_FUNCTIONS if "s3:GetObject" in handler_actions(synth, name)}
     # Message lists embed presigned GET URLs, which only work if the signer may read.
     assert readers == {c.FN_ATTACHMENTS, c.FN_MESSAGES}
@@ -380,7 +385,8 @@ def test_kafka_write_only_where_events_are_published(synth: Synth) -> None:
         for name in c.ALL_FUNCTIONS
         if "kafka-cluster:WriteData" in handler_actions(synth, name)
     }
-    assert producers == {c.FN_MESSAGES, c.FN_ATTACHMENTS, c.FN_RELAY}
+    # The purge publishes message.purged and its access records (issue #15).
+    assert producers == {c.FN_MESSAGES, c.FN_ATTACHMENTS, c.FN_RELAY, c.FN_PURGE}
     # Topic writes are scoped to the service's topics (message.*) on its one cluster.
     for lid, st in statements_of(synth.compute_json):
         if "kafka-cluster:WriteData" in as_list(st["Action"]):

@@ -123,7 +123,10 @@ async def test_a_whole_conversation_publishes_each_event_once_without_content() 
     await messages.mark_read(core, doctor, conv_id, None)
     await messages.delete_message(core, patient, mid)
     # Then four events, in order, keyed by the conversation, all acked, none with the content
-    events: list[PendingEvent] = list(published.events)
+    # (besides them, the access records of issue #15 on their own topic: checked below)
+    events: list[PendingEvent] = [e for e in published.events if e.event_type != "audit.access"]
+    accesses = [e.payload["action"] for e in published.events if e.event_type == "audit.access"]
+    assert accesses == ["message.read_receipt", "message.delete"]
     assert [e.event_type for e in events] == [
         "message.sent",
         "message.delivered",
@@ -138,7 +141,7 @@ async def test_a_whole_conversation_publishes_each_event_once_without_content() 
     assert events[2].payload["messageIds"] == [mid]
     assert events[2].payload["readBy"] == doctor.id
     assert events[3].payload["deletedBy"] == patient.id
-    for e in events:
+    for e in published.events:  # the access records too: never the content
         assert e.payload["eventId"] == e.event_id
         assert SECRET not in json.dumps(e.payload)
         assert "content" not in e.payload
@@ -166,7 +169,9 @@ async def test_sending_to_an_online_receiver_publishes_sent_then_delivered() -> 
     await messages.send_text(
         core, patient, opened.conversation["conversationId"], SendMessageIn(content="hi")
     )
-    sent, delivered = list(published.events)
+    # Then sent and delivered, and the access record of the push to the device (issue #15)
+    sent, delivered, pushed = list(published.events)
+    assert (pushed.event_type, pushed.payload["action"]) == ("audit.access", "message.delivered")
     assert sent.event_type == "message.sent" and sent.payload["isReceiverOnline"] is True
     assert delivered.event_type == "message.delivered"
     assert delivered.payload["messageId"] == sent.payload["messageId"]

@@ -153,6 +153,8 @@ async def test_every_routes_success_reply_matches_its_schema_and_its_old_bytes(
     await ok("GET", f"{API}/conversations/{conv}/messages", headers=doctor)  # a deleted one
     await ok("GET", f"{API}/conversations/{conv}/messages?afterSeq=0", headers=doctor)
     await ok("GET", f"{API}/unread-count", headers=doctor)  # nothing unread
+    await ok("GET", f"{API}/conversations/{conv}/access-log", headers=patient)
+    await ok("GET", f"{API}/conversations/{conv}/export", params={"format": "json"}, headers=doctor)
     await ok("GET", "/health")
 
     # Then every documented success was received and checked against its schema...

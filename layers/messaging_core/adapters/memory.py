@@ -142,6 +142,7 @@ class MemoryFileStore:
         self.objects: dict[str, StoredFile] = {}
         self.signed: dict[str, SignedUpload] = {}
         self.deleted: list[str] = []
+        self.erased: list[str] = []  # every version gone (the purge)
 
     async def presigned_upload(
         self, key: str, mime: str, max_size: int, ttl_seconds: int
@@ -175,6 +176,10 @@ class MemoryFileStore:
 
     async def delete(self, key: str) -> None:
         self.deleted.append(key)
+        self.objects.pop(key, None)
+
+    async def erase(self, key: str) -> None:
+        self.erased.append(key)
         self.objects.pop(key, None)
 
     async def set_state(self, key: str, state: str) -> None:

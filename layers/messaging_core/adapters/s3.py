@@ -32,6 +32,35 @@ def content_disposition(file_name: str) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(file_name, safe='')}"
 
 
+class S3ArchiveSink:
+    """The access trail's archive bucket (Object Lock): put only, encrypted by its own key."""
+
+    def __init__(self, settings: Settings, bucket: str) -> None:
+        self._settings = settings
+        self._bucket = bucket
+        self._client: Any = None
+
+    async def put(self, key: str, body: bytes) -> None:
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client(
+                "s3",
+                region_name=self._settings.aws_region,
+                endpoint_url=self._settings.s3_endpoint_url,
+            )
+        # Object Lock needs an integrity checksum on every PUT. No SSE header: the bucket's
+        # default (its own KMS key) applies; `aws:kms` alone would pick the AWS managed key.
+        await asyncio.to_thread(
+            self._client.put_object,
+            Bucket=self._bucket,
+            Key=key,
+            Body=body,
+            ContentType="application/x-ndjson",
+            ChecksumAlgorithm="SHA256",
+        )
+
+
 class S3FileStore:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -154,6 +183,25 @@ class S3FileStore:
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._s3().delete_object, Bucket=self._bucket, Key=key)
+
+    async def erase(self, key: str) -> None:
+        """Every version and delete marker of the key (a versioned bucket keeps old ones)."""
+        await asyncio.to_thread(self._erase_versions, key)
+
+    def _erase_versions(self, key: str) -> None:
+        s3 = self._s3()
+        pages = s3.get_paginator("list_object_versions").paginate(
+            Bucket=self._bucket, Prefix=key, PaginationConfig={"MaxItems": 10_000}
+        )
+        for page in pages:  # bounded by MaxItems
+            found = [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+            targets = [
+                {"Key": v["Key"], "VersionId": v["VersionId"]} for v in found if v["Key"] == key
+            ]
+            if targets:
+                s3.delete_objects(Bucket=self._bucket, Delete={"Objects": targets, "Quiet": True})
+        # No plain delete_object after: on a versioned bucket it would add a delete marker (an
+        # unversioned bucket lists its objects with VersionId "null", erased above).
 
     async def set_state(self, key: str, state: str) -> None:
         """Tag the object: `pending` expires after a day (lifecycle), `confirmed` stays."""

@@ -7,6 +7,7 @@ from typing import TypeVar
 
 from ..errors import DuplicateKey
 from ..models import (
+    AuditRecord,
     Conversation,
     ConversationType,
     LastMessage,
@@ -59,6 +60,12 @@ class MemoryStore:
         self._users: dict[str, UserProfile] = {}
         # eventId -> ids of the messages holding it, so an ack does not scan every message.
         self._pending: dict[str, set[str]] = {}
+        # The audit trail (append only) and its records not yet confirmed published.
+        self._audit: list[AuditRecord] = []
+        self._audit_outbox: dict[str, PendingEvent] = {}
+        self._holds: dict[str, tuple[str, datetime]] = {}
+        self._archive_cursor: tuple[datetime, str] | None = None
+        self._content_erased: set[str] = set()
 
     # -- lifecycle
     async def ensure_indexes(self) -> None:
@@ -294,16 +301,113 @@ class MemoryStore:
             for e in self._messages[next(iter(holders))].pending_events:
                 if e.event_id == event_id and e.created_at <= older_than:
                     seen[event_id] = _clone(e)
+        for e in self._audit_outbox.values():
+            if e.created_at <= older_than:
+                seen[e.event_id] = _clone(e)
         return sorted(seen.values(), key=lambda e: e.created_at)[:limit]
 
     async def ack_events(self, event_ids: Sequence[str]) -> None:
         for event_id in event_ids:
+            self._audit_outbox.pop(event_id, None)
             for message_id in self._pending.pop(event_id, ()):
                 m = self._messages[message_id]
                 m.pending_events = [e for e in m.pending_events if e.event_id != event_id]
 
     async def count_pending_events(self) -> int:
-        return len(self._pending)
+        return len(self._pending) + len(self._audit_outbox)
+
+    # -- audit trail: insert and read, nothing else
+    async def append_audit(self, record: AuditRecord, event: PendingEvent) -> None:
+        self._audit_outbox[event.event_id] = _clone(event)
+        self._audit.append(_clone(record))
+
+    async def audit_trail(
+        self, conversation_id: str, skip: int, limit: int
+    ) -> tuple[list[AuditRecord], int]:
+        found = [r for r in self._audit if r.conversation_id == conversation_id]
+        found.sort(key=lambda r: (r.at, r.id), reverse=True)
+        return [_clone(r) for r in found[skip : skip + limit]], len(found)
+
+    async def audit_after(
+        self, cursor: tuple[datetime, str] | None, until: datetime, limit: int
+    ) -> list[AuditRecord]:
+        found = [
+            r for r in self._audit if r.at <= until and (cursor is None or (r.at, r.id) > cursor)
+        ]
+        found.sort(key=lambda r: (r.at, r.id))
+        return [_clone(r) for r in found[:limit]]
+
+    async def audit_archive_cursor(self) -> tuple[datetime, str] | None:
+        return self._archive_cursor
+
+    async def set_audit_archive_cursor(self, at: datetime, record_id: str) -> None:
+        self._archive_cursor = (at, record_id)
+
+    # -- retention
+    async def set_legal_hold(self, conversation_id: str, reason: str, at: datetime) -> None:
+        self._holds[conversation_id] = (reason, at)
+
+    async def lift_legal_hold(self, conversation_id: str) -> bool:
+        return self._holds.pop(conversation_id, None) is not None
+
+    async def held_conversations(self) -> list[str]:
+        return sorted(self._holds)
+
+    async def expired_messages(
+        self, before: datetime, exclude: Sequence[str], limit: int
+    ) -> list[Message]:
+        skip = set(exclude)
+        found = [
+            m
+            for m in self._messages.values()
+            if m.created_at < before and m.conversation_id not in skip
+        ]
+        found.sort(key=lambda m: (m.created_at, m.id))
+        return [_clone(m) for m in found[:limit]]
+
+    async def erase_messages(self, message_ids: Sequence[str]) -> int:
+        erased = 0
+        for mid in message_ids:
+            m = self._messages.pop(mid, None)
+            if m is None:
+                continue
+            erased += 1
+            self._by_seq.discard((m.conversation_id, m.seq))
+            self._by_client_key.pop(m.client_key, None)
+            for e in m.pending_events:
+                self._pending.pop(e.event_id, None)
+        return erased
+
+    async def deleted_with_content(
+        self, before: datetime, exclude: Sequence[str], limit: int
+    ) -> list[Message]:
+        skip = set(exclude)
+        found = [
+            m
+            for m in self._messages.values()
+            if m.is_deleted
+            and m.deleted_at is not None
+            and m.deleted_at < before
+            and m.conversation_id not in skip
+            and m.id not in self._content_erased
+        ]
+        found.sort(key=lambda m: (m.deleted_at or m.created_at, m.id))
+        return [_clone(m) for m in found[:limit]]
+
+    async def erase_content(self, message_ids: Sequence[str], at: datetime) -> int:
+        erased = 0
+        for mid in message_ids:
+            m = self._messages.get(mid)
+            if m is None or mid in self._content_erased:
+                continue
+            m.content, m.attachment, m.metadata, m.search_tokens = "", None, None, []
+            self._content_erased.add(mid)
+            erased += 1
+        return erased
+
+    async def stash_events(self, events: Sequence[PendingEvent]) -> None:
+        for e in events:
+            self._audit_outbox[e.event_id] = _clone(e)
 
     # -- users (embedded directory)
     async def remember_user(self, profile: UserProfile) -> None:

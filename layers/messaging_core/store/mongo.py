@@ -5,6 +5,7 @@ indexes; uniqueness comes from plain unique keys (`pairKey`, `clientKey`).
 """
 
 import asyncio
+import contextlib
 import functools
 import inspect
 import logging
@@ -20,6 +21,7 @@ from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 from ..errors import DuplicateKey, Unavailable
 from ..models import (
     Attachment,
+    AuditRecord,
     Conversation,
     ConversationType,
     LastMessage,
@@ -36,6 +38,8 @@ NOT_IMPLEMENTED = 238  # the server's error code for an unsupported index option
 # data): abandoned ones do not stay. Claims outlive their grant (claimedAt >= createdAt, twice
 # the time), so an expired claim can never make a still-recorded grant usable again.
 UPLOAD_TTL = 24 * 3600
+AUDIT_COLLECTION = "audit"
+AUDIT_OUTBOX_COLLECTION = "audit_outbox"
 TTL_INDEXES = (("uploads", "createdAt", UPLOAD_TTL), ("upload_claims", "claimedAt", 2 * UPLOAD_TTL))
 
 
@@ -77,6 +81,11 @@ class MongoStore:
         self._conversations = db["conversations"]
         self._messages = db["messages"]
         self._users = db["users"]
+        # The audit trail: this module only ever inserts into and reads `audit` (audit.py).
+        self._audit = db[AUDIT_COLLECTION]
+        self._audit_outbox = db[AUDIT_OUTBOX_COLLECTION]
+        self._holds = db["legal_holds"]
+        self._archive_state = db["audit_archive_state"]
 
     @classmethod
     def from_uri(cls, uri: str, db_name: str, tls_ca_file: str | None = None) -> "MongoStore":
@@ -124,6 +133,14 @@ class MongoStore:
             await self._messages.create_index("pendingEvents.createdAt", sparse=True)
             # Every ack finds its documents by eventId: without this index, a collection scan.
             await self._messages.create_index("pendingEvents.eventId", sparse=True)
+            await self._audit.create_index(
+                [("conversationId", ASCENDING), ("at", DESCENDING), ("_id", DESCENDING)]
+            )
+            await self._audit_outbox.create_index("createdAt")
+            # The archive's cursor walks the trail in (at, id) order; the purge finds old rows.
+            await self._audit.create_index([("at", ASCENDING), ("_id", ASCENDING)])
+            await self._messages.create_index("createdAt")
+            await self._messages.create_index([("isDeleted", ASCENDING), ("deletedAt", ASCENDING)])
             for collection, field, seconds in TTL_INDEXES:
                 await self._ttl_index(collection, field, seconds)
         except PyMongoError as exc:
@@ -427,12 +444,26 @@ class MongoStore:
                 event = _event(raw)
                 if event.created_at <= older_than:
                     seen.setdefault(event.event_id, event)
+        stale = (
+            await self._audit_outbox.find({"createdAt": {"$lte": older_than}})
+            .sort("createdAt", ASCENDING)
+            .limit(limit)
+            .to_list()
+        )
+        for doc in stale:
+            # A request that died between its two inserts left the record in the outbox only:
+            # store it again (same _id, so an insert that did happen is kept as it was).
+            if doc.get("record") is not None:
+                await self._insert_audit_once(doc["record"])
+            seen.setdefault(doc["_id"], _event(doc["event"]))
         return sorted(seen.values(), key=lambda e: e.created_at)[:limit]
 
     async def ack_events(self, event_ids: Sequence[str]) -> None:
         ids = list(event_ids)
         if not ids:
             return
+        # The outbox is not the trail: an acked record leaves it, never the `audit` collection.
+        await self._audit_outbox.delete_many({"_id": {"$in": ids}})
         query: Doc = {"pendingEvents.eventId": {"$in": ids}}
         result = await self._messages.update_many(
             query, {"$pull": {"pendingEvents": {"eventId": {"$in": ids}}}}
@@ -448,7 +479,128 @@ class MongoStore:
                 )
 
     async def count_pending_events(self) -> int:
-        return int(await self._messages.count_documents({"pendingEvents.0": {"$exists": True}}))
+        messages = await self._messages.count_documents({"pendingEvents.0": {"$exists": True}})
+        return int(messages) + int(await self._audit_outbox.count_documents({}))
+
+    # -- audit trail: insert_one and find on `audit`, nothing else (no update, no delete)
+    async def append_audit(self, record: AuditRecord, event: PendingEvent) -> None:
+        doc = _audit_doc(record)
+        # The outbox first: if the process dies before the second insert, the relay stores it.
+        await self._audit_outbox.insert_one(
+            {
+                "_id": event.event_id,
+                "createdAt": event.created_at,
+                "event": _event_doc(event),
+                "record": doc,
+            }
+        )
+        await self._insert_audit_once(doc)
+
+    async def _insert_audit_once(self, doc: Doc) -> None:
+        # Already stored: records are immutable, the first copy stands.
+        with contextlib.suppress(DuplicateKeyError):
+            await self._audit.insert_one(dict(doc))
+
+    async def audit_trail(
+        self, conversation_id: str, skip: int, limit: int
+    ) -> tuple[list[AuditRecord], int]:
+        query: Doc = {"conversationId": conversation_id}
+        cursor = (
+            self._audit.find(query).sort([("at", DESCENDING), ("_id", DESCENDING)]).skip(skip)
+        ).limit(limit)
+        docs, total = await asyncio.gather(cursor.to_list(), self._audit.count_documents(query))
+        return [_audit_record(d) for d in docs], int(total)
+
+    async def audit_after(
+        self, cursor: tuple[datetime, str] | None, until: datetime, limit: int
+    ) -> list[AuditRecord]:
+        query: Doc = {"at": {"$lte": until}}
+        if cursor is not None:
+            at, rid = cursor
+            query = {
+                "$and": [
+                    query,
+                    {"$or": [{"at": {"$gt": at}}, {"at": at, "_id": {"$gt": rid}}]},
+                ]
+            }
+        cursor_ = self._audit.find(query).sort([("at", ASCENDING), ("_id", ASCENDING)])
+        return [_audit_record(d) for d in await cursor_.limit(limit).to_list()]
+
+    async def audit_archive_cursor(self) -> tuple[datetime, str] | None:
+        doc = await self._archive_state.find_one({"_id": "cursor"})
+        return (doc["at"], str(doc["recordId"])) if doc else None
+
+    async def set_audit_archive_cursor(self, at: datetime, record_id: str) -> None:
+        await self._archive_state.update_one(
+            {"_id": "cursor"}, {"$set": {"at": at, "recordId": record_id}}, upsert=True
+        )
+
+    # -- retention (the purge's queries; never on `audit`)
+    async def set_legal_hold(self, conversation_id: str, reason: str, at: datetime) -> None:
+        await self._holds.update_one(
+            {"_id": conversation_id}, {"$set": {"reason": reason, "since": at}}, upsert=True
+        )
+
+    async def lift_legal_hold(self, conversation_id: str) -> bool:
+        result = await self._holds.delete_one({"_id": conversation_id})
+        return bool(result.deleted_count)
+
+    async def held_conversations(self) -> list[str]:
+        return sorted([str(d["_id"]) async for d in self._holds.find({}, {"_id": 1})])
+
+    async def expired_messages(
+        self, before: datetime, exclude: Sequence[str], limit: int
+    ) -> list[Message]:
+        query: Doc = {
+            "createdAt": {"$lt": before},
+            "conversationId": {"$nin": [_oid(c) for c in exclude]},
+        }
+        cursor = self._messages.find(query).sort([("createdAt", ASCENDING), ("_id", ASCENDING)])
+        return [_message(d) for d in await cursor.limit(limit).to_list()]
+
+    async def erase_messages(self, message_ids: Sequence[str]) -> int:
+        if not message_ids:
+            return 0
+        result = await self._messages.delete_many({"_id": {"$in": [_oid(m) for m in message_ids]}})
+        return int(result.deleted_count)
+
+    async def deleted_with_content(
+        self, before: datetime, exclude: Sequence[str], limit: int
+    ) -> list[Message]:
+        query: Doc = {
+            "isDeleted": True,
+            "deletedAt": {"$lt": before},
+            "contentErasedAt": None,
+            "conversationId": {"$nin": [_oid(c) for c in exclude]},
+        }
+        cursor = self._messages.find(query).sort([("deletedAt", ASCENDING), ("_id", ASCENDING)])
+        return [_message(d) for d in await cursor.limit(limit).to_list()]
+
+    async def erase_content(self, message_ids: Sequence[str], at: datetime) -> int:
+        if not message_ids:
+            return 0
+        result = await self._messages.update_many(
+            {"_id": {"$in": [_oid(m) for m in message_ids]}, "contentErasedAt": None},
+            {
+                "$set": {
+                    "content": "",
+                    "attachment": None,
+                    "metadata": None,
+                    "searchTokens": [],
+                    "contentErasedAt": at,
+                }
+            },
+        )
+        return int(result.modified_count)
+
+    async def stash_events(self, events: Sequence[PendingEvent]) -> None:
+        if events:
+            await self._audit_outbox.insert_many(
+                [
+                    {"_id": e.event_id, "createdAt": e.created_at, "event": _event_doc(e)}
+                    for e in events
+                ]
+            )
 
     # -- users
     async def remember_user(self, profile: UserProfile) -> None:
@@ -632,4 +784,40 @@ def _message(d: Doc) -> Message:
         deleted_by=_hex(d["deletedBy"]) if d.get("deletedBy") else None,
         search_tokens=list(d.get("searchTokens") or []),
         pending_events=[_event(e) for e in d.get("pendingEvents") or []],
+    )
+
+
+def _audit_doc(r: AuditRecord) -> Doc:
+    doc: Doc = {
+        "_id": r.id,
+        "at": r.at,
+        "actorId": r.actor_id,
+        "actorRole": r.actor_role,
+        "action": r.action,
+        "conversationId": r.conversation_id,
+        "messageIds": list(r.message_ids),
+        "messageCount": r.message_count,
+        "channel": r.channel,
+        "requestId": r.request_id,
+        "outcome": r.outcome,
+    }
+    if r.reason is not None:
+        doc["reason"] = r.reason
+    return doc
+
+
+def _audit_record(d: Doc) -> AuditRecord:
+    return AuditRecord(
+        id=str(d["_id"]),
+        at=d["at"],
+        actor_id=d["actorId"],
+        actor_role=d["actorRole"],
+        action=d["action"],
+        conversation_id=d.get("conversationId"),
+        message_ids=list(d.get("messageIds") or []),
+        message_count=int(d.get("messageCount", 0)),
+        channel=d["channel"],
+        request_id=d.get("requestId"),
+        outcome=d["outcome"],
+        reason=d.get("reason"),
     )
