@@ -309,7 +309,9 @@ class NodeLoad:
         await self._ask(config, timeout=60)
 
     async def _ask(self, message: dict[str, Any], timeout: float) -> dict[str, Any]:
-        assert self.p is not None and self.p.stdin is not None and self.p.stdout is not None
+        assert self.p is not None
+        assert self.p.stdin is not None
+        assert self.p.stdout is not None
         self.p.stdin.write(json.dumps(message).encode() + b"\n")
         await self.p.stdin.drain()
         line = await asyncio.wait_for(self.p.stdout.readline(), timeout)

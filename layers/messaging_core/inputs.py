@@ -2,7 +2,7 @@
 
 import json
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -22,7 +22,6 @@ MAX_METADATA_BYTES = 4096
 MAX_IDS_PER_CALL = 500
 CURSOR_HINT = "to go further back, use the before/after cursors (a message id) with page=1"
 
-T = TypeVar("T", bound=BaseModel)
 
 TempId = Annotated[StrictStr, Field(min_length=1, max_length=128)]
 # An id as a client sent it, lower-cased here once so every handler and cache key agrees with
@@ -78,7 +77,7 @@ class DevTokenIn(InputModel):
     userId: StrictStr | None = None
 
 
-def parse_input(model: type[T], data: Any) -> T:
+def parse_input[T: BaseModel](model: type[T], data: Any) -> T:
     """Validate a payload into `model`, turning pydantic's report into one readable Invalid."""
     if not isinstance(data, dict):
         raise Invalid("Payload must be a JSON object")

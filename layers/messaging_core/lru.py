@@ -1,13 +1,9 @@
 """A small bounded map that forgets the least recently used entry first."""
 
 from collections import OrderedDict
-from typing import Generic, TypeVar
-
-K = TypeVar("K")
-V = TypeVar("V")
 
 
-class LRU(Generic[K, V]):
+class LRU[K, V]:
     def __init__(self, maxsize: int) -> None:
         self.maxsize = maxsize
         self._items: OrderedDict[K, V] = OrderedDict()

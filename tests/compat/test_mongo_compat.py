@@ -91,7 +91,8 @@ def test_unique_index_single_field() -> None:
         users = db["users"]
         await users.create_index("email", unique=True, name="email_unique")
         spec = _key_of(await users.index_information(), [("email", 1)])
-        assert spec is not None and spec.get("unique") is True
+        assert spec is not None
+        assert spec.get("unique") is True
         await users.insert_one({"email": "a@x"})
         await users.insert_one({"email": "b@x"})
         with pytest.raises(DuplicateKeyError):
@@ -151,7 +152,8 @@ def test_unique_index_compound() -> None:
         spec = _key_of(
             await msgs.index_information(), [("conversationId", 1), ("clientMessageId", 1)]
         )
-        assert spec is not None and spec.get("unique") is True
+        assert spec is not None
+        assert spec.get("unique") is True
         await msgs.insert_one({"conversationId": "c1", "clientMessageId": "m1"})
         await msgs.insert_one({"conversationId": "c1", "clientMessageId": "m2"})
         await msgs.insert_one({"conversationId": "c2", "clientMessageId": "m1"})
@@ -197,7 +199,8 @@ def test_unique_sparse_index_workaround() -> None:
         msgs = db["messages"]
         await msgs.create_index("tempId", unique=True, sparse=True)
         spec = _key_of(await msgs.index_information(), [("tempId", 1)])
-        assert spec is not None and spec.get("unique") is True
+        assert spec is not None
+        assert spec.get("unique") is True
         await msgs.insert_many([{"n": 1}, {"n": 2}, {"n": 3}])  # no tempId: not indexed
         await msgs.insert_one({"tempId": "t-1"})
         await msgs.insert_one({"tempId": "t-2"})
@@ -253,12 +256,11 @@ def test_find_one_and_update_upsert_set_on_insert_after() -> None:
             upsert=True,
             return_document=ReturnDocument.AFTER,
         )
-        assert doc is not None and isinstance(doc["_id"], ObjectId)
-        assert (
-            doc["pairKey"] == "u1|u2"
-            and doc["createdAt"] == t1
-            and doc["participants"] == ["u1", "u2"]
-        )
+        assert doc is not None
+        assert isinstance(doc["_id"], ObjectId)
+        assert doc["pairKey"] == "u1|u2"
+        assert doc["createdAt"] == t1
+        assert doc["participants"] == ["u1", "u2"]
         t2 = t1 + dt.timedelta(hours=1)
         doc2 = await convs.find_one_and_update(
             {"pairKey": "u1|u2"},
@@ -266,13 +268,16 @@ def test_find_one_and_update_upsert_set_on_insert_after() -> None:
             upsert=True,
             return_document=ReturnDocument.AFTER,
         )
-        assert doc2 is not None and doc2["_id"] == doc["_id"]
-        assert doc2["createdAt"] == t1 and doc2["participants"] == ["u1", "u2"]  # not re-applied
+        assert doc2 is not None
+        assert doc2["_id"] == doc["_id"]
+        assert doc2["createdAt"] == t1
+        assert doc2["participants"] == ["u1", "u2"]
         assert doc2["touchedAt"] == t2
         before = await convs.find_one_and_update(
             {"pairKey": "u1|u2"}, {"$set": {"touchedAt": t1}}, return_document=ReturnDocument.BEFORE
         )
-        assert before is not None and before["touchedAt"] == t2
+        assert before is not None
+        assert before["touchedAt"] == t2
         assert await convs.count_documents({}) == 1
 
     run(scenario)
@@ -350,7 +355,8 @@ def test_concurrent_inc_is_atomic() -> None:
             *(convs.update_one({"_id": "c1"}, {"$inc": {"n": 1}}) for _ in range(40))
         )
         doc = await convs.find_one({"_id": "c1"})
-        assert doc is not None and doc["n"] == 40
+        assert doc is not None
+        assert doc["n"] == 40
 
     run(scenario)
 
@@ -389,7 +395,8 @@ def test_concurrent_set_of_different_fields_keeps_all() -> None:
             *(convs.update_one({"_id": "c1"}, {"$set": {f"unreadCount.{u}": 1}}) for u in users)
         )
         doc = await convs.find_one({"_id": "c1"})
-        assert doc is not None and doc["unreadCount"] == dict.fromkeys(users, 1)
+        assert doc is not None
+        assert doc["unreadCount"] == dict.fromkeys(users, 1)
 
     run(scenario)
 
@@ -427,8 +434,10 @@ def test_inc_nested_map_field() -> None:
         assert res.modified_count == 2
         c1 = await convs.find_one({"_id": "c1"})
         c2 = await convs.find_one({"_id": "c2"})
-        assert c1 is not None and c1["unreadCount"] == {a: 2, b: 3}
-        assert c2 is not None and c2["unreadCount"] == {b: 2}
+        assert c1 is not None
+        assert c1["unreadCount"] == {a: 2, b: 3}
+        assert c2 is not None
+        assert c2["unreadCount"] == {b: 2}
         await convs.update_one({"_id": "c1"}, {"$set": {f"unreadCount.{a}": 0}})
         c1 = await convs.find_one({"_id": "c1"}, {f"unreadCount.{a}": 1})
         assert c1 == {"_id": "c1", "unreadCount": {a: 0}}
@@ -506,7 +515,8 @@ def test_max_min_update_operators() -> None:
             {"_id": "m"}, {"$max": {"lastReadSeq": 3}, "$min": {"firstSeq": 7}}
         )
         doc = await members.find_one({"_id": "m"})
-        assert doc is not None and (doc["lastReadSeq"], doc["firstSeq"]) == (5, 5)
+        assert doc is not None
+        assert (doc["lastReadSeq"], doc["firstSeq"]) == (5, 5)
         res = await members.update_one(
             {"_id": "m"},
             {
@@ -524,7 +534,8 @@ def test_max_min_update_operators() -> None:
         )
         await members.update_one({"_id": "m"}, {"$max": {"newField": 4}})  # absent field is set
         doc = await members.find_one({"_id": "m"})
-        assert doc is not None and doc["newField"] == 4
+        assert doc is not None
+        assert doc["newField"] == 4
 
     run(scenario)
 
@@ -545,7 +556,8 @@ def test_push_pull_subdocuments_exact() -> None:
         )
         assert res.modified_count == 1
         doc = await msgs.find_one({"_id": "m1"})
-        assert doc is not None and doc["reactions"] == [
+        assert doc is not None
+        assert doc["reactions"] == [
             {"userId": "u2", "emoji": "+1"},
             {"userId": "u1", "emoji": "heart"},
             {"userId": "u3", "emoji": "smile"},
@@ -635,7 +647,8 @@ def test_pull_subdocument_matched_by_field() -> None:
         assert res.modified_count == 1
         doc = await msgs.find_one({"_id": "m1"})
         assert doc is not None
-        assert doc["reactions"] == [{"userId": "u1", "emoji": "+1"}] and doc["nums"] == [1]
+        assert doc["reactions"] == [{"userId": "u1", "emoji": "+1"}]
+        assert doc["nums"] == [1]
 
     run(scenario)
 
@@ -651,7 +664,8 @@ def test_add_to_set_and_pull_scalar() -> None:
         assert res.modified_count == 0
         await convs.update_one({"_id": "c1"}, {"$pull": {"participants": "u1"}})
         doc = await convs.find_one({"_id": "c1"})
-        assert doc is not None and doc["participants"] == ["u2", "u3"]
+        assert doc is not None
+        assert doc["participants"] == ["u2", "u3"]
 
     run(scenario)
 
@@ -986,4 +1000,5 @@ def test_gap_reasons_fit_on_one_summary_line() -> None:
     assert len(marks) >= 10
     for mark in marks:
         reason = mark.kwargs["reason"]
-        assert len(reason) <= 80 and "\n" not in reason, reason
+        assert len(reason) <= 80, reason
+        assert "\n" not in reason, reason

@@ -167,7 +167,9 @@ def walkthrough(server: ServerProc, workdir: Path) -> tuple[dict[str, str], str]
     )
     env_out = workdir / "walkthrough.env"
     bash = shutil.which("bash")
-    assert bash and shutil.which("curl") and shutil.which("make")
+    assert bash
+    assert shutil.which("curl")
+    assert shutil.which("make")
     done = subprocess.run(
         [bash, "-c", script],
         env={**user_env(), "DOCS_ENV_OUT": str(env_out)},
@@ -214,7 +216,8 @@ def test_ready_line_in_readme_is_what_make_run_prints() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     documented = next(line for line in readme.splitlines() if "Messaging service ready" in line)
     with started() as proc:
-        assert proc.proc is not None and proc.proc.stdout is not None
+        assert proc.proc is not None
+        assert proc.proc.stdout is not None
         # The line is printed once the port listens; lines before it are logs.
         printed = Lines(proc.proc.stdout).wait_for("Messaging service ready", timeout=90)
 
@@ -226,18 +229,20 @@ def test_ready_line_in_readme_is_what_make_run_prints() -> None:
 
 def test_readme_curl_walkthrough(walkthrough: tuple[dict[str, str], str]) -> None:
     values, out = walkthrough
-    assert re.fullmatch(r"[0-9a-f]{24}", values["CONV"]) and re.fullmatch(
-        r"[0-9a-f]{24}", values["MSG"]
-    )
+    assert re.fullmatch(r"[0-9a-f]{24}", values["CONV"])
+    assert re.fullmatch(r"[0-9a-f]{24}", values["MSG"])
     assert "Message deleted successfully" in out
     assert '"status":"healthy"' in out
     assert "1 messages marked as read" in out
     assert '"totalUnread":1' in out  # before mark-read: the doctor's one message
     # docs/attachments.md: the presigned upload (S3's 204) and both file messages
-    assert "\n204\n" in out and out.count("File sent successfully") == 2
+    assert "\n204\n" in out
+    assert out.count("File sent successfully") == 2
     # README's Compliance steps: the access log, the FHIR Bundle and the JSON export
-    assert "Access log retrieved successfully" in out and '"action":"history.read"' in out
-    assert '"resourceType":"Bundle"' in out and "Conversation exported successfully" in out
+    assert "Access log retrieved successfully" in out
+    assert '"action":"history.read"' in out
+    assert '"resourceType":"Bundle"' in out
+    assert "Conversation exported successfully" in out
 
 
 def node(path: Path, env: dict[str, str], timeout: float = 30) -> subprocess.CompletedProcess[str]:
@@ -270,7 +275,8 @@ def test_readme_js_example_round_trip_and_exit(
     for _ in range(2):
         done = node(script, values)
         assert done.returncode == 0, done.stderr + done.stdout
-        assert "doctor got: Bonjour docteur" in done.stdout and "read:" in done.stdout
+        assert "doctor got: Bonjour docteur" in done.stdout
+        assert "read:" in done.stdout
         assert "duplicate: true" not in done.stdout
 
 
@@ -283,10 +289,12 @@ def test_realtime_connect_and_session_examples(
             workdir, f"{name}.mjs", local(block("docs/realtime.md", f"// {name}.mjs").code, server)
         )
         done = node(script, values)
-        assert done.returncode == 0 and expected in done.stdout, done.stderr + done.stdout
+        assert done.returncode == 0, done.stderr + done.stdout
+        assert expected in done.stdout, done.stderr + done.stdout
     # The same connect example with a forged token shows the refusal, as the docs say
     refused = node(workdir / "connect.mjs", {**values, "PATIENT_TOKEN": "not-a-token"})
-    assert refused.returncode == 0 and "refused: Invalid token" in refused.stdout, refused.stdout
+    assert refused.returncode == 0, refused.stdout
+    assert "refused: Invalid token" in refused.stdout, refused.stdout
 
 
 def test_realtime_listen_send_and_sync_examples(
@@ -314,10 +322,12 @@ def test_realtime_listen_send_and_sync_examples(
         output.wait_for("listening", timeout=30)  # connected: now send
         sent = node(save(workdir, "send.mjs", code["send"]), values)
         assert sent.returncode == 0, sent.stderr + sent.stdout
-        assert "ok: true" in sent.stdout and "duplicate: false" in sent.stdout, sent.stdout
+        assert "ok: true" in sent.stdout, sent.stdout
+        assert "duplicate: false" in sent.stdout, sent.stdout
         rest = output.rest(timeout=30)
         assert listener.wait(10) == 0, rest
-        assert "from John Doe: Bonjour docteur" in rest and "marked read:" in rest, rest
+        assert "from John Doe: Bonjour docteur" in rest, rest
+        assert "marked read:" in rest, rest
     finally:
         if listener.poll() is None:
             listener.kill()
@@ -325,7 +335,8 @@ def test_realtime_listen_send_and_sync_examples(
     synced = node(save(workdir, "sync.mjs", code["sync"]), values)
     assert synced.returncode == 0, synced.stderr + synced.stdout
     match = re.search(r"up to seq (\d+)", synced.stdout)
-    assert match and int(match.group(1)) >= 2, synced.stdout
+    assert match, synced.stdout
+    assert int(match.group(1)) >= 2, synced.stdout
 
 
 # docs/attachments.md's browser function, called as a page would: with a token and a File.
@@ -350,4 +361,6 @@ def test_attachments_browser_example(
     done = node(script, values)
     assert done.returncode == 0, done.stderr + done.stdout
     last = done.stdout.strip().splitlines()[-1]
-    assert '"status":200' in last and "%docs test" in last and "compte-rendu.pdf" in last, last
+    assert '"status":200' in last, last
+    assert "%docs test" in last, last
+    assert "compte-rendu.pdf" in last, last

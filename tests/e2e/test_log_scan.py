@@ -188,7 +188,8 @@ def _run_lambdas(run: dict[str, Any], secrets: list[str]) -> str:
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         out += done.stdout + done.stderr
-        assert done.returncode == 0 and "LAMBDA-DONE" in done.stdout, out[-3000:]
+        assert done.returncode == 0, out[-3000:]
+        assert "LAMBDA-DONE" in done.stdout, out[-3000:]
     return out
 
 
@@ -211,4 +212,5 @@ async def test_no_content_file_name_token_or_presigned_url_in_any_log_line(tmp_p
         assert MARK not in text, f"{name}: " + next(x for x in lines if MARK in x)[:300]
     # The capture is real: DEBUG on in both processes, and our own lines came out.
     assert "DEBUG" in local_logs, local_logs[-2000:]
-    assert lambda_logs.count("LEVELS 10 10") == 2 and "outbox relay run" in lambda_logs
+    assert lambda_logs.count("LEVELS 10 10") == 2
+    assert "outbox relay run" in lambda_logs

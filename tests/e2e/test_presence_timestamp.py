@@ -43,6 +43,7 @@ async def test_presence_timestamps_are_what_a_js_date_serializes_to(service: Ser
         offline = await cd.wait_for("user_offline", lambda d: d["userId"] == patient["id"])
     for event in (online, offline):
         assert set(event) == {"userId", "timestamp"}
-        assert isinstance(event["timestamp"], str) and JS_DATE_JSON.match(event["timestamp"])
+        assert isinstance(event["timestamp"], str)
+        assert JS_DATE_JSON.match(event["timestamp"])
     # Same format, so string order is time order, as with the original's Date strings.
     assert offline["timestamp"] >= online["timestamp"]

@@ -58,4 +58,5 @@ def test_smoke_passes_against_the_running_service(service: ServerProc) -> None:
 def test_smoke_fails_when_the_service_refuses_its_tokens(service: ServerProc) -> None:
     code, summary, _ = smoke(service.url, SMOKE_JWT_SECRET="not-the-service-secret-32-bytes-long")
     assert code != 0
-    assert summary["ok"] is False and summary["steps"] == STEPS[:2]
+    assert summary["ok"] is False
+    assert summary["steps"] == STEPS[:2]

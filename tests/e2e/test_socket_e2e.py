@@ -59,9 +59,11 @@ async def full_conversation(server: ServerProc) -> None:
             {"conversationId": conv, "receiverId": doctor["id"], "content": "J'ai mal",
              "messageType": "text", "tempId": "temp_1"},
         )  # fmt: skip
-        assert ack["ok"] and (await cp.wait_for("message_sent"))["tempId"] == "temp_1"
+        assert ack["ok"]
+        assert (await cp.wait_for("message_sent"))["tempId"] == "temp_1"
         msg = await cd.wait_for("new_message")
-        assert msg["id"] == ack["messageId"] and msg["seq"] == 1
+        assert msg["id"] == ack["messageId"]
+        assert msg["seq"] == 1
         assert (await cp.wait_for("message_delivered"))["messageId"] == ack["messageId"]
         # Type.
         await cd.call("typing_start", {"conversationId": conv})
@@ -87,7 +89,8 @@ async def full_conversation(server: ServerProc) -> None:
         assert (await cd.wait_for("user_offline"))["userId"] == patient["id"]
         async with httpx.AsyncClient(base_url=server.url) as http:
             health = (await http.get("/health")).json()
-            assert health["status"] == "healthy" and health["onlineUsers"] >= 1
+            assert health["status"] == "healthy"
+            assert health["onlineUsers"] >= 1
 
 
 async def test_python_client_full_conversation_embedded(embedded: ServerProc) -> None:

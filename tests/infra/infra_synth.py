@@ -89,7 +89,8 @@ def synthesize(root: Path, extra_context: dict[str, Any] | None = None) -> Synth
     app.synth()
     data = app.node.find_child(c.DATA_STACK_NAME)
     compute = app.node.find_child(c.COMPUTE_STACK_NAME)
-    assert isinstance(data, Stack) and isinstance(compute, Stack)
+    assert isinstance(data, Stack)
+    assert isinstance(compute, Stack)
     return Synth(
         app=app,
         data=data,

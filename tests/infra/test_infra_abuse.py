@@ -17,7 +17,8 @@ def test_synth_without_a_certificate_fails_with_a_clear_message(tmp_path: Path) 
         synthesize(tmp_path, {c.CTX_ALLOW_PLAIN_HTTP: "false"})
     # Then synth stops and says both ways out
     assert c.CTX_CERTIFICATE_ARN in str(info.value)
-    assert c.CTX_ALLOW_PLAIN_HTTP in str(info.value) and "test" in str(info.value)
+    assert c.CTX_ALLOW_PLAIN_HTTP in str(info.value)
+    assert "test" in str(info.value)
 
 
 def test_with_a_certificate_the_socket_alb_listens_on_https_only(synth_alt: Synth) -> None:
@@ -39,10 +40,12 @@ def _acl(synth: Synth) -> tuple[str, dict[str, Any]]:
 
 def test_waf_acl_has_rate_per_ip_and_the_aws_common_rule_set(synth: Synth) -> None:
     _, acl = _acl(synth)
-    assert acl["Scope"] == "REGIONAL" and "Allow" in acl["DefaultAction"]
+    assert acl["Scope"] == "REGIONAL"
+    assert "Allow" in acl["DefaultAction"]
     rules = {r["Name"]: r for r in acl["Rules"]}
     per_ip = rules["RatePerIp"]["Statement"]["RateBasedStatement"]
-    assert per_ip["AggregateKeyType"] == "IP" and per_ip["Limit"] == c.WAF_RATE_PER_IP
+    assert per_ip["AggregateKeyType"] == "IP"
+    assert per_ip["Limit"] == c.WAF_RATE_PER_IP
     assert "Block" in rules["RatePerIp"]["Action"]
     health = rules["HealthPerIp"]["Statement"]["RateBasedStatement"]
     assert health["Limit"] == c.WAF_HEALTH_RATE_PER_IP

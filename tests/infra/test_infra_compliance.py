@@ -44,7 +44,8 @@ def test_access_records_may_be_written_to_their_own_topic(synth: Synth) -> None:
         for _, st in statements_of(synth.data_json) + statements_of(synth.compute_json)
         if "kafka-cluster:WriteData" in as_list(st["Action"])
     ]
-    assert grants and all(f"/{c.KAFKA_AUDIT_TOPIC}" in g for g in grants)
+    assert grants
+    assert all(f"/{c.KAFKA_AUDIT_TOPIC}" in g for g in grants)
 
 
 def test_compliance_routes_are_served_by_the_messages_function_and_no_hold_route() -> None:

@@ -50,7 +50,8 @@ def test_rest_and_socketio_on_one_https_origin(synth: Synth, synth_alt: Synth, w
     socket_domain = origin_domain(config, paths[c.EDGE_SOCKET_PATH]["TargetOriginId"])
     assert "execute-api" not in socket_domain
     output = json.dumps(t["Outputs"][c.OUTPUT_SERVICE_URL]["Value"])
-    assert "https://" in output and "DomainName" in output
+    assert "https://" in output
+    assert "DomainName" in output
 
 
 def test_the_socket_origin_is_https_by_the_certificates_name(synth_alt: Synth) -> None:

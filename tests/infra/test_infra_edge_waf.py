@@ -32,18 +32,22 @@ def test_the_cloudfront_acl_lives_in_us_east_1_with_rate_health_and_common_rules
     # CloudFront only takes a web ACL created in us-east-1, whatever the service's region
     assert stack.region == c.EDGE_WAF_REGION
     _, acl = the_acl(stack)
-    assert acl["Scope"] == "CLOUDFRONT" and "Allow" in acl["DefaultAction"]
+    assert acl["Scope"] == "CLOUDFRONT"
+    assert "Allow" in acl["DefaultAction"]
     rules = {r["Name"]: r for r in acl["Rules"]}
     per_ip = rules["RatePerIp"]["Statement"]["RateBasedStatement"]
-    assert per_ip["AggregateKeyType"] == "IP" and per_ip["Limit"] == c.WAF_RATE_PER_IP
+    assert per_ip["AggregateKeyType"] == "IP"
+    assert per_ip["Limit"] == c.WAF_RATE_PER_IP
     assert "Block" in rules["RatePerIp"]["Action"]
     health = rules["HealthPerIp"]["Statement"]["RateBasedStatement"]
-    assert health["AggregateKeyType"] == "IP" and health["Limit"] == c.WAF_HEALTH_RATE_PER_IP
+    assert health["AggregateKeyType"] == "IP"
+    assert health["Limit"] == c.WAF_HEALTH_RATE_PER_IP
     assert health["ScopeDownStatement"]["ByteMatchStatement"]["SearchString"] == c.HEALTH_PATH
     # /health's own budget is checked first: a health flood never spends the users' share
     assert rules["HealthPerIp"]["Priority"] < rules["RatePerIp"]["Priority"]
     common = rules[MANAGED_COMMON]["Statement"]["ManagedRuleGroupStatement"]
-    assert common["VendorName"] == "AWS" and common["Name"] == MANAGED_COMMON
+    assert common["VendorName"] == "AWS"
+    assert common["Name"] == MANAGED_COMMON
 
 
 def test_the_cloudfront_acl_logs_to_an_encrypted_group_without_tokens(synth: Synth) -> None:
@@ -78,7 +82,8 @@ def test_the_distribution_is_protected_by_the_cloudfront_acl(
     }
     [(parameter, value)] = [(k, v) for k, v in exported.items() if acl_id in k]
     assert value == {"Fn::GetAtt": [acl_id, "Arn"]}
-    assert writers and all(
+    assert writers
+    assert all(
         w["Properties"]["WriterProps"]["region"] == s.compute.region for w in writers.values()
     )
     # ...and the distribution takes exactly that ARN as its web ACL

@@ -334,7 +334,8 @@ def test_no_secret_value_in_any_environment(synth: Synth, synth_alt: Synth) -> N
         ]
         envs.append(_container_env(t))
         for env in envs:
-            assert "JWT_SECRET" not in env and "MONGODB_URI" not in env
+            assert "JWT_SECRET" not in env
+            assert "MONGODB_URI" not in env
             dumped = json.dumps(env)
             assert "resolve:secretsmanager" not in dumped
             assert "SecretString" not in dumped
@@ -507,7 +508,8 @@ def test_messages_role_may_tag_a_deleted_files_object_but_not_write_it(synth: Sy
         for lid, st in statements_of(synth.compute_json)
         if "s3:PutObjectTagging" in as_list(st["Action"]) and lid.startswith("MessagesFunction")
     ]
-    assert tagging and all(f"/{c.CONFIRMED_FILES_PREFIX}*" in r for r in tagging)
+    assert tagging
+    assert all(f"/{c.CONFIRMED_FILES_PREFIX}*" in r for r in tagging)
 
 
 def test_access_logs_are_readable_only_by_the_audit_role(synth: Synth) -> None:
@@ -578,7 +580,9 @@ def test_documentdb_is_encrypted_and_apps_use_their_own_rotated_user(synth: Synt
     ]
     generated = app["Properties"]["GenerateSecretString"]
     template = json.dumps(generated["SecretStringTemplate"])
-    assert c.DOCDB_APP_USER in template and "masterarn" in template and "ssl" in template
+    assert c.DOCDB_APP_USER in template
+    assert "masterarn" in template
+    assert "ssl" in template
     assert generated["GenerateStringKey"] == "password"
     [attachment_lid] = [
         lid
@@ -624,9 +628,11 @@ def test_the_tasks_verify_documentdb_tls_with_the_bundle_in_the_image(synth: Syn
     env = {e["Name"]: e["Value"] for e in container["Environment"]}
     assert env[c.ENV_MONGODB_TLS_CA_FILE] == c.RDS_CA_BUNDLE_IMAGE_PATH
     dockerfile = (Path(__file__).resolve().parents[2] / c.SOCKET_DOCKERFILE).read_text()
-    assert c.RDS_CA_BUNDLE_URL in dockerfile and c.RDS_CA_BUNDLE_IMAGE_PATH in dockerfile
+    assert c.RDS_CA_BUNDLE_URL in dockerfile
+    assert c.RDS_CA_BUNDLE_IMAGE_PATH in dockerfile
     build = (Path(__file__).resolve().parents[2] / "scripts" / "build_lambda.sh").read_text()
-    assert c.RDS_CA_BUNDLE_URL in build and "certs/rds-global-bundle.pem" in build
+    assert c.RDS_CA_BUNDLE_URL in build
+    assert "certs/rds-global-bundle.pem" in build
 
 
 def test_documentdb_profiler_export_is_off_and_audit_is_the_only_export(synth: Synth) -> None:
@@ -684,7 +690,8 @@ def test_only_the_alb_is_internet_facing(synth: Synth) -> None:
         for lid, group in resources(template, "AWS::EC2::SecurityGroup").items():
             for rule in group["Properties"].get("SecurityGroupIngress", []):
                 if rule.get("CidrIp") == "0.0.0.0/0":
-                    assert "Alb" in lid and rule["FromPort"] in (80, 443), lid
+                    assert "Alb" in lid, lid
+                    assert rule["FromPort"] in (80, 443), lid
 
 
 # --- realtime tier -----------------------------------------------------------------------------
@@ -779,7 +786,8 @@ def test_alarms_cover_api_functions_socket_redis_and_outbox(synth: Synth) -> Non
     assert sum(a.get("MetricName") == "Throttles" for a in alarms) == n_functions
     assert "5xx" in text  # API 5xx rate math expression
     [tasks] = [a for a in alarms if a.get("MetricName") == "RunningTaskCount"]
-    assert tasks["ComparisonOperator"] == "LessThanThreshold" and tasks["Threshold"] == 1
+    assert tasks["ComparisonOperator"] == "LessThanThreshold"
+    assert tasks["Threshold"] == 1
     assert "DatabaseMemoryUsagePercentage" in text
     [outbox] = [a for a in alarms if a.get("MetricName") == c.METRIC_OUTBOX_PENDING]
     assert outbox["Namespace"] == c.METRICS_NAMESPACE
@@ -798,6 +806,7 @@ def test_log_groups_are_encrypted_and_kept_a_year(synth: Synth) -> None:
 
 def test_outputs_give_the_api_and_socket_urls(synth: Synth) -> None:
     outputs = synth.compute_json["Outputs"]
-    assert c.OUTPUT_API_URL in outputs and c.OUTPUT_SOCKET_URL in outputs
+    assert c.OUTPUT_API_URL in outputs
+    assert c.OUTPUT_SOCKET_URL in outputs
     assert json.dumps(outputs[c.OUTPUT_SOCKET_URL]["Value"]).startswith('{"Fn::Join": [""')
     assert "http://" in json.dumps(outputs[c.OUTPUT_SOCKET_URL]["Value"])

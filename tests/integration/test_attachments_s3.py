@@ -103,10 +103,13 @@ async def test_presigned_upload_then_send_file_then_download(env: Env, cast: Any
     conv = await conversation(env, cast)
     # Given a presigned upload for a PDF
     r = await ask(env, cast.patient, conv, "compte-rendu é.pdf", "application/pdf", len(PDF))
-    assert r.status_code == 201 and r.json()["message"] == "Upload URL created successfully"
+    assert r.status_code == 201
+    assert r.json()["message"] == "Upload URL created successfully"
     grant = r.json()["data"]
-    assert grant["key"].startswith(f"messages/{conv}/") and grant["key"].endswith(".pdf")
-    assert grant["expiresIn"] == 300 and grant["maxFileSize"] == 10 * 1024 * 1024
+    assert grant["key"].startswith(f"messages/{conv}/")
+    assert grant["key"].endswith(".pdf")
+    assert grant["expiresIn"] == 300
+    assert grant["maxFileSize"] == 10 * 1024 * 1024
     assert grant["fields"]["Content-Type"] == "application/pdf"
     assert grant["fields"]["x-amz-server-side-encryption"] == "AES256"
     # When the file goes straight to S3 and the message is sent with its key
@@ -123,7 +126,8 @@ async def test_presigned_upload_then_send_file_then_download(env: Env, cast: Any
     body = r.json()
     assert body["message"] == "File sent successfully"
     m = body["data"]
-    assert m["messageType"] == "document" and m["content"] == "Sent a document"
+    assert m["messageType"] == "document"
+    assert m["content"] == "Sent a document"
     assert {k: m["attachment"][k] for k in ("fileName", "fileSize", "mimeType")} == {
         "fileName": "compte-rendu é.pdf",
         "fileSize": len(PDF),
@@ -134,13 +138,17 @@ async def test_presigned_upload_then_send_file_then_download(env: Env, cast: Any
     url = r.json()["data"]["messages"][0]["attachment"]["url"]
     async with httpx.AsyncClient() as web:
         got = await web.get(url)
-    assert got.status_code == 200 and got.content == PDF
+    assert got.status_code == 200
+    assert got.content == PDF
     # signed under a neutral name: S3 access logs keep the URL, so no file name goes in it
     assert 'filename="attachment.pdf"' in got.headers["content-disposition"]
-    assert "compte" not in url and "compte" not in got.headers["content-disposition"]
+    assert "compte" not in url
+    assert "compte" not in got.headers["content-disposition"]
     # the message's object lives under files/ (no upload policy names it), the upload key is gone
     stored = [k for k in keys(env) if k.startswith(f"files/{conv}/")]
-    assert len(stored) == 1 and stored[0].endswith(".pdf") and grant["key"] not in keys(env)
+    assert len(stored) == 1
+    assert stored[0].endswith(".pdf")
+    assert grant["key"] not in keys(env)
     tags = env.s3.get_object_tagging(Bucket=env.bucket, Key=stored[0])["TagSet"]
     assert {"Key": "state", "Value": "confirmed"} in tags
     # the receiver's sockets got it too
@@ -149,7 +157,8 @@ async def test_presigned_upload_then_send_file_then_download(env: Env, cast: Any
     r = await send_file(
         env, cast.patient, conv, key=grant["key"], receiverId=cast.doctor.id, messageType="document"
     )
-    assert r.status_code == 409 and await messages_in(env, conv) == 1
+    assert r.status_code == 409
+    assert await messages_in(env, conv) == 1
     # Deleting the message makes the file unreachable through the API
     await env.client.delete(f"{API}/{m['id']}", headers=cast.patient.headers)
     r = await env.client.get(f"{API}/conversations/{conv}/messages", headers=cast.doctor.headers)
@@ -179,7 +188,8 @@ async def test_spoofed_or_inconsistent_files_are_refused_and_deleted(
     grant = (await ask(env, cast.patient, conv, name, declared, size)).json()["data"]
     await upload(grant, data, declared)
     r = await send_file(env, cast.patient, conv, key=grant["key"], messageType=message_type)
-    assert r.status_code == status and list(r.json()) == ["message"]
+    assert r.status_code == status
+    assert list(r.json()) == ["message"]
     assert await messages_in(env, conv) == 0
     if message_type == ("image" if declared.startswith("image/") else "document"):
         assert grant["key"] not in keys(env)  # a refused file is not kept
@@ -200,7 +210,8 @@ async def test_off_whitelist_or_oversize_requests_are_400(
 ) -> None:
     conv = await conversation(env, cast)
     r = await ask(env, cast.patient, conv, "f", mime, size)
-    assert r.status_code == 400 and list(r.json()) == ["message"]
+    assert r.status_code == 400
+    assert list(r.json()) == ["message"]
 
 
 async def test_keys_from_elsewhere_or_never_uploaded(env: Env, cast: Any) -> None:
@@ -239,7 +250,8 @@ async def test_multipart_small_file_201_and_over_the_limit_413(env: Env, cast: A
     )
     assert r.status_code == 201, r.text
     m = r.json()["data"]
-    assert m["content"] == "Ma radio" and m["attachment"]["fileName"] == "radio.png"
+    assert m["content"] == "Ma radio"
+    assert m["attachment"]["fileName"] == "radio.png"
     async with httpx.AsyncClient() as web:
         assert (await web.get(m["attachment"]["url"])).content == PNG
     big = PNG + b"\x00" * (64 * 1024)
@@ -249,7 +261,8 @@ async def test_multipart_small_file_201_and_over_the_limit_413(env: Env, cast: A
         files={"file": ("big.png", big, "image/png")},
         headers=cast.patient.headers,
     )
-    assert r.status_code == 413 and "attachments" in r.json()["message"]
+    assert r.status_code == 413
+    assert "attachments" in r.json()["message"]
     r = await env.client.post(
         url,
         data={"messageType": "image"},
@@ -289,7 +302,8 @@ async def test_replace_attack_re_posting_the_policy_changes_nothing_the_receiver
     url = r.json()["data"]["messages"][0]["attachment"]["url"]
     async with httpx.AsyncClient() as web:
         got = await web.get(url)
-    assert got.status_code == 200 and got.content == PDF
+    assert got.status_code == 200
+    assert got.content == PDF
 
 
 async def test_two_racing_send_files_give_one_message_and_one_confirmed_copy(

@@ -41,7 +41,8 @@ async def test_records_read_back_newest_first_and_stay_after_their_event_is_acke
     for r in (first, second, other):
         await store.append_audit(r, audit_event(r))
     got, total = await store.audit_trail(CONV, 0, 10)
-    assert total == 2 and [r.id for r in got] == [second.id, first.id]
+    assert total == 2
+    assert [r.id for r in got] == [second.id, first.id]
     assert got[1] == first  # every field round-trips
     page, _ = await store.audit_trail(CONV, 1, 1)
     assert [r.id for r in page] == [first.id]
@@ -70,7 +71,8 @@ async def test_a_record_left_in_the_outbox_by_a_crash_is_stored_by_the_relay_onc
             assert [e.event_id for e in pending] == [r.id]
         # Then the record is in the trail, once
         got, total = await mongo.audit_trail(CONV, 0, 10)
-        assert total == 1 and got[0] == r
+        assert total == 1
+        assert got[0] == r
     finally:
         await drop(mongo, db_name)
 
@@ -86,6 +88,7 @@ async def test_the_archive_reads_in_at_then_id_order_after_its_cursor(store: Sto
     assert [r.id for r in first] == [r.id for r in ordered[:2]]
     await store.set_audit_archive_cursor(first[-1].at, first[-1].id)
     cursor = await store.audit_archive_cursor()
-    assert cursor is not None and cursor[1] == first[-1].id
+    assert cursor is not None
+    assert cursor[1] == first[-1].id
     rest = await store.audit_after(cursor, until, 10)
     assert [r.id for r in rest] == [ordered[2].id]  # the one at T0+3s is past `until`

@@ -46,7 +46,8 @@ async def test_a_whole_conversation_reaches_kafka_field_for_field() -> None:
 
     records = consume(broker, topics, at_least(4))
     by_topic = {r.topic: r for r in records}
-    assert sorted(by_topic) == sorted(topics) and len(records) == 4
+    assert sorted(by_topic) == sorted(topics)
+    assert len(records) == 4
     for r in records:
         assert r.key == conv.encode()  # one conversation, one partition, one order
         assert SECRET.encode() not in r.value
@@ -129,4 +130,5 @@ async def test_order_holds_per_conversation_under_concurrent_senders(
         assert [e["messageId"] for e in seen[key]] == ids
         stamps = [e["timestamp"] for e in seen[key]]
         assert stamps == sorted(stamps)
-    assert topics and PARTITIONS > 1
+    assert topics
+    assert PARTITIONS > 1

@@ -167,7 +167,9 @@ async def test_calls_of_one_turn_share_a_write_and_each_gets_its_own_answer(
         conn.call("SET", "n", "1"), conn.call("INCRBY", "n", "x"), conn.call("INCR", "n"),
         return_exceptions=True,
     )  # fmt: skip
-    assert results[0] == b"OK" and isinstance(results[1], ResponseError) and results[2] == 2
+    assert results[0] == b"OK"
+    assert isinstance(results[1], ResponseError)
+    assert results[2] == 2
     assert conn.writes == before + 1
     conn.close()
     await client.aclose()

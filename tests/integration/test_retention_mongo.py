@@ -47,13 +47,16 @@ async def test_retention_hold_and_deleted_content_on_mongo() -> None:
         report = await retention.purge_once(core, now=utcnow() + timedelta(days=10))
         assert (report.content_erased, report.expired) == (1, 0)
         row = await store.get_message(sent.message["id"])
-        assert row is not None and row.is_deleted and row.content == ""
+        assert row is not None
+        assert row.is_deleted
+        assert row.content == ""
         # Idempotent on the real server
         again = await retention.purge_once(core, now=utcnow() + timedelta(days=10))
         assert again == retention.PurgeReport(0, 0, 0)
         # Past retention: the unheld conversation's rows go, the held one's stay
         report = await retention.purge_once(core, now=utcnow() + timedelta(days=31))
-        assert report.expired == 1 and await store.get_message(sent.message["id"]) is None
+        assert report.expired == 1
+        assert await store.get_message(sent.message["id"]) is None
         for mid in held_ids:
             assert await store.get_message(mid) is not None
         assert held_key in core.files.objects  # type: ignore[union-attr]

@@ -46,7 +46,9 @@ def test_mongo_insert_find() -> None:
             coll = client["smoke"][f"c_{uuid.uuid4().hex[:12]}"]
             res = await coll.insert_one({"name": "alice", "n": 1})
             doc = await coll.find_one({"_id": res.inserted_id})
-            assert doc is not None and doc["name"] == "alice" and doc["n"] == 1
+            assert doc is not None
+            assert doc["name"] == "alice"
+            assert doc["n"] == 1
             await coll.insert_many([{"name": "bob", "n": 2}, {"name": "carol", "n": 3}])
             names = [d["name"] async for d in coll.find({"n": {"$gte": 2}}).sort("n", 1)]
             assert names == ["bob", "carol"]
@@ -70,7 +72,8 @@ def test_kafka_produce_consume_keyed() -> None:
     try:
         # First send auto-creates the topic; acks=all + get() means it is really committed.
         meta = producer.send(topic, key=key, value=value).get(timeout=60)
-        assert meta.topic == topic and meta.offset == 0
+        assert meta.topic == topic
+        assert meta.offset == 0
     finally:
         producer.close(timeout=10)
 

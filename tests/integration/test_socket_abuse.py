@@ -137,7 +137,8 @@ async def test_a_binary_packet_closes_the_socket_and_buffers_nothing(served: Ser
         # Then the socket is closed, with a reason, and nothing was buffered for it
         assert await attacker.closed_with(BINARY_REFUSED) == [BINARY_REFUSED]
         assert sio.refused_binary >= 1
-        assert not sio._binary_packet and sio.buffered_attachment_bytes() == 0
+        assert not sio._binary_packet
+        assert sio.buffered_attachment_bytes() == 0
         # And the bystander is still served
         ack = await bystander.sio.call("join_conversation", {"conversationId": "6" * 24}, timeout=5)
         assert ack == {"ok": False, "message": "Conversation not found"}
@@ -167,7 +168,8 @@ async def test_a_packet_flood_closes_that_socket_only() -> None:
             assert FLOOD_REFUSED in await flooder.closed_with(FLOOD_REFUSED)
             assert served.rt.sio.refused_flood == 1
             ack = await calm.sio.call("join_conversation", {"conversationId": "6" * 24}, timeout=5)
-            assert ack["ok"] is False and calm.sio.connected
+            assert ack["ok"] is False
+            assert calm.sio.connected
 
 
 async def test_a_byte_flood_closes_that_socket() -> None:
@@ -249,7 +251,8 @@ async def test_an_authenticated_socket_is_not_dropped_by_the_connect_timer(serve
         # Wait for the socket's connect timer to fire (it removes itself when it does)
         assert await _until(lambda: not served.rt.sio._connect_timers)
         assert served.rt.sio.dropped_unauthenticated == 0
-        assert p.sio.connected and not p.gone.is_set()
+        assert p.sio.connected
+        assert not p.gone.is_set()
 
 
 async def test_a_client_that_ignores_close_is_cut_off_by_the_server(served: Served) -> None:

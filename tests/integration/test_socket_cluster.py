@@ -98,7 +98,8 @@ async def test_sender_on_one_task_reaches_receiver_on_another(
                 "tempId": "t-1",
             },
         )
-        assert ack["ok"] is True and ack["tempId"] == "t-1"
+        assert ack["ok"] is True
+        assert ack["tempId"] == "t-1"
         sent = await ca.wait_for("message_sent")
         assert sent == {
             "tempId": "t-1",
@@ -106,8 +107,10 @@ async def test_sender_on_one_task_reaches_receiver_on_another(
             "timestamp": ack["timestamp"],
         }
         msg = await cb.wait_for("new_message")
-        assert msg["id"] == ack["messageId"] and msg["content"] == "Bonjour"
-        assert msg["senderName"] == "Alice" and msg["isDelivered"] is True
+        assert msg["id"] == ack["messageId"]
+        assert msg["content"] == "Bonjour"
+        assert msg["senderName"] == "Alice"
+        assert msg["isDelivered"] is True
         delivered = await ca.wait_for("message_delivered")
         assert delivered["messageId"] == ack["messageId"]
         # Typing crosses tasks too, with the sender's name.
@@ -123,7 +126,8 @@ async def test_sender_on_one_task_reaches_receiver_on_another(
         again = await ca.call(
             "send_message", {"conversationId": conv, "content": "Bonjour", "tempId": "t-1"}
         )
-        assert again["messageId"] == ack["messageId"] and again["duplicate"] is True
+        assert again["messageId"] == ack["messageId"]
+        assert again["duplicate"] is True
         # A marker sent after the retry takes the same path (task A, Redis, task B): once it is
         # in, a second copy pushed by the retry would be in too. No time-based settling.
         marker = await ca.call(
@@ -198,9 +202,11 @@ async def test_two_tabs_presence_counts_and_partner_only_transitions(
         await cp.settle(0.5)
         ons = [d for d in cp.events["user_online"] if d["userId"] == user["id"]]
         offs = [d for d in cp.events["user_offline"] if d["userId"] == user["id"]]
-        assert len(ons) == 1 and len(offs) == 1, "one event per transition, not per tab"
+        assert len(ons) == 1, "one event per transition, not per tab"
+        assert len(offs) == 1, "one event per transition, not per tab"
         assert set(ons[0]) == {"userId", "timestamp"}
-        assert not cs.events["user_online"] and not cs.events["user_offline"], "partners only"
+        assert not cs.events["user_online"], "partners only"
+        assert not cs.events["user_offline"], "partners only"
         assert await online_users(task_b) == base
         assert not await is_online(task_a, partner, user["id"])
 
@@ -222,7 +228,8 @@ async def test_rate_limit_is_shared_by_every_task(pair: tuple[ServerProc, Server
             ]
         # Budget of 6 used across both tasks: the 7th is refused on either.
         over = await on_b.call("send_message", {"conversationId": conv_b, "content": "x"})
-        assert over["ok"] is False and "Too many messages" in over["message"]
+        assert over["ok"] is False
+        assert "Too many messages" in over["message"]
         err = await on_b.wait_for("error")
         assert err["event"] == "send_message"
         synced = await on_b.call("sync", {"conversationId": conv_b, "afterSeq": 0})
@@ -292,12 +299,14 @@ async def test_rest_send_read_delete_push_to_sockets(
             )
             assert r.status_code == 200, r.text
             read = await ca.wait_for("messages_read")
-            assert read["messageIds"] == [mid] and read["readBy"] == bob["id"]
+            assert read["messageIds"] == [mid]
+            assert read["readBy"] == bob["id"]
             r = await http.delete(f"/api/v1/messages/{mid}", headers=auth(alice))
             assert r.status_code == 200, r.text
             for c in (ca, cb):
                 gone = await c.wait_for("message_deleted")
-                assert gone["messageId"] == mid and gone["conversationId"] == conv
+                assert gone["messageId"] == mid
+                assert gone["conversationId"] == conv
     finally:
         set_core(None)
         await core.drain()

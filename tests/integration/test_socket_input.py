@@ -91,7 +91,8 @@ async def test_every_event_refuses_bad_input_with_an_error_each(server: ServerPr
             for payload in payloads:
                 ack = await ca.call(event, payload)
                 expected += 1
-                assert ack["ok"] is False and ack["message"], (event, payload)
+                assert ack["ok"] is False, (event, payload)
+                assert ack["message"], (event, payload)
                 err = await ca.wait_for(
                     "error", lambda _e, n=expected: len(ca.events["error"]) >= n
                 )
@@ -99,8 +100,10 @@ async def test_every_event_refuses_bad_input_with_an_error_each(server: ServerPr
                 assert ca.events["error"][expected - 1]["event"] == event, (event, payload)
         # Nothing was stored, nothing was pushed, and the server still serves.
         synced = await ca.call("sync", {"conversationId": conv, "afterSeq": 0})
-        assert synced["ok"] and synced["messages"] == []
-        assert not cb.events["new_message"] and not cb.events["user_typing"]
+        assert synced["ok"]
+        assert synced["messages"] == []
+        assert not cb.events["new_message"]
+        assert not cb.events["user_typing"]
         ok = await ca.call("send_message", {"conversationId": conv, "content": "still here"})
         assert ok["ok"] is True
         assert (await cb.wait_for("new_message"))["content"] == "still here"
@@ -127,7 +130,8 @@ async def test_other_peoples_conversation_is_forbidden(server: ServerProc) -> No
             "sync",
         ]  # fmt: skip
         await cb.settle()
-        assert not cb.events["new_message"] and not cb.events["user_typing"]
+        assert not cb.events["new_message"]
+        assert not cb.events["user_typing"]
 
 
 async def test_flood_over_the_rate_limit(server: ServerProc) -> None:
@@ -144,7 +148,8 @@ async def test_flood_over_the_rate_limit(server: ServerProc) -> None:
         )
         assert sum(a["ok"] for a in acks) == LIMIT
         refused = [a for a in acks if not a["ok"]]
-        assert len(refused) == 12 - LIMIT and all("Too many" in a["message"] for a in refused)
+        assert len(refused) == 12 - LIMIT
+        assert all("Too many" in a["message"] for a in refused)
         await ca.settle()
         assert len(ca.events["error"]) == 12 - LIMIT
         assert (
@@ -174,7 +179,8 @@ async def test_refused_handshake_gets_connect_error_with_reason(
     with pytest.raises(socketio.exceptions.ConnectionError):
         await sio.connect(server.url, auth=auth, transports=["websocket"], wait_timeout=5)
     await asyncio.sleep(0.1)
-    assert reasons and reason in reasons[0]["message"]
+    assert reasons
+    assert reason in reasons[0]["message"]
     assert not sio.connected
     await sio.disconnect()
 

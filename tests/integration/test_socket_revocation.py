@@ -134,4 +134,5 @@ def test_the_operator_command_refuses_without_redis(server: ServerProc) -> None:
     env = {**server.env, "ENVIRONMENT": "development", "REDIS_URL": ""}
     env.pop("REDIS_URL")
     done = revoke(uuid.uuid4().hex[:24], env)
-    assert done.returncode == 2 and "REDIS_URL" in done.stderr
+    assert done.returncode == 2
+    assert "REDIS_URL" in done.stderr

@@ -68,7 +68,8 @@ async def test_one_conversation_per_pair_even_when_created_concurrently(store: S
     assert len({c.id for c, _ in results}) == 1
     assert sum(created for _, created in results) == 1
     found = await store.find_conversation_between(B, A)
-    assert found is not None and found.id == results[0][0].id
+    assert found is not None
+    assert found.id == results[0][0].id
     assert await store.find_conversation_between(A, C) is None
 
 
@@ -76,16 +77,20 @@ async def test_list_order_filter_total_and_lookups(store: Store) -> None:
     old, _ = await store.get_or_create_conversation(conversation(A, B, T0))
     new, _ = await store.get_or_create_conversation(conversation(B, C, T0 + timedelta(hours=1)))
     listed, total = await store.list_conversations(B, None, 0, 10)
-    assert [c.id for c in listed] == [new.id, old.id] and total == 2
+    assert [c.id for c in listed] == [new.id, old.id]
+    assert total == 2
     listed, total = await store.list_conversations(B, "doctor_doctor", 0, 10)
-    assert [c.id for c in listed] == [new.id] and total == 1
+    assert [c.id for c in listed] == [new.id]
+    assert total == 1
     listed, total = await store.list_conversations(B, None, 1, 1)
-    assert [c.id for c in listed] == [old.id] and total == 2
+    assert [c.id for c in listed] == [old.id]
+    assert total == 2
     assert sorted(await store.conversation_ids_for(B)) == sorted([old.id, new.id])
     assert sorted(await store.partners_of(B)) == sorted([A, C])
     assert [c.id for c in await store.get_conversations([old.id, new.id])] == [new.id, old.id]
     got = await store.get_conversation(old.id)
-    assert got is not None and got.participants == sorted((A, B))
+    assert got is not None
+    assert got.participants == sorted((A, B))
     assert got.participant_types == {A: "patient", B: "doctor"}
 
 
@@ -98,14 +103,19 @@ async def test_sequence_and_last_message_only_move_forward(store: Store) -> None
     await store.record_message(conv.id, newer, B, newer.timestamp)
     await store.record_message(conv.id, older, B, older.timestamp)
     got = await store.get_conversation(conv.id)
-    assert got is not None and got.last_message is not None
-    assert got.last_message.content == "newer" and got.updated_at == newer.timestamp
+    assert got is not None
+    assert got.last_message is not None
+    assert got.last_message.content == "newer"
+    assert got.updated_at == newer.timestamp
     await store.mark_last_message_read(conv.id, [newer.message_id])
     got = await store.get_conversation(conv.id)
-    assert got is not None and got.last_message is not None and got.last_message.is_read
+    assert got is not None
+    assert got.last_message is not None
+    assert got.last_message.is_read
     await store.set_last_message(conv.id, None)
     got = await store.get_conversation(conv.id)
-    assert got is not None and got.last_message is None
+    assert got is not None
+    assert got.last_message is None
 
 
 async def test_unique_client_key_and_sequence(store: Store) -> None:
@@ -117,7 +127,8 @@ async def test_unique_client_key_and_sequence(store: Store) -> None:
         await store.insert_message(message(conv, B, 1))  # same (conversation, seq)
     await store.insert_message(message(conv, B, 2, temp_id="t1"))  # another sender's t1
     found = await store.find_by_client_key(A, "t1")
-    assert found is not None and found.seq == 1
+    assert found is not None
+    assert found.seq == 1
     assert await store.max_seq(conv.id) == 2
 
 
@@ -126,13 +137,18 @@ async def test_history_windows_and_totals(store: Store) -> None:
     for seq in range(1, 6):
         await store.insert_message(message(conv, A, seq, f"m{seq}"))
     page, total = await store.list_messages(conv.id, skip=0, limit=2)
-    assert [m.seq for m in page] == [5, 4] and total == 5
+    assert [m.seq for m in page] == [5, 4]
+    assert total == 5
     page, total = await store.list_messages(conv.id, skip=0, limit=10, before_seq=3)
-    assert [m.seq for m in page] == [2, 1] and total == 2
+    assert [m.seq for m in page] == [2, 1]
+    assert total == 2
     page, total = await store.list_messages(conv.id, skip=0, limit=2, after_seq=2)
-    assert [m.seq for m in page] == [3, 4] and total == 3
+    assert [m.seq for m in page] == [3, 4]
+    assert total == 3
     got = await store.get_message(page[0].id)
-    assert got is not None and got.content == "m3" and got.created_at == page[0].created_at
+    assert got is not None
+    assert got.content == "m3"
+    assert got.created_at == page[0].created_at
 
 
 async def test_read_receipts_count_exactly_and_carry_their_event(store: Store) -> None:
@@ -150,7 +166,8 @@ async def test_read_receipts_count_exactly_and_carry_their_event(store: Store) -
     assert await store.unread_counts(B, None) == {conv.id: 1}
     assert [e.event_id for e in await store.pending_events(T0, 10)] == [ev.event_id]
     await store.ack_events([ev.event_id])
-    assert await store.pending_events(T0, 10) == [] and await store.count_pending_events() == 0
+    assert await store.pending_events(T0, 10) == []
+    assert await store.count_pending_events() == 0
 
 
 async def test_delivery_and_deletion_happen_once(store: Store) -> None:
@@ -166,9 +183,12 @@ async def test_delivery_and_deletion_happen_once(store: Store) -> None:
     assert await store.mark_deleted(second.id, A, T0, event(conv.id, kind="message.deleted"))
     assert not await store.mark_deleted(second.id, A, T0, event(conv.id))
     latest = await store.latest_visible_message(conv.id)
-    assert latest is not None and latest.id == first.id
+    assert latest is not None
+    assert latest.id == first.id
     gone = await store.get_message(second.id)
-    assert gone is not None and gone.is_deleted and gone.deleted_by == A
+    assert gone is not None
+    assert gone.is_deleted
+    assert gone.deleted_by == A
     assert await store.unread_counts(B, None) == {conv.id: 1}
     assert await store.count_pending_events() >= 1
 
@@ -184,13 +204,15 @@ async def test_search_words_prefix_scope_deleted_and_order(store: Store) -> None
         await store.insert_message(m)
     await store.mark_deleted(hidden.id, B, T0, event(mine.id))
     found, total = await store.search_messages([mine.id], ["medicament"], 0, 10)
-    assert [m.id for m in found] == [newer.id, older.id] and total == 2
+    assert [m.id for m in found] == [newer.id, older.id]
+    assert total == 2
     found, _ = await store.search_messages([mine.id], ["medic"], 0, 10)
     assert len(found) == 2
     found, _ = await store.search_messages([mine.id], ["medicament", "pr"], 0, 10)
     assert [m.id for m in found] == [older.id]
     found, total = await store.search_messages([mine.id, other.id], ["medicament"], 0, 1)
-    assert [m.id for m in found] == [newer.id] and total == 3
+    assert [m.id for m in found] == [newer.id]
+    assert total == 3
     found, _ = await store.search_messages([mine.id], [".*"], 0, 10)
     assert found == []
 
@@ -199,7 +221,8 @@ async def test_users_are_remembered(store: Store) -> None:
     await store.remember_user(UserProfile(B, "doctor", "Dr. Sarah Smith"))
     await store.remember_user(UserProfile(B, "doctor", "Dr. Sarah Smith", specialty="Cardio"))
     got = await store.get_user(B)
-    assert got is not None and (got.name, got.type, got.specialty) == (
+    assert got is not None
+    assert (got.name, got.type, got.specialty) == (
         "Dr. Sarah Smith",
         "doctor",
         "Cardio",
@@ -213,5 +236,7 @@ async def test_a_new_user_remembered_concurrently_is_stored_once(store: Store) -
         *(store.remember_user(UserProfile(C, "doctor", f"Dr. {i}")) for i in range(20))
     )
     got = await store.get_user(C)
-    assert got is not None and got.type == "doctor" and got.name is not None
+    assert got is not None
+    assert got.type == "doctor"
+    assert got.name is not None
     assert got.name.startswith("Dr. ")

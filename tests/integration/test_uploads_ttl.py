@@ -15,8 +15,10 @@ pytestmark = pytest.mark.integration
 
 def test_grants_expire_after_a_day_and_claims_outlive_them() -> None:
     ttl = {collection: (field, seconds) for collection, field, seconds in TTL_INDEXES}
-    assert ttl["uploads"] == ("createdAt", UPLOAD_TTL) and UPLOAD_TTL == 24 * 3600
-    assert ttl["upload_claims"][0] == "claimedAt" and ttl["upload_claims"][1] > UPLOAD_TTL
+    assert ttl["uploads"] == ("createdAt", UPLOAD_TTL)
+    assert UPLOAD_TTL == 24 * 3600
+    assert ttl["upload_claims"][0] == "claimedAt"
+    assert ttl["upload_claims"][1] > UPLOAD_TTL
 
 
 async def test_ttl_indexes_exist_wherever_the_server_has_ttl_indexes() -> None:
@@ -44,9 +46,11 @@ async def test_a_grant_is_claimed_once_and_remembered_as_claimed() -> None:
         up = Upload(key, "c", "u", "bilan.pdf", "application/pdf", 10, datetime.now(UTC))
         await uploads.record_upload(up)
         assert not await uploads.is_claimed(key)
-        assert await uploads.claim_upload(key) and not await uploads.claim_upload(key)
+        assert await uploads.claim_upload(key)
+        assert not await uploads.claim_upload(key)
         assert await uploads.is_claimed(key)
         claim = await store.db["upload_claims"].find_one({"_id": key})
-        assert claim is not None and isinstance(claim["claimedAt"], datetime)
+        assert claim is not None
+        assert isinstance(claim["claimedAt"], datetime)
     finally:
         await drop(store, db_name)

@@ -177,7 +177,8 @@ async def test_directory_down_is_503_nothing_created_but_an_existing_conversatio
         json={"recipientId": cast.doctor.id, "recipientType": "doctor"},
         headers=cast.patient.headers,
     )
-    assert again.status_code == 200 and again.json()["data"]["conversationId"] == existing
+    assert again.status_code == 200
+    assert again.json()["data"]["conversationId"] == existing
     assert down.lookups == 1
 
 

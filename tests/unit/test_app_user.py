@@ -28,7 +28,8 @@ async def test_the_user_is_created_with_its_one_role_on_one_database_only() -> N
     admin = FakeAdmin([])
     assert await ensure_app_user(admin, "esante_app", "pw", "esante-messaging") == "created"
     role, create = admin.commands[-3], admin.commands[-1]
-    assert role["createRole"] == APP_ROLE and role["roles"] == []  # inherits nothing
+    assert role["createRole"] == APP_ROLE
+    assert role["roles"] == []
     assert create == {"createUser": "esante_app", "pwd": "pw", "roles": ROLE}
     # no admin role, no built-in readWrite (it would reach the audit trail), no other database
     assert app_roles() == ROLE
@@ -45,7 +46,8 @@ async def test_the_audit_trail_is_insert_and_find_only() -> None:
     assert by_collection["audit"] == {"find", "insert", "createCollection", "createIndex"}
     assert not {"update", "remove", "dropCollection"} & by_collection["audit"]
     assert {"update", "remove"} <= by_collection["messages"]  # the rest is read-write
-    assert "audit" in by_collection and "" not in by_collection
+    assert "audit" in by_collection
+    assert "" not in by_collection
 
 
 async def test_running_it_again_resets_the_password_and_roles() -> None:

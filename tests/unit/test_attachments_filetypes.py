@@ -34,7 +34,8 @@ def test_the_whitelist_is_the_original_one() -> None:
         "application/vnd.ms-excel",
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     }
-    assert file_type("text/html") is None and file_type({"$ne": None}) is None
+    assert file_type("text/html") is None
+    assert file_type({"$ne": None}) is None
     assert file_type("IMAGE/PNG") is FILE_TYPES["image/png"]
 
 
@@ -62,7 +63,8 @@ def test_the_whitelist_is_the_original_one() -> None:
 )
 def test_first_bytes_must_match_the_declared_type(mime: str, head: bytes, ok: bool) -> None:
     kind = file_type(mime)
-    assert kind is not None and content_matches(kind, head) is ok
+    assert kind is not None
+    assert content_matches(kind, head) is ok
 
 
 def test_key_follows_the_original_scheme_with_the_type_extension() -> None:
@@ -93,5 +95,7 @@ def test_confirmed_files_live_under_a_prefix_no_upload_policy_names() -> None:
     kind = file_type("application/pdf")
     assert kind is not None
     upload, confirmed = new_key("c1", kind), new_key("c1", kind, CONFIRMED_PREFIX)
-    assert upload.startswith(UPLOAD_PREFIX + "c1/") and confirmed.startswith("files/c1/")
-    assert not confirmed.startswith(UPLOAD_PREFIX) and confirmed.endswith(".pdf")
+    assert upload.startswith(UPLOAD_PREFIX + "c1/")
+    assert confirmed.startswith("files/c1/")
+    assert not confirmed.startswith(UPLOAD_PREFIX)
+    assert confirmed.endswith(".pdf")

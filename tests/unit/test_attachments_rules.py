@@ -72,10 +72,12 @@ async def test_an_uploaded_file_is_checked_sent_once_and_confirmed() -> None:
     key = await uploaded(w, PNG)
     assert w.files.objects[key].state == "pending"
     sent = await send_uploaded_file(w.core, w.patient, w.conversation_id, key, IMAGE)
-    assert sent.created and sent.message["messageType"] == "image"
+    assert sent.created
+    assert sent.message["messageType"] == "image"
     # The message holds a confirmed copy no upload policy can address; the upload key is gone.
     confirmed = [k for k in w.files.objects if k.startswith("files/")]
-    assert len(confirmed) == 1 and w.files.objects[confirmed[0]].state == CONFIRMED
+    assert len(confirmed) == 1
+    assert w.files.objects[confirmed[0]].state == CONFIRMED
     assert key not in w.files.objects
     with pytest.raises(Conflict):
         await send_uploaded_file(w.core, w.patient, w.conversation_id, key, IMAGE)
@@ -84,7 +86,8 @@ async def test_an_uploaded_file_is_checked_sent_once_and_confirmed() -> None:
 async def test_the_upload_policy_pins_type_and_size_range() -> None:
     w = await world()
     post = await request_upload(w.core, w.patient, w.conversation_id, "a.png", "image/png", 10)
-    assert post["maxFileSize"] == MAX_FILE and post["fields"]["Content-Type"] == "image/png"
+    assert post["maxFileSize"] == MAX_FILE
+    assert post["fields"]["Content-Type"] == "image/png"
     with pytest.raises(PermissionError):
         w.files.client_upload(post["key"], PDF, "application/pdf")
     with pytest.raises(PermissionError):
@@ -138,7 +141,8 @@ async def test_a_stored_file_that_is_not_what_was_declared_is_refused_and_delete
     key = await uploaded(w, PNG, size=10)
     with pytest.raises(Invalid, match="size differs"):
         await send_uploaded_file(w.core, w.patient, w.conversation_id, key, IMAGE)
-    assert key in w.files.deleted and key not in w.files.objects
+    assert key in w.files.deleted
+    assert key not in w.files.objects
     # Declared a PNG, stored HTML with the PNG type: the first bytes give it away
     key = await uploaded(w, HTML.ljust(len(PNG), b" "))
     with pytest.raises(Invalid, match="content is not PNG"):
@@ -164,7 +168,8 @@ async def test_a_small_file_is_sniffed_then_stored() -> None:
     )  # fmt: skip
     assert sent.message["content"] == "Sent a document"
     (stored,) = w.files.objects.values()
-    assert stored.data == PDF and stored.state == CONFIRMED
+    assert stored.data == PDF
+    assert stored.state == CONFIRMED
 
 
 async def test_a_small_file_is_refused_when_too_big_or_not_what_it_claims() -> None:

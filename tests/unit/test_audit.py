@@ -32,7 +32,9 @@ def actions(records: list[AuditRecord]) -> list[str]:
 
 def assert_no_content(record: AuditRecord) -> None:
     flat = repr(asdict(record))
-    assert "tension" not in flat and FILE_NAME not in flat and "Bearer" not in flat
+    assert "tension" not in flat
+    assert FILE_NAME not in flat
+    assert "Bearer" not in flat
     assert "http" not in flat  # no presigned URL either
 
 
@@ -58,7 +60,8 @@ async def test_a_history_page_is_recorded_once_with_ids_and_no_content(
     assert actions(new) == ["history.read"]
     rec = new[0]
     assert (rec.actor_id, rec.actor_role, rec.conversation_id) == (cast.doctor.id, "doctor", conv)
-    assert rec.message_ids == [mid] and rec.message_count == 1
+    assert rec.message_ids == [mid]
+    assert rec.message_count == 1
     assert (rec.channel, rec.request_id, rec.outcome) == ("rest", "req-123", "success")
     assert_no_content(rec)
 
@@ -74,9 +77,11 @@ async def test_search_sync_read_receipt_and_delete_each_leave_one_record(
 
     n = len(await trail(core, conv))
     r = await client.get(f"{API}/search", params={"query": "tension"}, headers=doc.headers)
-    assert r.status_code == 200 and r.json()["data"]["messages"]
+    assert r.status_code == 200
+    assert r.json()["data"]["messages"]
     got = await new_after(n)
-    assert actions(got) == ["search.read"] and got[0].message_ids == [mid]
+    assert actions(got) == ["search.read"]
+    assert got[0].message_ids == [mid]
     assert_no_content(got[0])
 
     # The socket `sync` calls the same core function with its own budget and channel
@@ -84,15 +89,19 @@ async def test_search_sync_read_receipt_and_delete_each_leave_one_record(
     audit.bind("socket", "sock-1")
     await messages.history(core, doc.principal, conv, Page(1, 50), after_seq=0, budget="sync")
     got = await new_after(n)
-    assert actions(got) == ["sync.read"] and got[0].channel == "socket"
-    assert got[0].message_ids == [mid] and got[0].request_id == "sock-1"
+    assert actions(got) == ["sync.read"]
+    assert got[0].channel == "socket"
+    assert got[0].message_ids == [mid]
+    assert got[0].request_id == "sock-1"
 
     n = len(await trail(core, conv))
     r = await client.put(f"{API}/conversations/{conv}/mark-read", json={}, headers=doc.headers)
     assert r.status_code == 200
     got = await new_after(n)
-    assert actions(got) == ["message.read_receipt"] and got[0].message_ids == [mid]
-    assert got[0].actor_id == doc.id and got[0].channel == "rest"
+    assert actions(got) == ["message.read_receipt"]
+    assert got[0].message_ids == [mid]
+    assert got[0].actor_id == doc.id
+    assert got[0].channel == "rest"
 
     # Marking again changes nothing: no access to record
     n = len(await trail(core, conv))
@@ -103,7 +112,8 @@ async def test_search_sync_read_receipt_and_delete_each_leave_one_record(
     r = await client.delete(f"{API}/{mid}", headers=cast.patient.headers)
     assert r.status_code == 200
     got = await new_after(n)
-    assert actions(got) == ["message.delete"] and got[0].message_ids == [mid]
+    assert actions(got) == ["message.delete"]
+    assert got[0].message_ids == [mid]
     assert got[0].actor_id == cast.patient.id
     for rec in await trail(core, conv):
         assert_no_content(rec)
@@ -145,7 +155,8 @@ async def test_a_page_with_a_file_records_the_links_issued_without_the_file_name
     await messages.history(core, cast.doctor.principal, conv_id, Page(1, 50))
     got = (await trail(core, conv_id))[n:]
     assert actions(got) == ["history.read", "attachment.link"]
-    assert got[1].message_ids == [sent.message["id"]] and got[1].actor_id == cast.doctor.id
+    assert got[1].message_ids == [sent.message["id"]]
+    assert got[1].actor_id == cast.doctor.id
     for rec in got:
         assert_no_content(rec)
 
@@ -153,7 +164,8 @@ async def test_a_page_with_a_file_records_the_links_issued_without_the_file_name
 async def test_a_large_page_is_recorded_by_its_count(core: Core, cast: Any) -> None:
     ids = [f"{i:024x}" for i in range(audit.MAX_IDS + 1)]
     rec = await audit.record(core, cast.doctor.id, "doctor", "history.read", "c" * 24, ids)
-    assert rec.message_ids == [] and rec.message_count == audit.MAX_IDS + 1
+    assert rec.message_ids == []
+    assert rec.message_count == audit.MAX_IDS + 1
 
 
 async def test_records_go_out_on_the_audit_topic_and_survive_a_failed_publish(
@@ -179,10 +191,14 @@ async def test_records_go_out_on_the_audit_topic_and_survive_a_failed_publish(
     core.publisher = real
     assert await relay_pending(core, older_than_seconds=0) == 1
     out = [e for e in real.events if e.event_type == "audit.access"]  # type: ignore[attr-defined]
-    assert len(out) == 1 and out[0].event_id == rec.id and out[0].key == conv
+    assert len(out) == 1
+    assert out[0].event_id == rec.id
+    assert out[0].key == conv
     payload = out[0].payload
-    assert payload["eventId"] == rec.id and payload["action"] == "history.read"
-    assert payload["actorId"] == cast.doctor.id and payload["messageIds"] == ["b" * 24]
+    assert payload["eventId"] == rec.id
+    assert payload["action"] == "history.read"
+    assert payload["actorId"] == cast.doctor.id
+    assert payload["messageIds"] == ["b" * 24]
     assert isinstance(payload["at"], int)
     assert await core.store.count_pending_events() == 0
 
@@ -195,7 +211,8 @@ async def test_the_access_log_shows_participants_who_read_newest_first(
     r = await client.get(f"{API}/conversations/{conv}/access-log", headers=cast.patient.headers)
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["message"] and set(body["data"]) == {"entries", "pagination"}
+    assert body["message"]
+    assert set(body["data"]) == {"entries", "pagination"}
     first = body["data"]["entries"][0]
     assert set(first) == {"at", "actorId", "actorRole", "action", "channel", "messageCount"}
     assert (first["actorId"], first["action"], first["messageCount"]) == (
@@ -215,7 +232,8 @@ async def test_the_access_log_shows_participants_who_read_newest_first(
         headers=cast.doctor.headers,
     )
     page = r.json()["data"]
-    assert len(page["entries"]) == 1 and page["pagination"]["hasMore"] is True
+    assert len(page["entries"]) == 1
+    assert page["pagination"]["hasMore"] is True
 
 
 @pytest.mark.parametrize("who", ["doctor2", "patient2"])
@@ -226,7 +244,8 @@ async def test_the_access_log_is_for_participants_only(
     before = len(await trail(core, conv))
     stranger = getattr(cast, who)
     r = await client.get(f"{API}/conversations/{conv}/access-log", headers=stranger.headers)
-    assert r.status_code == 403 and set(r.json()) == {"message"}
+    assert r.status_code == 403
+    assert set(r.json()) == {"message"}
     assert len(await trail(core, conv)) == before
     r = await client.get(f"{API}/conversations/{conv}/access-log")
     assert r.status_code == 401
@@ -241,7 +260,8 @@ def test_no_store_has_an_update_or_delete_path_for_the_audit_trail() -> None:
     for module, ok in allowed.items():
         source = inspect.getsource(module)
         calls = set(re.findall(r"self\._audit\.(\w+)\(", source))
-        assert calls and calls <= ok, (module.__name__, calls)
+        assert calls, (module.__name__, calls)
+        assert calls <= ok, (module.__name__, calls)
         # Nor any other write through the attribute (item assignment, del, rebinding)
         assert not re.search(
             r"self\._audit\[|del self\._audit|self\._audit = (?!db\[|\[\])", source
@@ -268,7 +288,9 @@ async def test_a_socket_sync_is_recorded_on_the_socket_channel(
     ns = MessagingNamespace(Rt())  # type: ignore[arg-type]
     before = len(await trail(core, conv))
     reply = await ns.on_sync("sid-1", {"conversationId": conv, "afterSeq": 0})
-    assert reply["ok"] is True and [m["id"] for m in reply["messages"]] == [mid]
+    assert reply["ok"] is True
+    assert [m["id"] for m in reply["messages"]] == [mid]
     got = (await trail(core, conv))[before:]
-    assert actions(got) == ["sync.read"] and got[0].channel == "socket"
+    assert actions(got) == ["sync.read"]
+    assert got[0].channel == "socket"
     assert got[0].request_id != "left-over-from-another-call"

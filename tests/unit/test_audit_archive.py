@@ -43,15 +43,19 @@ async def test_records_are_copied_in_order_once_after_the_lag(core: Core, cast: 
     ids = await some_records(core, 5, cast)
     sink = Sink()
     # Too young: left for a later run
-    assert await archive_once(core, sink, now=utcnow()) == 0 and sink.objects == {}
+    assert await archive_once(core, sink, now=utcnow()) == 0
+    assert sink.objects == {}
     later = utcnow() + ARCHIVE_LAG + timedelta(seconds=1)
     assert await archive_once(core, sink, now=later, batch=2) == 5
-    assert archived_ids(sink) == ids and len(sink.objects) == 3
+    assert archived_ids(sink) == ids
+    assert len(sink.objects) == 3
     # Each line is the audit.access record: ids, never content
     line = json.loads(next(iter(sink.objects.values())).decode().splitlines()[0])
-    assert line["action"] == "history.read" and line["actorId"] == cast.doctor.id
+    assert line["action"] == "history.read"
+    assert line["actorId"] == cast.doctor.id
     # Idempotent: nothing new, nothing re-sent
-    assert await archive_once(core, sink, now=later) == 0 and sink.puts == 3
+    assert await archive_once(core, sink, now=later) == 0
+    assert sink.puts == 3
     # New records go out next time, after the others
     more = await some_records(core, 1, cast)
     assert await archive_once(core, sink, now=utcnow() + ARCHIVE_LAG * 2) == 1
@@ -75,4 +79,6 @@ async def test_a_run_that_dies_before_moving_its_cursor_sends_the_same_object_ag
     core.store.set_audit_archive_cursor = real  # type: ignore[method-assign]
     assert await archive_once(core, sink, now=later) == 3
     # Same key both times: one object, every record once
-    assert sink.puts == 2 and len(sink.objects) == 1 and archived_ids(sink) == ids
+    assert sink.puts == 2
+    assert len(sink.objects) == 1
+    assert archived_ids(sink) == ids

@@ -33,7 +33,9 @@ def test_valid_token_gives_the_principal(settings: Settings) -> None:
 )
 def test_claim_aliases_of_the_platform_auth_service(settings: Settings, claims: dict) -> None:
     user = verify_token(token(settings, claims), settings)
-    assert user.id == UID and user.role == "patient" and user.name is None
+    assert user.id == UID
+    assert user.role == "patient"
+    assert user.name is None
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,8 @@ def refused(r: httpx.Response) -> bool:
     """A budget refusal: 429 and exactly `{"message"}` saying what to do."""
     if r.status_code != 429:
         return False
-    assert list(r.json()) == ["message"] and "slow down" in r.json()["message"]
+    assert list(r.json()) == ["message"]
+    assert "slow down" in r.json()["message"]
     return True
 
 
@@ -148,8 +149,10 @@ async def test_page_beyond_the_max_offset_is_400_pointing_to_cursors(
         params={"page": 100_000},
         headers=cast.patient.headers,
     )
-    assert r.status_code == 400 and list(r.json()) == ["message"]
-    assert "before/after" in r.json()["message"] and "10000" in r.json()["message"]
+    assert r.status_code == 400
+    assert list(r.json()) == ["message"]
+    assert "before/after" in r.json()["message"]
+    assert "10000" in r.json()["message"]
     # The last page within the bound is served; cursors stay unbounded
     ok = await client.get(
         f"{API}/conversations/{conv}/messages",

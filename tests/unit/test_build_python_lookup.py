@@ -35,11 +35,13 @@ def test_finds_a_pyenv_312_that_is_not_on_path(tmp_path: Path) -> None:
     env = {"PATH": str(empty), "HOME": str(tmp_path), "PYENV_ROOT": str(tmp_path / "pyenv")}
     # Then the build finds it
     done = find(env)
-    assert done.returncode == 0 and done.stdout.strip() == str(bin_dir / "python3.12")
+    assert done.returncode == 0
+    assert done.stdout.strip() == str(bin_dir / "python3.12")
 
 
 def test_reports_none_when_there_is_no_312(tmp_path: Path) -> None:
     empty = tmp_path / "empty-bin"
     empty.mkdir()
     done = find({"PATH": str(empty), "HOME": str(tmp_path), "PYENV_ROOT": str(tmp_path / "x")})
-    assert done.returncode == 1 and done.stdout == ""
+    assert done.returncode == 1
+    assert done.stdout == ""

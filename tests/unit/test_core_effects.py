@@ -29,7 +29,8 @@ async def test_send_read_delete_push_to_the_right_people_and_publish_events(
     msg = await send(cast.patient, conv, "Bonjour docteur")
     assert (cast.doctor.id, "new_message") in [(u, e) for u, e, _ in pushes(core)]
     new = next(d for u, e, d in pushes(core) if e == "new_message")
-    assert new["id"] == msg["id"] and new["senderName"] == "John Doe"
+    assert new["id"] == msg["id"]
+    assert new["senderName"] == "John Doe"
     sent = published(core)[-1]
     assert sent == {
         "eventType": "message.sent",
@@ -42,22 +43,27 @@ async def test_send_read_delete_push_to_the_right_people_and_publish_events(
         "isReceiverOnline": False,
         "eventId": sent["eventId"],
     }
-    assert isinstance(sent["timestamp"], int) and sent["timestamp"] > 1_700_000_000_000
+    assert isinstance(sent["timestamp"], int)
+    assert sent["timestamp"] > 1_700_000_000_000
 
     await client.put(f"{API}/conversations/{conv}/mark-read", json={}, headers=cast.doctor.headers)
     read_push = [d for u, e, d in pushes(core) if e == "messages_read"]
-    assert read_push and read_push[-1]["messageIds"] == [msg["id"]]
+    assert read_push
+    assert read_push[-1]["messageIds"] == [msg["id"]]
     assert read_push[-1]["readBy"] == cast.doctor.id
     assert [u for u, e, _ in pushes(core) if e == "messages_read"] == [cast.patient.id]
     read = published(core)[-1]
-    assert read["eventType"] == "message.read" and read["messageIds"] == [msg["id"]]
-    assert read["readBy"] == cast.doctor.id and isinstance(read["readAt"], int)
+    assert read["eventType"] == "message.read"
+    assert read["messageIds"] == [msg["id"]]
+    assert read["readBy"] == cast.doctor.id
+    assert isinstance(read["readAt"], int)
 
     await client.delete(f"{API}/{msg['id']}", headers=cast.patient.headers)
     deleted_to = sorted(u for u, e, _ in pushes(core) if e == "message_deleted")
     assert deleted_to == sorted([cast.patient.id, cast.doctor.id])
     gone = published(core)[-1]
-    assert gone["eventType"] == "message.deleted" and gone["deletedBy"] == cast.patient.id
+    assert gone["eventType"] == "message.deleted"
+    assert gone["deletedBy"] == cast.patient.id
     # every event was confirmed, so nothing is left for the relay
     assert await core.store.count_pending_events() == 0
 

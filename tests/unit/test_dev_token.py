@@ -92,7 +92,8 @@ async def test_dev_token_makes_the_user_known_to_the_directory(
     assert r.status_code == 201, r.text
     assert r.json()["data"]["recipient"]["name"] == "Dr. Who"
     profile = await core.directory.get_profile(doctor["userId"])
-    assert profile is not None and profile.type == "doctor"
+    assert profile is not None
+    assert profile.type == "doctor"
 
 
 async def test_dev_token_keeps_a_given_user_id(web: httpx.AsyncClient) -> None:
@@ -112,7 +113,8 @@ async def test_dev_token_keeps_a_given_user_id(web: httpx.AsyncClient) -> None:
 )
 async def test_dev_token_refuses_bad_input(web: httpx.AsyncClient, body: dict[str, Any]) -> None:
     r = await web.post("/dev/token", json=body)
-    assert r.status_code == 400 and "message" in r.json()
+    assert r.status_code == 400
+    assert "message" in r.json()
 
 
 @pytest.mark.parametrize("environment", ["production", "test"])
@@ -144,13 +146,16 @@ async def test_core_refuses_when_tokens_are_not_hs256() -> None:
 
 async def test_page_is_served_at_root_and_api_404s_stay_json(web: httpx.AsyncClient) -> None:
     page = await web.get("/")
-    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
-    assert 'src="vendor/socket.io.min.js"' in page.text and 'src="app.js"' in page.text
+    assert page.status_code == 200
+    assert "text/html" in page.headers["content-type"]
+    assert 'src="vendor/socket.io.min.js"' in page.text
+    assert 'src="app.js"' in page.text
     for asset in ("app.js", "style.css", "vendor/socket.io.min.js"):
         assert (await web.get(f"/{asset}")).status_code == 200, asset
     for method in ("GET", "POST", "PUT", "DELETE"):
         r = await web.request(method, "/api/v1/messages/nope/nothing/here")
-        assert r.status_code == 404 and r.json() == {"message": "Not found"}, method
+        assert r.status_code == 404, method
+        assert r.json() == {"message": "Not found"}, method
 
 
 def test_make_run_lets_its_own_page_origin_in() -> None:

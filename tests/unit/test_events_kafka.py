@@ -184,7 +184,8 @@ async def test_publish_returns_after_every_record_is_acked() -> None:
     # The record's timestamp is the event's time, not the publish time.
     assert producer.sent[0][4] == int(AT.timestamp() * 1000)
     # Blocking producer calls never run on the event loop's thread.
-    assert producer.threads and all(n.startswith("kafka-publish") for n in producer.threads)
+    assert producer.threads
+    assert all(n.startswith("kafka-publish") for n in producer.threads)
     await publisher.close()
 
 
@@ -268,7 +269,8 @@ async def test_the_producer_is_built_lazily_and_retried_after_a_failed_bootstrap
     with pytest.raises(KafkaPublishError):
         await publisher.publish([sent_event()])
     await publisher.publish([sent_event()])
-    assert attempts == 2 and len(producer.sent) == 1
+    assert attempts == 2
+    assert len(producer.sent) == 1
 
 
 def test_kafka_is_not_imported_without_a_broker() -> None:

@@ -96,7 +96,8 @@ async def test_a_failing_or_slow_notification_service_never_fails_the_publish() 
         await asyncio.wait_for(
             publisher.publish([message_sent(a_message(), receiver_online=False)]), timeout=30
         )
-        assert len(inner.events) == 1 and sender.sent == []
+        assert len(inner.events) == 1
+        assert sender.sent == []
     assert sender.cancelled  # the silent service was given up on, not waited for
 
 
@@ -152,4 +153,5 @@ def test_the_notifier_is_wired_only_with_a_url() -> None:
         Settings(_env_file=None, kafka_broker="127.0.0.1:1", notification_service_url="http://n")  # type: ignore[call-arg]
     )
     # Breaker outside, so the relay can bypass it; notifications after Kafka confirmed.
-    assert isinstance(kafka, GuardedPublisher) and isinstance(kafka.inner, NotifyingPublisher)
+    assert isinstance(kafka, GuardedPublisher)
+    assert isinstance(kafka.inner, NotifyingPublisher)

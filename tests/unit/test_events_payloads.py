@@ -172,6 +172,7 @@ async def test_sending_to_an_online_receiver_publishes_sent_then_delivered() -> 
     # Then sent and delivered, and the access record of the push to the device (issue #15)
     sent, delivered, pushed = list(published.events)
     assert (pushed.event_type, pushed.payload["action"]) == ("audit.access", "message.delivered")
-    assert sent.event_type == "message.sent" and sent.payload["isReceiverOnline"] is True
+    assert sent.event_type == "message.sent"
+    assert sent.payload["isReceiverOnline"] is True
     assert delivered.event_type == "message.delivered"
     assert delivered.payload["messageId"] == sent.payload["messageId"]

@@ -64,7 +64,8 @@ async def test_a_thread_exports_as_a_valid_fhir_bundle_that_round_trips(
     by_id = {c.id: c for c in comms}
     assert [c.id for c in comms] == [t["text"], t["image"], t["gone"]]  # oldest first
     text, image, gone = by_id[t["text"]], by_id[t["image"]], by_id[t["gone"]]
-    assert text.status == "completed" and text.sent is not None
+    assert text.status == "completed"
+    assert text.sent is not None
     assert text.sender.reference == f"Patient/{cast.patient.id}"
     assert [p.reference for p in text.recipient] == [f"Practitioner/{cast.doctor.id}"]
     assert text.payload[0].contentString == "Bonjour docteur, j'ai de la fievre"
@@ -73,10 +74,12 @@ async def test_a_thread_exports_as_a_valid_fhir_bundle_that_round_trips(
     assert image.received is not None
     file = image.payload[0].contentAttachment
     assert (file.contentType, file.size, file.title) == ("image/png", 2048, SCAN)
-    assert file.url and file.url.startswith("http://127.0.0.1/")
+    assert file.url
+    assert file.url.startswith("http://127.0.0.1/")
     assert image.payload[1].contentString == "Votre radio"
     # The deleted message keeps its place, never its content
-    assert gone.status == "entered-in-error" and gone.payload is None
+    assert gone.status == "entered-in-error"
+    assert gone.payload is None
     assert "mauvais" not in r.text
     # Round trip: the validated model serialises back to the same document
     # (the model writes times with microseconds: compared as instants)
@@ -101,7 +104,8 @@ async def test_a_long_thread_pages_with_a_next_link(
         if not nxt:
             break
         url = nxt[0]
-    assert len(seen) == 3 and len(set(seen)) == 3
+    assert len(seen) == 3
+    assert len(set(seen)) == 3
 
 
 async def test_json_export_gives_the_services_own_message_shape(
@@ -112,11 +116,13 @@ async def test_json_export_gives_the_services_own_message_shape(
         f"{API}/conversations/{t['conv']}/export", params={"format": "json"},
         headers=cast.doctor.headers,
     )  # fmt: skip
-    assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("application/json")
     data = r.json()["data"]
     assert [m["id"] for m in data["messages"]] == [t["text"], t["image"], t["gone"]]
     assert data["messages"][1]["attachment"]["fileName"] == SCAN
-    assert data["messages"][2]["isDeleted"] is True and data["messages"][2]["content"] == ""
+    assert data["messages"][2]["isDeleted"] is True
+    assert data["messages"][2]["content"] == ""
     assert data["pagination"]["totalItems"] == 3
 
 
@@ -131,7 +137,8 @@ async def test_an_export_is_audited_with_its_ids_and_the_links_it_issued(
     new = list(reversed(after))[len(before) :]
     assert [e.action for e in new] == ["conversation.export", "attachment.link"]
     assert new[0].message_ids == [t["text"], t["image"], t["gone"]]
-    assert new[1].message_ids == [t["image"]] and new[0].actor_id == cast.doctor.id
+    assert new[1].message_ids == [t["image"]]
+    assert new[0].actor_id == cast.doctor.id
     assert SCAN not in repr(new)
 
 
@@ -142,7 +149,8 @@ async def test_only_participants_export(
     conv = await open_conversation(cast.patient, cast.doctor)
     await send(cast.patient, conv, "secret")
     r = await client.get(f"{API}/conversations/{conv}/export", headers=getattr(cast, who).headers)
-    assert r.status_code == 403 and set(r.json()) == {"message"}
+    assert r.status_code == 403
+    assert set(r.json()) == {"message"}
 
 
 async def test_an_unknown_format_is_refused(
@@ -152,4 +160,5 @@ async def test_an_unknown_format_is_refused(
     r = await client.get(
         f"{API}/conversations/{conv}/export", params={"format": "pdf"}, headers=cast.doctor.headers
     )
-    assert r.status_code == 400 and set(r.json()) == {"message"}
+    assert r.status_code == 400
+    assert set(r.json()) == {"message"}

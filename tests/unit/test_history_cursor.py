@@ -31,7 +31,8 @@ async def conversation_with(n: int) -> tuple[Core, Principal, str, list[str]]:
 
 def test_a_cursor_is_a_value() -> None:
     cursor = HistoryCursor(after_seq=3)
-    assert cursor == HistoryCursor(after_seq=3) and HistoryCursor() == HistoryCursor()
+    assert cursor == HistoryCursor(after_seq=3)
+    assert HistoryCursor() == HistoryCursor()
     with pytest.raises(dataclasses.FrozenInstanceError):
         cursor.after_seq = 4  # type: ignore[misc]
 

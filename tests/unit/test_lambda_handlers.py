@@ -98,9 +98,8 @@ def test_handlers_answer_like_the_local_app(people: Cast, make_event: Any) -> No
         conversations.handler,
         make_event("POST", f"{api}/conversations", p.token, {"recipientId": d.id}),
     )
-    assert status == 400 and body == {
-        "message": "recipientType is required ('patient' or 'doctor')"
-    }
+    assert status == 400
+    assert body == {"message": "recipientType is required ('patient' or 'doctor')"}
     payload = {"recipientId": d.id, "recipientType": "doctor"}
     status, body = invoke(
         conversations.handler, make_event("POST", f"{api}/conversations", p.token, payload)
@@ -116,12 +115,14 @@ def test_handlers_answer_like_the_local_app(people: Cast, make_event: Any) -> No
     status, sent = invoke(
         messages.handler, make_event("POST", send_path, d.token, {"content": "Bonjour"})
     )
-    assert status == 201 and sent["data"]["content"] == "Bonjour"
+    assert status == 201
+    assert sent["data"]["content"] == "Bonjour"
 
     # GET with a query string: the same page from both
     status, page = invoke(messages.handler, make_event("GET", send_path, p.token, query="limit=5"))
     expected = local.get(f"{send_path}?limit=5", headers=p.headers)
-    assert status == 200 and expected.status_code == 200
+    assert status == 200
+    assert expected.status_code == 200
     assert stable(page) == stable(expected.json())
 
     # PUT mark-read, GET unread-count, GET search, DELETE
@@ -130,11 +131,13 @@ def test_handlers_answer_like_the_local_app(people: Cast, make_event: Any) -> No
     )
     assert (status, body["message"]) == (200, "1 messages marked as read")
     status, body = invoke(messages.handler, make_event("GET", f"{api}/unread-count", p.token))
-    assert status == 200 and body["data"]["totalUnread"] == 0
+    assert status == 200
+    assert body["data"]["totalUnread"] == 0
     status, body = invoke(
         messages.handler, make_event("GET", f"{api}/search", p.token, query="query=bonjour")
     )
-    assert status == 200 and body["data"]["pagination"]["totalItems"] == 1
+    assert status == 200
+    assert body["data"]["pagination"]["totalItems"] == 1
     status, body = invoke(
         messages.handler, make_event("DELETE", f"{api}/{sent['data']['id']}", d.token)
     )
@@ -142,17 +145,21 @@ def test_handlers_answer_like_the_local_app(people: Cast, make_event: Any) -> No
 
     # presence function: health without a token, online status with one
     status, body = invoke(presence.handler, make_event("GET", "/health", None))
-    assert status == 200 and body["service"] == "Messaging Service"
+    assert status == 200
+    assert body["service"] == "Messaging Service"
     status, body = invoke(
         presence.handler, make_event("GET", f"{api}/users/{d.id}/online-status", p.token)
     )
-    assert status == 200 and body["data"] == {"userId": d.id, "isOnline": False}
+    assert status == 200
+    assert body["data"] == {"userId": d.id, "isOnline": False}
 
     # errors keep the {"message"} shape through Mangum too
     status, body = invoke(conversations.handler, make_event("GET", f"{api}/conversations", None))
-    assert status == 401 and list(body) == ["message"]
+    assert status == 401
+    assert list(body) == ["message"]
     status, body = invoke(
         messages.handler,
         make_event("GET", f"{api}/conversations/{conv}/messages", people.doctor2.token),
     )
-    assert status == 403 and list(body) == ["message"]
+    assert status == 403
+    assert list(body) == ["message"]

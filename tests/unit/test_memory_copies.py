@@ -26,11 +26,13 @@ def a_message() -> Message:
 def test_a_clone_is_equal_and_shares_nothing_mutable() -> None:
     original = a_message()
     copy = _clone(original)
-    assert copy == original and copy is not original
+    assert copy == original
+    assert copy is not original
     copy.search_tokens.append("changed")
     copy.metadata["nested"]["n"] = 2  # type: ignore[index]
     copy.metadata["tags"].append("y")  # type: ignore[index]
-    assert copy.attachment is not None and original.attachment is not None
+    assert copy.attachment is not None
+    assert original.attachment is not None
     copy.attachment.file_name = "other.pdf"
     copy.pending_events[0].payload["eventType"] = "changed"
     copy.pending_events.clear()
@@ -61,9 +63,13 @@ async def test_the_store_keeps_its_own_copy_of_what_it_is_given_and_returns() ->
     m.content = "changed by the caller after the insert"
     m.search_tokens.append("changed")
     got = await store.get_message(m.id)
-    assert got is not None and got.content == "scan.pdf" and got.search_tokens == ["scan", "pdf"]
+    assert got is not None
+    assert got.content == "scan.pdf"
+    assert got.search_tokens == ["scan", "pdf"]
     got.pending_events.clear()
     again = await store.get_message(m.id)
-    assert again is not None and len(again.pending_events) == 1
+    assert again is not None
+    assert len(again.pending_events) == 1
     last = LastMessage(m.id, "scan.pdf", m.sender_id, m.created_at, False, m.seq)
-    assert _clone(last) == last and _clone(last) is not last
+    assert _clone(last) == last
+    assert _clone(last) is not last

@@ -139,7 +139,8 @@ async def test_a_relay_killed_mid_batch_loses_nothing_and_repeats_with_the_same_
     recorder.fail_after = None
     assert await relay_pending(core, older_than_seconds=0, batch=3) == 10
     seen = [e.payload["messageId"] for e in recorder.events]
-    assert set(seen) == set(ids) and len(seen) == 14
+    assert set(seen) == set(ids)
+    assert len(seen) == 14
     by_id: dict[str, set[str]] = {}
     for e in recorder.events:
         by_id.setdefault(e.payload["messageId"], set()).add(e.event_id)
@@ -162,7 +163,8 @@ def test_the_breaker_opens_on_failure_and_half_opens_after_its_period() -> None:
     breaker = CircuitBreaker(5.0, clock=clock)
     assert breaker.allow()
     breaker.record_failure()
-    assert breaker.is_open and not breaker.allow()
+    assert breaker.is_open
+    assert not breaker.allow()
     clock.now += 4.9
     assert not breaker.allow()
     clock.now += 0.2
@@ -171,7 +173,8 @@ def test_the_breaker_opens_on_failure_and_half_opens_after_its_period() -> None:
     assert not breaker.allow()
     clock.now += 5.1
     breaker.record_success()
-    assert not breaker.is_open and breaker.allow()
+    assert not breaker.is_open
+    assert breaker.allow()
 
 
 def test_with_a_relay_in_process_the_breaker_waits_for_it_up_to_a_bound() -> None:
@@ -210,7 +213,8 @@ async def test_after_a_failure_requests_skip_the_broker_and_leave_events_to_the_
     assert not guard.breaker.is_open
     assert [e.payload["messageId"] for e in recorder.events] == first + more
     await send_many(core, 1)
-    assert len(recorder.events) == 5 and await core.store.count_pending_events() == 0
+    assert len(recorder.events) == 5
+    assert await core.store.count_pending_events() == 0
 
 
 async def test_a_failed_relay_keeps_the_circuit_open() -> None:

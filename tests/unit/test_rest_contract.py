@@ -23,7 +23,9 @@ def only_message(r: httpx.Response, status: int) -> str:
     """An error reply: the status, and exactly `{"message": <text>}`."""
     assert r.status_code == status, r.text
     body = r.json()
-    assert list(body) == ["message"] and isinstance(body["message"], str) and body["message"]
+    assert list(body) == ["message"]
+    assert isinstance(body["message"], str)
+    assert body["message"]
     return str(body["message"])
 
 
@@ -47,8 +49,10 @@ async def test_create_then_get_conversation_201_then_200_same_id_both_ways(
     assert data["recipient"]["id"] == cast.doctor.id
     assert data["recipient"]["type"] == "doctor"
     assert data["recipient"]["isOnline"] is False
-    assert data["lastMessage"] is None and data["unreadCount"] == 0
-    assert ISO_Z.match(data["createdAt"]) and ISO_Z.match(data["updatedAt"])
+    assert data["lastMessage"] is None
+    assert data["unreadCount"] == 0
+    assert ISO_Z.match(data["createdAt"])
+    assert ISO_Z.match(data["updatedAt"])
     # When the doctor opens it from the other side, Then it is the same one, with 200
     r2 = await client.post(
         f"{API}/conversations",
@@ -67,7 +71,8 @@ async def test_doctor_to_doctor_is_doctor_doctor(client: httpx.AsyncClient, cast
         json={"recipientId": cast.doctor2.id, "recipientType": "doctor"},
         headers=cast.doctor.headers,
     )
-    assert r.status_code == 201 and r.json()["data"]["conversationType"] == "doctor_doctor"
+    assert r.status_code == 201
+    assert r.json()["data"]["conversationType"] == "doctor_doctor"
 
 
 async def test_patient_cannot_open_a_conversation_with_a_patient(
@@ -211,7 +216,8 @@ async def test_list_conversations_limit_100_is_allowed(
     client: httpx.AsyncClient, cast: Any
 ) -> None:
     r = await client.get(f"{API}/conversations?limit=100", headers=cast.doctor.headers)
-    assert r.status_code == 200 and r.json()["pagination"]["itemsPerPage"] == 100
+    assert r.status_code == 200
+    assert r.json()["pagination"]["itemsPerPage"] == 100
 
 
 # -- REST send
@@ -231,11 +237,17 @@ async def test_send_text_shape_and_5000_character_limit(
     body = r.json()
     assert body["message"] == "Message sent successfully"
     m = body["data"]
-    assert m["senderId"] == cast.patient.id and m["senderName"] == "John Doe"
-    assert m["senderType"] == "patient" and m["receiverId"] == cast.doctor.id
-    assert m["messageType"] == "text" and len(m["content"]) == 5000
-    assert m["isRead"] is False and m["isDelivered"] is False and m["isDeleted"] is False
-    assert m["metadata"] == {"ref": "a"} and m["seq"] == 1
+    assert m["senderId"] == cast.patient.id
+    assert m["senderName"] == "John Doe"
+    assert m["senderType"] == "patient"
+    assert m["receiverId"] == cast.doctor.id
+    assert m["messageType"] == "text"
+    assert len(m["content"]) == 5000
+    assert m["isRead"] is False
+    assert m["isDelivered"] is False
+    assert m["isDeleted"] is False
+    assert m["metadata"] == {"ref": "a"}
+    assert m["seq"] == 1
     assert ISO_Z.match(m["createdAt"])
     r = await client.post(url, json={"content": "x" * 5001}, headers=cast.patient.headers)
     assert "5000" in only_message(r, 400)
@@ -350,7 +362,8 @@ async def test_history_newest_first_pages_and_cursors(
     url = f"{API}/conversations/{conv}/messages"
     h = cast.doctor.headers
     r = await client.get(f"{url}?page=1&limit=2", headers=h)
-    assert r.status_code == 200 and r.json()["message"] == "Messages retrieved successfully"
+    assert r.status_code == 200
+    assert r.json()["message"] == "Messages retrieved successfully"
     data = r.json()["data"]
     assert data["conversationId"] == conv
     assert [m["id"] for m in data["messages"]] == [ids[4], ids[3]]
@@ -396,7 +409,8 @@ async def test_viewing_history_delivers_waiting_messages(
     assert msg["isDelivered"] is False
     r = await client.get(f"{API}/conversations/{conv}/messages", headers=cast.doctor.headers)
     m = r.json()["data"]["messages"][0]
-    assert m["isDelivered"] is True and ISO_Z.match(m["deliveredAt"])
+    assert m["isDelivered"] is True
+    assert ISO_Z.match(m["deliveredAt"])
     receipts = [e for u, e, _ in core.notifier.emitted if u == cast.patient.id]  # type: ignore[attr-defined]
     assert "message_delivered" in receipts
 
@@ -413,7 +427,8 @@ async def test_mark_read_counts_only_unread_messages_addressed_to_the_reader(
     url = f"{API}/conversations/{conv}/mark-read"
     h = cast.doctor.headers
     r = await client.put(url, json={"messageIds": [to_doctor[0], to_doctor[1], own]}, headers=h)
-    assert r.status_code == 200 and r.json()["message"] == "2 messages marked as read"
+    assert r.status_code == 200
+    assert r.json()["message"] == "2 messages marked as read"
     r = await client.put(url, json={"messageIds": [to_doctor[0]]}, headers=h)
     assert r.json()["message"] == "0 messages marked as read"
     r = await client.get(f"{API}/unread-count", headers=h)
@@ -456,14 +471,18 @@ async def test_delete_is_sender_only_soft_and_idempotent(
     last = await send(cast.patient, conv, "médicament secret")
     only_message(await client.delete(f"{API}/{last['id']}", headers=cast.doctor.headers), 403)
     r = await client.delete(f"{API}/{last['id']}", headers=cast.patient.headers)
-    assert r.status_code == 200 and r.json() == {"message": "Message deleted successfully"}
+    assert r.status_code == 200
+    assert r.json() == {"message": "Message deleted successfully"}
     r = await client.delete(f"{API}/{last['id']}", headers=cast.patient.headers)
     assert r.status_code == 200
     # history keeps the place, never the content
     r = await client.get(f"{API}/conversations/{conv}/messages", headers=cast.doctor.headers)
     gone = r.json()["data"]["messages"][0]
-    assert gone["id"] == last["id"] and gone["isDeleted"] is True
-    assert gone["content"] == "" and "attachment" not in gone and ISO_Z.match(gone["deletedAt"])
+    assert gone["id"] == last["id"]
+    assert gone["isDeleted"] is True
+    assert gone["content"] == ""
+    assert "attachment" not in gone
+    assert ISO_Z.match(gone["deletedAt"])
     # the preview falls back to the previous message; unread drops; search forgets it
     r = await client.get(f"{API}/conversations", headers=cast.doctor.headers)
     conv_view = r.json()["data"][0]
@@ -499,9 +518,12 @@ async def test_search_accent_case_prefix_scope_and_shape(
         "Votre MÉDICAMENT est prêt",
     ]
     hit = data["messages"][0]
-    assert hit["id"] == newer["id"] and hit["conversationId"] == mine
-    assert hit["senderName"] == "Dr. Sarah Smith" and ISO_Z.match(hit["createdAt"])
-    assert data["pagination"]["totalItems"] == 2 and data["pagination"]["currentPage"] == 1
+    assert hit["id"] == newer["id"]
+    assert hit["conversationId"] == mine
+    assert hit["senderName"] == "Dr. Sarah Smith"
+    assert ISO_Z.match(hit["createdAt"])
+    assert data["pagination"]["totalItems"] == 2
+    assert data["pagination"]["currentPage"] == 1
     r = await client.get(f"{API}/search?query=medic", headers=h)  # last word as a prefix
     assert r.json()["data"]["pagination"]["totalItems"] == 2
     r = await client.get(f"{API}/search?query=medicament%20pret", headers=h)  # every word
@@ -518,7 +540,8 @@ async def test_search_query_is_text_not_a_pattern(
     conv = await open_conversation(cast.patient, cast.doctor)
     await send(cast.doctor, conv, "anything at all")
     r = await client.get(f"{API}/search", params={"query": query}, headers=cast.patient.headers)
-    assert r.status_code == 200 and r.json()["data"]["messages"] == []
+    assert r.status_code == 200
+    assert r.json()["data"]["messages"] == []
 
 
 @pytest.mark.parametrize("query", ["query=", "query=x&limit=51", "query=x&limit=0", "page=1"])
@@ -550,8 +573,10 @@ async def test_health_without_token(client: httpx.AsyncClient) -> None:
     r = await client.get("/health")
     assert r.status_code == 200
     body = r.json()
-    assert body["service"] == "Messaging Service" and body["status"] == "healthy"
-    assert ISO_Z.match(body["timestamp"]) and body["onlineUsers"] == 0
+    assert body["service"] == "Messaging Service"
+    assert body["status"] == "healthy"
+    assert ISO_Z.match(body["timestamp"])
+    assert body["onlineUsers"] == 0
 
 
 async def test_unknown_route_is_404_message(client: httpx.AsyncClient) -> None:

@@ -69,29 +69,36 @@ async def test_messages_past_retention_are_erased_with_their_files_and_recorded(
     conv, ids, key, _ = await a_thread(core)
     # Not yet: 29 days later nothing goes
     report = await retention.purge_once(core, now=utcnow() + timedelta(days=29))
-    assert report.expired == 0 and await core.store.get_message(ids[0]) is not None
+    assert report.expired == 0
+    assert await core.store.get_message(ids[0]) is not None
     # Past retention: rows and the file (every version) are gone
     report = await retention.purge_once(core, now=utcnow() + timedelta(days=31))
     assert (report.expired, report.files) == (2, 1)
     for mid in ids:
         assert await core.store.get_message(mid) is None
-    assert files(core).erased == [key] and key not in files(core).objects
+    assert files(core).erased == [key]
+    assert key not in files(core).objects
     # The conversation's preview no longer holds the erased text
     assert (await core.store.get_conversation(conv)).last_message is None  # type: ignore[union-attr]
     # Recorded: the access trail (ids, no content) and a Kafka event with ids only
     trail, _ = await core.store.audit_trail(conv, 0, 100)
     purge = [r for r in trail if r.action == "message.purge"]
-    assert len(purge) == 1 and purge[0].message_ids == ids and purge[0].reason == "retention"
+    assert len(purge) == 1
+    assert purge[0].message_ids == ids
+    assert purge[0].reason == "retention"
     [event] = purged_events(core)
-    assert event["messageIds"] == ids and event["conversationId"] == conv
-    assert SECRET not in repr(event) and "biopsie" not in repr(purge)
+    assert event["messageIds"] == ids
+    assert event["conversationId"] == conv
+    assert SECRET not in repr(event)
+    assert "biopsie" not in repr(purge)
 
 
 async def test_unset_retention_keeps_everything() -> None:
     core = await a_core()
     _, ids, _, _ = await a_thread(core)
     report = await retention.purge_once(core, now=utcnow() + timedelta(days=365 * 30))
-    assert report.expired == 0 and all([await core.store.get_message(m) for m in ids])
+    assert report.expired == 0
+    assert all([await core.store.get_message(m) for m in ids])
 
 
 async def test_a_held_conversation_is_untouched_until_the_hold_is_lifted() -> None:
@@ -107,7 +114,8 @@ async def test_a_held_conversation_is_untouched_until_the_hold_is_lifted() -> No
         assert await core.store.get_message(mid) is not None
     assert key in files(core).objects
     kept = await core.store.get_message(ids[0])
-    assert kept is not None and kept.content.startswith(SECRET)
+    assert kept is not None
+    assert kept.content.startswith(SECRET)
     # Each change is audited with the operator and the reason
     await retention.lift_legal_hold(core, OPERATOR, conv, "litige clos")
     trail, _ = await core.store.audit_trail(conv, 0, 100)
@@ -118,7 +126,8 @@ async def test_a_held_conversation_is_untouched_until_the_hold_is_lifted() -> No
     ]
     # Lifted: the next run purges it
     report = await retention.purge_once(core, now=utcnow() + timedelta(days=400))
-    assert report.expired == 3 and key not in files(core).objects
+    assert report.expired == 3
+    assert key not in files(core).objects
 
 
 async def test_a_hold_needs_a_reason_and_a_real_conversation_id() -> None:
@@ -139,14 +148,19 @@ async def test_soft_deleted_content_and_file_are_erased_after_the_delay_row_and_
     await messages.delete_message(core, patient, text_id)
     await messages.delete_message(core, patient, file_id)
     report = await retention.purge_once(core, now=utcnow() + timedelta(days=29))
-    assert report.content_erased == 0 and key in files(core).objects
+    assert report.content_erased == 0
+    assert key in files(core).objects
     report = await retention.purge_once(core, now=utcnow() + timedelta(days=31))
     assert (report.content_erased, report.files, report.expired) == (2, 1, 0)
     for mid in ids:
         row = await core.store.get_message(mid)
-        assert row is not None and row.is_deleted
-        assert row.content == "" and row.attachment is None and row.search_tokens == []
-    assert key not in files(core).objects and files(core).erased == [key]
+        assert row is not None
+        assert row.is_deleted
+        assert row.content == ""
+        assert row.attachment is None
+        assert row.search_tokens == []
+    assert key not in files(core).objects
+    assert files(core).erased == [key]
     trail, _ = await core.store.audit_trail(conv, 0, 100)
     assert [r.action for r in trail].count("message.delete") == 2  # the audit stays
     # Idempotent: a second run finds nothing and records nothing
@@ -193,7 +207,8 @@ async def test_a_purge_that_dies_mid_batch_resumes_and_finishes() -> None:
     assert len(remaining) == 3
     for mid in remaining:
         row = await core.store.get_message(mid)
-        assert row is not None and row.attachment is not None
+        assert row is not None
+        assert row.attachment is not None
     # When the next run comes, it finishes the job
     files(core).erase = real_erase  # type: ignore[method-assign]
     report = await retention.purge_once(core, now=later)
@@ -207,7 +222,8 @@ def test_no_route_can_set_a_hold() -> None:
     from functions.local_app import create_local_app
 
     paths = [getattr(r, "path", "") for r in create_local_app().routes]
-    assert paths and not [p for p in paths if "hold" in p or "purge" in p]
+    assert paths
+    assert not [p for p in paths if "hold" in p or "purge" in p]
 
 
 def test_the_scheduled_purge_lambda_reports_counts_only() -> None:

@@ -132,7 +132,8 @@ def test_the_documentdb_user_secret_becomes_a_tls_uri_and_a_plain_uri_stays() ->
     )  # fmt: skip
     uri = mongodb_uri_of(rotated, "esante-messaging")
     assert uri.startswith("mongodb://esante_app:p%40ss%2Fword@db.internal:27117/esante-messaging?")
-    assert "tls=true" in uri and "authSource=admin" in uri
+    assert "tls=true" in uri
+    assert "authSource=admin" in uri
     assert mongodb_uri_of(" mongodb://atlas.example/x ", "db") == "mongodb://atlas.example/x"
     with pytest.raises(ValueError, match="neither") as err:
         mongodb_uri_of('{"password": "s3cret-value"}', "db")
@@ -161,7 +162,8 @@ def test_the_store_verifies_the_database_certificate_against_the_ca_file() -> No
     bundle = certifi.where()  # any PEM file: the client is built, never connected
     with_ca = MongoStore.from_uri("mongodb://127.0.0.1:9/x", "x", tls_ca_file=bundle)
     options = with_ca._client.options
-    assert options._options["tlscafile"] == bundle and options.pool_options._ssl_context
+    assert options._options["tlscafile"] == bundle
+    assert options.pool_options._ssl_context
     without = MongoStore.from_uri("mongodb://127.0.0.1:9/x", "x")
     assert without._client.options.pool_options._ssl_context is None
 

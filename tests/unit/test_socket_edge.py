@@ -118,7 +118,9 @@ async def test_send_confirms_from_the_typed_result_and_ends_typing(core: Core, c
     ns.emit = emit  # type: ignore[method-assign]
     await ns.on_typing_start(SID, {"conversationId": conv})
     ack = await ns.on_send_message(SID, {"conversationId": conv, "content": "hi", "tempId": "t1"})
-    assert ack["ok"] is True and ack["duplicate"] is False and ack["seq"] == 1
+    assert ack["ok"] is True
+    assert ack["duplicate"] is False
+    assert ack["seq"] == 1
     assert emitted == [
         (
             "message_sent",
@@ -129,7 +131,8 @@ async def test_send_confirms_from_the_typed_result_and_ends_typing(core: Core, c
     again = await ns.on_send_message(SID, {"conversationId": conv, "content": "hi", "tempId": "t1"})
     assert (again["messageId"], again["duplicate"]) == (ack["messageId"], True)
     page = await ns.on_sync(SID, {"conversationId": conv.upper(), "afterSeq": 0})
-    assert page["conversationId"] == conv and page["hasMore"] is False
+    assert page["conversationId"] == conv
+    assert page["hasMore"] is False
     assert [m["id"] for m in page["messages"]] == [ack["messageId"]]
 
 
@@ -145,7 +148,8 @@ async def test_typing_with_a_wrong_receiver_is_refused_like_a_send(core: Core, c
     payload = {"conversationId": conv, "receiverId": cast.doctor2.id}
     typing = await ns.on_typing_start(SID, payload)
     sending = await ns.on_send_message(SID, {**payload, "content": "hi"})
-    assert typing["ok"] is False and sending["ok"] is False
+    assert typing["ok"] is False
+    assert sending["ok"] is False
     assert typing["message"] == sending["message"]
     assert typing["message"] == "receiverId is not the other participant of this conversation"
 
@@ -184,7 +188,8 @@ async def test_both_tiers_answer_health_from_one_core_function(
             sock = await socket_health.get("/health")
             assert rest.status_code == sock.status_code == 200
             a, b = rest.json(), sock.json()
-            assert a.pop("timestamp") and b.pop("timestamp")
+            assert a.pop("timestamp")
+            assert b.pop("timestamp")
             expected = "degraded" if broken else "healthy"
             assert (
                 a

@@ -67,7 +67,8 @@ def test_every_route_documents_its_success_reply_as_a_closed_named_schema() -> N
             # A named component a client generator turns into a type, every field listed.
             assert set(schema) == {"$ref"}, (route, code, schema)
             component = components[schema["$ref"].rsplit("/", 1)[-1]]
-            assert component["properties"] and component["additionalProperties"] is False
+            assert component["properties"]
+            assert component["additionalProperties"] is False
     # Create-or-get answers 201 or 200: both are documented, with the same shape.
     created = replies[("post", f"{API}/conversations")]
     assert set(created) == {"200", "201"}

@@ -3,7 +3,6 @@
 import pickle
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TypeVar
 
 from ..errors import DuplicateKey
 from ..models import (
@@ -16,13 +15,10 @@ from ..models import (
     UserProfile,
 )
 
-T = TypeVar("T")
-
-
 _IMMUTABLE = (str, int, float, datetime, type(None))
 
 
-def _clone(value: T) -> T:
+def _clone[T](value: T) -> T:
     """A deep copy, so callers never share state with the store (a database returns copies too).
 
     Field by field for our slotted records: pickle and `copy.deepcopy` both go through the
