@@ -2,7 +2,7 @@
 
 import asyncio
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from . import audit, events
@@ -237,15 +237,12 @@ async def history(
     page: Page,
     cursor: HistoryCursor = HistoryCursor(),
     *,
-    after_seq: int | None = None,
     budget: BudgetName = "history",
 ) -> JSON:
     """Newest first by page or before a message; oldest first after a message (catch-up).
 
     REST history and the socket `sync` share this path, each with its own budget."""
-    found = await history_page(
-        core, user, conversation_id, page, cursor, after_seq=after_seq, budget=budget
-    )
+    found = await history_page(core, user, conversation_id, page, cursor, budget=budget)
     return found.view()
 
 
@@ -253,9 +250,8 @@ async def catch_up(
     core: Core, user: Principal, conversation_id: object, after_seq: int, limit: int
 ) -> HistoryPage:
     """Socket `sync`: the messages after the last `seq` the client holds, oldest first."""
-    return await history_page(
-        core, user, conversation_id, Page(1, limit), after_seq=after_seq, budget="sync"
-    )
+    cursor = HistoryCursor(after_seq=after_seq)
+    return await history_page(core, user, conversation_id, Page(1, limit), cursor, budget="sync")
 
 
 async def history_page(
@@ -265,15 +261,11 @@ async def history_page(
     page: Page,
     cursor: HistoryCursor = HistoryCursor(),
     *,
-    after_seq: int | None = None,
     budget: BudgetName = "history",
 ) -> HistoryPage:
     """The page `history` shapes; typed for the socket tier."""
     await spend(core, user, budget)
     check_offset(core.settings, page)
-    if after_seq is not None:
-        # The socket's `sync` passes the sequence number alone (`catch_up`).
-        cursor = replace(cursor, after_seq=after_seq)
     conv = await conversation_for(core, user, conversation_id)
     before, after = cursor.before, cursor.after
     if before is not None and (after is not None or cursor.after_seq is not None):

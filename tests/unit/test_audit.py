@@ -87,7 +87,7 @@ async def test_search_sync_read_receipt_and_delete_each_leave_one_record(
     # The socket `sync` calls the same core function with its own budget and channel
     n = len(await trail(core, conv))
     audit.bind("socket", "sock-1")
-    await messages.history(core, doc.principal, conv, Page(1, 50), after_seq=0, budget="sync")
+    await messages.catch_up(core, doc.principal, conv, after_seq=0, limit=50)
     got = await new_after(n)
     assert actions(got) == ["sync.read"]
     assert got[0].channel == "socket"

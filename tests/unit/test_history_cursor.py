@@ -50,8 +50,9 @@ async def test_each_cursor_picks_its_page_and_order() -> None:
     assert [m["id"] for m in after["messages"]] == ids[2:]
     by_seq = await messages.history(core, reader, conv, page, HistoryCursor(after_seq=3))
     assert [m["seq"] for m in by_seq["messages"]] == [4]
-    # The socket's `sync` still passes the sequence number as a keyword: the same page.
-    assert await messages.history(core, reader, conv, page, after_seq=3) == by_seq
+    # The socket's `sync` (catch_up) gives the same messages, typed.
+    synced = await messages.catch_up(core, reader, conv, after_seq=3, limit=page.limit)
+    assert [m["seq"] for m in synced.messages] == [4]
 
 
 @pytest.mark.parametrize(
