@@ -136,21 +136,8 @@ async def test_a_recipient_type_that_contradicts_the_directory_is_400(
     assert await stored_conversations(core, cast.doctor.id) == 0
 
 
-class DownDirectory:
+class DownDirectory(CountingDirectory):
     """A user directory that cannot answer (the user service timing out)."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.lookups = 0
-
-    async def remember(self, profile: Any) -> None:
-        await self.inner.remember(profile)
-
-    async def get_profile(self, user_id: str) -> Any:
-        return await self.inner.get_profile(user_id)
-
-    async def get_profiles(self, user_ids: Any) -> Any:
-        return await self.inner.get_profiles(user_ids)
 
     async def lookup(self, user_id: str) -> Any:
         self.lookups += 1
