@@ -173,17 +173,26 @@ def test_a_conversation_through_every_route(deployed: Deployed) -> None:
     assert status == 403, body
 
 
-def test_upload_grant_then_presigned_upload_then_send_file(deployed: Deployed) -> None:
-    d, p, doc = deployed, deployed.patient, deployed.doctor
-    _, body = call(
+def open_conversation(d: Deployed, patient: Any, doctor: Any) -> str:
+    """The doctor calls once (recipients must be known to the directory), then the patient opens
+    the pair's conversation; its id."""
+    status, body = call(d, "conversations", "GET", f"{API}/conversations", doctor)
+    assert status == 200, body
+    status, body = call(
         d,
         "conversations",
         "POST",
         f"{API}/conversations",
-        p,
-        {"recipientId": doc.id, "recipientType": "doctor"},
+        patient,
+        {"recipientId": doctor.id, "recipientType": "doctor"},
     )
-    conv = body["data"]["conversationId"]
+    assert status in (200, 201), body
+    return str(body["data"]["conversationId"])
+
+
+def test_upload_grant_then_presigned_upload_then_send_file(deployed: Deployed) -> None:
+    d, p, doc = deployed, deployed.patient, deployed.doctor
+    conv = open_conversation(d, p, doc)
     grant_url = f"{API}/conversations/{conv}/attachments"
     ask = {"fileName": "report.pdf", "mimeType": "application/pdf", "fileSize": len(PDF)}
     status, body = call(d, "attachments", "POST", grant_url, p, ask)
@@ -217,15 +226,7 @@ def pending_events(d: Deployed) -> int:
 def test_the_relay_drains_the_outbox_to_kafka(deployed: Deployed) -> None:
     # Given a message sent while its function could not reach Kafka (see conftest)
     d, p, doc = deployed, deployed.patient, deployed.doctor
-    _, body = call(
-        d,
-        "conversations",
-        "POST",
-        f"{API}/conversations",
-        p,
-        {"recipientId": doc.id, "recipientType": "doctor"},
-    )
-    conv = body["data"]["conversationId"]
+    conv = open_conversation(d, p, doc)
     url = f"{API}/conversations/{conv}/messages"
     status, body = call(d, "messages", "POST", url, p, {"content": "queued while Kafka is away"})
     assert status == 201, body
