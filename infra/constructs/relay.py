@@ -9,35 +9,52 @@ from constructs import Construct
 from infra import constants as c
 
 
-class OutboxRelay(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, function: lambda_.IFunction) -> None:
+class ScheduledRun(Construct):
+    """A function run on a fixed rate, never retried: each run resumes what the last one left."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        function: lambda_.IFunction,
+        description: str,
+        every: Duration,
+        max_age: Duration,
+    ) -> None:
         super().__init__(scope, construct_id)
         self.rule = events.Rule(
             self,
             "Schedule",
-            description=f"{c.APP_NAME}: publish pending outbox events to Kafka",
-            schedule=events.Schedule.rate(Duration.minutes(c.RELAY_SCHEDULE_MINUTES)),
-            targets=[
-                # No retry: the next tick picks up the same pending rows anyway.
-                targets.LambdaFunction(
-                    function, retry_attempts=0, max_event_age=Duration.minutes(1)
-                )
-            ],
+            description=f"{c.APP_NAME}: {description}",
+            schedule=events.Schedule.rate(every),
+            targets=[targets.LambdaFunction(function, retry_attempts=0, max_event_age=max_age)],
         )
 
 
-class PurgeSchedule(Construct):
-    """Retention (issue #15): run the purge function once a day."""
+class OutboxRelay(ScheduledRun):
+    """Every minute: the next tick picks up the same pending rows anyway, so no retry."""
 
     def __init__(self, scope: Construct, construct_id: str, *, function: lambda_.IFunction) -> None:
-        super().__init__(scope, construct_id)
-        self.rule = events.Rule(
-            self,
-            "Schedule",
-            description=f"{c.APP_NAME}: purge messages past retention (legal holds skipped)",
-            schedule=events.Schedule.rate(Duration.hours(c.PURGE_SCHEDULE_HOURS)),
-            targets=[
-                # A failed run is resumed by the next one (batched, idempotent): no retry storm.
-                targets.LambdaFunction(function, retry_attempts=0, max_event_age=Duration.hours(1))
-            ],
+        super().__init__(
+            scope,
+            construct_id,
+            function=function,
+            description="publish pending outbox events to Kafka",
+            every=Duration.minutes(c.RELAY_SCHEDULE_MINUTES),
+            max_age=Duration.minutes(1),
+        )
+
+
+class PurgeSchedule(ScheduledRun):
+    """Retention (issue #15): daily; a failed run is resumed by the next (batched, idempotent)."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, function: lambda_.IFunction) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            function=function,
+            description="purge messages past retention (legal holds skipped)",
+            every=Duration.hours(c.PURGE_SCHEDULE_HOURS),
+            max_age=Duration.hours(1),
         )
