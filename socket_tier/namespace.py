@@ -1,19 +1,17 @@
 """Socket.IO event handlers: parse, authorize, one core call, shape the reply.
 
-Every failure of an event is mapped in ONE place (`socket_event`): the client gets an `error`
+Every failure of an event is mapped in ONE place (`socket_event.py`): the client gets an `error`
 event `{event, message}` and, when it passed an acknowledgement callback, `{ok: false, message}`.
-Successes acknowledge `{ok: true, ...}` besides the events of the original contract.
+Successes acknowledge `{ok: true, ...}` besides the events of the original contract. Events of
+later features live in mixins next to this module (one per feature), added to the bases below.
 """
 
 from __future__ import annotations
 
-import functools
-import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import socketio
-from messaging_core import audit, messages, presence
+from messaging_core import messages, presence
 from messaging_core.auth import bearer_token
 from messaging_core.budgets import spend
 from messaging_core.errors import DomainError, Unauthorized
@@ -28,40 +26,7 @@ from messaging_core.models import Principal
 from messaging_core.revocation import authenticate
 
 from .context import SocketContext
-
-logger = logging.getLogger(__name__)
-
-Reply = dict[str, Any]
-Handler = Callable[["MessagingNamespace", str, Principal, Any], Awaitable[Reply]]
-SocketHandler = Callable[..., Awaitable[Reply]]
-
-INTERNAL_ERROR = "Something went wrong on our side; try again"
-
-
-def socket_event(name: str) -> Callable[[Handler], SocketHandler]:
-    """Run a handler for an authenticated socket and map its outcome to `error`/ack once."""
-
-    def wrap(fn: Handler) -> SocketHandler:
-        @functools.wraps(fn)
-        async def handler(self: MessagingNamespace, sid: str, *args: Any) -> Reply:
-            audit.bind("socket")  # the access records of this event (sync, mark-read...)
-            try:
-                reply = await fn(self, sid, self.ctx.user_of(sid), args[0] if args else None)
-            except DomainError as exc:
-                return await self._fail(sid, name, exc.message)
-            except Exception as exc:  # never the stack or the payload: they may hold content
-                logger.error(
-                    "socket event %s failed: %s",
-                    name,
-                    type(exc).__name__,
-                    extra={"socket_event": name, "error": type(exc).__name__},
-                )
-                return await self._fail(sid, name, INTERNAL_ERROR)
-            return {"ok": True, **reply}
-
-        return handler
-
-    return wrap
+from .socket_event import Reply, socket_event
 
 
 def token_from(auth: Any, environ: dict[str, Any]) -> str:
