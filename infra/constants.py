@@ -89,7 +89,14 @@ FN_ATTACHMENTS: Final = "attachments"
 FN_PRESENCE: Final = "presence"
 FN_RELAY: Final = "relay"
 FN_PURGE: Final = "purge"  # retention (issue #15), scheduled daily
-API_FUNCTIONS: Final = (FN_CONVERSATIONS, FN_MESSAGES, FN_ATTACHMENTS, FN_PRESENCE)
+FN_MESSAGE_ACTIONS: Final = "message_actions"  # edits and reactions (issue #16 part A)
+API_FUNCTIONS: Final = (
+    FN_CONVERSATIONS,
+    FN_MESSAGES,
+    FN_ATTACHMENTS,
+    FN_PRESENCE,
+    FN_MESSAGE_ACTIONS,  # issue #16 part A
+)
 ALL_FUNCTIONS: Final = (*API_FUNCTIONS, FN_RELAY, FN_PURGE)
 
 
@@ -114,6 +121,11 @@ ROUTES: Final = (
     ("POST", f"{API_PREFIX}/conversations/{{conversationId}}/attachments", FN_ATTACHMENTS),
     ("POST", f"{API_PREFIX}/conversations/{{conversationId}}/send-file", FN_ATTACHMENTS),
     ("GET", f"{API_PREFIX}/users/{{userId}}/online-status", FN_PRESENCE),
+    # -- issue #16 part A: edits and reactions
+    ("PUT", f"{API_PREFIX}/{{messageId}}", FN_MESSAGE_ACTIONS),
+    ("GET", f"{API_PREFIX}/{{messageId}}/versions", FN_MESSAGE_ACTIONS),
+    ("POST", f"{API_PREFIX}/{{messageId}}/reactions", FN_MESSAGE_ACTIONS),
+    ("DELETE", f"{API_PREFIX}/{{messageId}}/reactions/{{emoji}}", FN_MESSAGE_ACTIONS),
 )
 HEALTH_ROUTE: Final = ("GET", "/health", FN_PRESENCE)  # public: no token
 

@@ -41,6 +41,15 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorReply, "description": _WHY[code]} for code in (*codes, 500)}
 
 
+def _action_errors() -> dict[int | str, dict[str, Any]]:
+    """Edits and reactions (issue #16): their 409 is a lost race, not an upload."""
+    race = "The message changed meanwhile (another edit or reaction won): retry"
+    return {
+        **_errors(400, 401, 403, 404, 409, 429, 503),
+        409: {"model": ErrorReply, "description": race},
+    }
+
+
 # The one table of documented errors, by route (function name). Keep it in step with the core:
 # tests/unit/test_api_docs.py pins it, tests/unit/test_rest_contract.py proves the codes.
 RESPONSES: dict[str, dict[int | str, dict[str, Any]]] = {
@@ -58,6 +67,11 @@ RESPONSES: dict[str, dict[int | str, dict[str, Any]]] = {
     "health": _errors(),
     "access_log": _errors(400, 401, 403, 404, 429, 503),
     "export_conversation": _errors(400, 401, 403, 404, 429, 503),
+    # -- issue #16 part A
+    "edit_message": _action_errors(),
+    "message_versions": _errors(400, 401, 403, 404, 429, 503),
+    "add_reaction": _action_errors(),
+    "remove_reaction": _action_errors(),
 }
 
 

@@ -19,10 +19,12 @@ from messaging_core.replies import (
     MessageView,
     OnlineStatusView,
     Pagination,
+    ReactionsView,
     ReadReceiptView,
     SearchView,
     UnreadView,
     UploadView,
+    VersionsView,
 )
 from pydantic import with_config
 
@@ -117,3 +119,18 @@ class ExportReply(Reply):
     """The conversation exported as JSON (`format=json`; `fhir` answers a FHIR R4 Bundle)."""
 
     data: ExportView
+
+
+# -- issue #16 part A: edits and reactions
+@with_config(STRICT)
+class VersionsReply(Reply):
+    """Every text of a message, oldest first."""
+
+    data: VersionsView
+
+
+@with_config(STRICT)
+class ReactionsReply(Reply):
+    """A message's reactions after the change."""
+
+    data: ReactionsView

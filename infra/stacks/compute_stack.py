@@ -207,6 +207,8 @@ class ComputeStack(Stack):
             c.FN_PURGE: self._function(
                 c.FN_PURGE, kafka=True, timeout_seconds=c.PURGE_TIMEOUT_SECONDS
             ),
+            # Edits and reactions (issue #16 part A): text only, so no file is read or signed.
+            c.FN_MESSAGE_ACTIONS: self._function(c.FN_MESSAGE_ACTIONS, redis=True, kafka=True),
         }
         for name in c.API_FUNCTIONS:
             # Every route re-checks the token in the function, not only at the edge.

@@ -29,6 +29,9 @@ BudgetName = Literal[
     "unread",
     "online_status",
     "delete",
+    # -- issue #16 part A
+    "edit",
+    "reaction",
 ]
 
 
@@ -74,6 +77,9 @@ def budget_table(settings: Settings) -> dict[BudgetName, Budget]:
         "unread": _budget(s.rate_limit_unread, "unread count requests"),
         "online_status": _budget(s.rate_limit_online_status, "online status requests"),
         "delete": _budget(s.rate_limit_delete, "deletions"),
+        # -- issue #16 part A
+        "edit": _budget(s.rate_limit_edit, "edits"),
+        "reaction": _budget(s.rate_limit_reaction, "reactions"),
     }
 
 

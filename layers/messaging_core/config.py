@@ -128,6 +128,12 @@ class Settings(BaseSettings):
     # Files through API Gateway + Lambda: 6 MB invoke payload, and base64 adds a third.
     multipart_max_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
 
+    # -- issue #16 part A: a sender may correct a text this long after sending it (the earlier
+    # text is kept); edits and reactions have budgets of their own, like every other action.
+    edit_window_minutes: int = Field(default=15, gt=0, le=24 * 60)
+    rate_limit_edit: str = Field(default="30/60", pattern=BUDGET_PATTERN)
+    rate_limit_reaction: str = Field(default="60/60", pattern=BUDGET_PATTERN)
+
     @model_validator(mode="after")
     def _refuse_dev_defaults_in_production(self) -> "Settings":
         if self.environment != "development":

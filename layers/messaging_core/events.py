@@ -75,3 +75,43 @@ def message_deleted(message: Message, by: str, at: datetime) -> PendingEvent:
         deletedBy=by,
         deletedAt=epoch_ms(at),
     )
+
+
+# -- issue #16 part A: edits and reactions (ids and times, never the text)
+MESSAGE_EDITED = "message.edited"
+MESSAGE_REACTION = "message.reaction"
+ACTION_EVENT_TYPES = (MESSAGE_EDITED, MESSAGE_REACTION)
+
+
+def message_edited(message: Message, by: str, version: int, at: datetime) -> PendingEvent:
+    """`version`: how many texts the message has held, the current one included (2 after one
+    edit), so a consumer can order edits and drop a duplicate."""
+    return _event(
+        MESSAGE_EDITED,
+        message.conversation_id,
+        at,
+        messageId=message.id,
+        conversationId=message.conversation_id,
+        senderId=message.sender_id,
+        editedBy=by,
+        version=version,
+        createdAt=epoch_ms(message.created_at),
+        editedAt=epoch_ms(at),
+    )
+
+
+def message_reaction(
+    message: Message, user_id: str, emoji: str, action: str, at: datetime
+) -> PendingEvent:
+    """`action` is "added" or "removed"."""
+    return _event(
+        MESSAGE_REACTION,
+        message.conversation_id,
+        at,
+        messageId=message.id,
+        conversationId=message.conversation_id,
+        userId=user_id,
+        emoji=emoji,
+        action=action,
+        reactedAt=epoch_ms(at),
+    )

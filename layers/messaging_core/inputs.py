@@ -129,3 +129,20 @@ def check_offset(settings: Settings, page: Page, hint: str = CURSOR_HINT) -> Non
     row before it, on each request. History's `before`/`after` cursors reach any depth."""
     if page.page * page.limit > settings.max_page_offset:
         raise Invalid(f"page x limit must be at most {settings.max_page_offset}: {hint}")
+
+
+# -- issue #16 part A: edits and reactions (REST bodies and socket payloads)
+class EditMessageIn(InputModel):
+    content: StrictStr
+
+
+class SocketEditMessageIn(EditMessageIn):
+    messageId: ClientId
+
+
+class ReactionIn(InputModel):
+    emoji: StrictStr  # checked by reactions.check_emoji (one grapheme, emoji only)
+
+
+class SocketReactionIn(ReactionIn):
+    messageId: ClientId

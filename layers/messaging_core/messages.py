@@ -24,7 +24,7 @@ from .models import (
     PendingEvent,
     Principal,
 )
-from .text import index_tokens
+from .text import clean_text, index_tokens
 from .views import JSON, message_view, message_views, pagination
 
 logger = logging.getLogger(__name__)
@@ -98,12 +98,7 @@ async def send_text(
     """Send a text message: the one path for the socket `send_message` and the REST send."""
     if data.messageType != "text":
         raise Invalid("messageType must be 'text' here; files go through send-file")
-    content = data.content.strip()
-    if not content:
-        raise Invalid("content must not be empty")
-    limit = core.settings.max_message_length
-    if len(content) > limit:
-        raise Invalid(f"content must be at most {limit} characters")
+    content = clean_text(core.settings, data.content)
     conv = await conversation_for(core, user, conversation_id)
     return await store_message(
         core,

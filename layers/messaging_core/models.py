@@ -119,6 +119,10 @@ class Message:
     deleted_by: str | None = None
     search_tokens: list[str] = field(default_factory=list)
     pending_events: list[PendingEvent] = field(default_factory=list)
+    # -- issue #16 part A: edits keep every earlier text; reactions (see edits.py, reactions.py)
+    versions: list["MessageVersion"] = field(default_factory=list)  # earlier texts, oldest first
+    reactions: list["Reaction"] = field(default_factory=list)
+    reaction_rev: int = 0  # bumped by each reaction change: the store's compare-and-set
 
     @property
     def client_key(self) -> str:
@@ -177,3 +181,20 @@ class AuditRecord:
     request_id: str | None
     outcome: str
     reason: str | None = None  # operator actions (legal hold) say why
+
+
+# -- issue #16 part A: message edits (versions kept) and reactions
+@dataclass(frozen=True, slots=True)
+class MessageVersion:
+    """A text the message held before an edit, and since when it held it."""
+
+    content: str
+    since: datetime  # createdAt for the original text, else the edit that wrote it
+
+
+@dataclass(slots=True)
+class Reaction:
+    """One emoji on a message and who put it there, in the order they did."""
+
+    emoji: str
+    user_ids: list[str]

@@ -10,7 +10,9 @@ from .models import (
     ConversationType,
     LastMessage,
     Message,
+    MessageVersion,
     PendingEvent,
+    Reaction,
     Upload,
     UserProfile,
 )
@@ -134,12 +136,37 @@ class UserRepository(Protocol):
     async def get_user(self, user_id: str) -> UserProfile | None: ...
 
 
+# -- issue #16 part A: edits and reactions, each a compare-and-set on the message
+class MessageActionRepository(Protocol):
+    async def edit_message(
+        self,
+        message_id: str,
+        expected_versions: int,
+        content: str,
+        search_tokens: Sequence[str],
+        at: datetime,
+        previous: MessageVersion,
+        event: PendingEvent,
+    ) -> bool:
+        """Replace the text, keeping `previous` in `versions`; False when the message is deleted
+        or no longer holds `expected_versions` earlier texts (another edit won)."""
+
+    async def edit_last_message(self, conversation_id: str, message_id: str, content: str) -> None:
+        """The conversation's preview follows an edit, if it still shows that message."""
+
+    async def set_reactions(
+        self, message_id: str, expected_rev: int, reactions: Sequence[Reaction], event: PendingEvent
+    ) -> bool:
+        """Store the new reaction list; False when deleted or `reaction_rev` moved meanwhile."""
+
+
 class Store(
     ConversationRepository,
     MessageRepository,
     UserRepository,
     AuditRepository,
     RetentionRepository,
+    MessageActionRepository,  # issue #16 part A
     Protocol,
 ):
     async def ensure_indexes(self) -> None: ...

@@ -126,7 +126,9 @@ class MessageView(TypedDict):
     createdAt: MaybeTimestamp
     updatedAt: MaybeTimestamp
     isEdited: bool
+    editedAt: MaybeTimestamp  # issue #16
     isDeleted: bool
+    reactions: list["ReactionView"]  # issue #16
     tempId: NotRequired[str]
     deletedAt: NotRequired[MaybeTimestamp]
     metadata: NotRequired[dict[str, Any]]
@@ -259,3 +261,37 @@ class ExportView(TypedDict):
     conversationId: str
     messages: list[MessageView]
     pagination: Pagination
+
+
+# -- issue #16 part A: edits (versions kept) and reactions
+@with_config(STRICT)
+class ReactionView(TypedDict):
+    """One emoji on a message and who put it there."""
+
+    emoji: str
+    userIds: list[str]
+
+
+@with_config(STRICT)
+class VersionView(TypedDict):
+    """One text the message held: the original first (`editedAt` is then its createdAt)."""
+
+    content: str
+    editedAt: MaybeTimestamp
+
+
+@with_config(STRICT)
+class VersionsView(TypedDict):
+    """Every text of a message, oldest first; the last one is the current text."""
+
+    messageId: str
+    versions: list[VersionView]
+
+
+@with_config(STRICT)
+class ReactionsView(TypedDict):
+    """A message's reactions after the change."""
+
+    messageId: str
+    conversationId: str
+    reactions: list[ReactionView]

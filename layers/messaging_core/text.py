@@ -3,6 +3,9 @@
 import re
 import unicodedata
 
+from .config import Settings
+from .errors import Invalid
+
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 MAX_TOKENS_PER_MESSAGE = 500
 
@@ -28,3 +31,17 @@ def index_tokens(text: str) -> list[str]:
         if len(seen) >= MAX_TOKENS_PER_MESSAGE:
             break
     return list(seen)
+
+
+def clean_text(settings: Settings, content: str) -> str:
+    """A message's text as stored: trimmed, not empty, at most MAX_MESSAGE_LENGTH characters.
+
+    One rule for sending and editing (issue #16): an edit cannot store what a send would refuse.
+    """
+    text = content.strip()
+    if not text:
+        raise Invalid("content must not be empty")
+    limit = settings.max_message_length
+    if len(text) > limit:
+        raise Invalid(f"content must be at most {limit} characters")
+    return text

@@ -5,7 +5,7 @@ from typing import Any
 
 from .clock import iso
 from .core import Core
-from .models import Conversation, Message, UserProfile
+from .models import Conversation, Message, Reaction, UserProfile
 
 JSON = dict[str, Any]
 
@@ -81,7 +81,10 @@ async def message_view(core: Core, m: Message, sender: UserProfile | None) -> JS
         "createdAt": iso(m.created_at),
         "updatedAt": iso(m.updated_at),
         "isEdited": m.is_edited,
+        "editedAt": iso(m.edited_at),  # issue #16: null until the first edit
         "isDeleted": m.is_deleted,
+        # issue #16: a deleted message keeps none of what was said about it either
+        "reactions": [] if m.is_deleted else reactions_view(m.reactions),
     }
     if m.temp_id:
         view["tempId"] = m.temp_id
@@ -105,3 +108,9 @@ async def message_view(core: Core, m: Message, sender: UserProfile | None) -> JS
 async def message_views(core: Core, messages: list[Message]) -> list[JSON]:
     senders = await core.directory.get_profiles([m.sender_id for m in messages])
     return [await message_view(core, m, senders.get(m.sender_id)) for m in messages]
+
+
+# -- issue #16 part A
+def reactions_view(reactions: list[Reaction]) -> list[JSON]:
+    """`[{emoji, userIds}]`, each emoji in the order it was first put on the message."""
+    return [{"emoji": r.emoji, "userIds": list(r.user_ids)} for r in reactions]

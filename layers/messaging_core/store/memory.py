@@ -11,7 +11,9 @@ from ..models import (
     ConversationType,
     LastMessage,
     Message,
+    MessageVersion,
     PendingEvent,
+    Reaction,
     UserProfile,
 )
 
@@ -397,6 +399,7 @@ class MemoryStore:
             if m is None or mid in self._content_erased:
                 continue
             m.content, m.attachment, m.metadata, m.search_tokens = "", None, None, []
+            m.versions = []  # the earlier texts of an edited message go with it (issue #16)
             self._content_erased.add(mid)
             erased += 1
         return erased
@@ -414,6 +417,42 @@ class MemoryStore:
     async def get_user(self, user_id: str) -> UserProfile | None:
         user = self._users.get(user_id)
         return _clone(user) if user else None
+
+    # -- issue #16 part A: edits and reactions
+    async def edit_message(
+        self,
+        message_id: str,
+        expected_versions: int,
+        content: str,
+        search_tokens: Sequence[str],
+        at: datetime,
+        previous: MessageVersion,
+        event: PendingEvent,
+    ) -> bool:
+        m = self._messages.get(message_id)
+        if m is None or m.is_deleted or len(m.versions) != expected_versions:
+            return False
+        m.versions.append(previous)
+        m.content, m.search_tokens = content, list(search_tokens)
+        m.is_edited, m.edited_at, m.updated_at = True, at, at
+        self._hold(m, event)
+        return True
+
+    async def edit_last_message(self, conversation_id: str, message_id: str, content: str) -> None:
+        last = self._conversations[conversation_id].last_message
+        if last is not None and last.message_id == message_id:
+            last.content = content
+
+    async def set_reactions(
+        self, message_id: str, expected_rev: int, reactions: Sequence[Reaction], event: PendingEvent
+    ) -> bool:
+        m = self._messages.get(message_id)
+        if m is None or m.is_deleted or m.reaction_rev != expected_rev:
+            return False
+        m.reactions = [_clone(r) for r in reactions]
+        m.reaction_rev += 1
+        self._hold(m, event)
+        return True
 
 
 def _conversation_order(c: Conversation) -> tuple[datetime, str]:

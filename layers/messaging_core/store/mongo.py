@@ -26,7 +26,9 @@ from ..models import (
     ConversationType,
     LastMessage,
     Message,
+    MessageVersion,
     PendingEvent,
+    Reaction,
     UserProfile,
 )
 
@@ -587,6 +589,7 @@ class MongoStore:
                     "attachment": None,
                     "metadata": None,
                     "searchTokens": [],
+                    "versions": [],  # an edited message's earlier texts go too (issue #16)
                     "contentErasedAt": at,
                 }
             },
@@ -633,6 +636,83 @@ class MongoStore:
             profile_photo=doc.get("profilePhoto"),
             specialty=doc.get("specialty"),
         )
+
+    # -- issue #16 part A: edits and reactions, each one conditional update (compare-and-set)
+    async def edit_message(
+        self,
+        message_id: str,
+        expected_versions: int,
+        content: str,
+        search_tokens: Sequence[str],
+        at: datetime,
+        previous: MessageVersion,
+        event: PendingEvent,
+    ) -> bool:
+        result = await self._messages.update_one(
+            {
+                "_id": _oid(message_id),
+                "isDeleted": False,
+                "editCount": _counter(expected_versions),
+            },
+            {
+                "$set": {
+                    "content": content,
+                    "searchTokens": list(search_tokens),
+                    "isEdited": True,
+                    "editedAt": at,
+                    "updatedAt": at,
+                    "editCount": expected_versions + 1,
+                },
+                "$push": {
+                    "versions": _version_doc(previous),
+                    "pendingEvents": _event_doc(event),
+                },
+            },
+        )
+        return result.modified_count == 1
+
+    async def edit_last_message(self, conversation_id: str, message_id: str, content: str) -> None:
+        await self._conversations.update_one(
+            {"_id": _oid(conversation_id), "lastMessage.messageId": message_id},
+            {"$set": {"lastMessage.content": content}},
+        )
+
+    async def set_reactions(
+        self, message_id: str, expected_rev: int, reactions: Sequence[Reaction], event: PendingEvent
+    ) -> bool:
+        result = await self._messages.update_one(
+            {"_id": _oid(message_id), "isDeleted": False, "reactionRev": _counter(expected_rev)},
+            {
+                "$set": {
+                    "reactions": [_reaction_doc(r) for r in reactions],
+                    "reactionRev": expected_rev + 1,
+                },
+                "$push": {"pendingEvents": _event_doc(event)},
+            },
+        )
+        return result.modified_count == 1
+
+
+# -- issue #16 part A: documents of versions and reactions
+def _counter(expected: int) -> Any:
+    # Messages stored before issue #16 have no counter: for them, missing means 0.
+    return expected if expected else {"$in": [None, 0]}
+
+
+def _version_doc(v: MessageVersion) -> Doc:
+    return {"content": v.content, "since": v.since}
+
+
+def _version(d: Doc) -> MessageVersion:
+    return MessageVersion(content=d.get("content") or "", since=d["since"])
+
+
+def _reaction_doc(r: Reaction) -> Doc:
+    return {"emoji": r.emoji, "userIds": [_oid(u) for u in r.user_ids]}
+
+
+def _reaction(d: Doc) -> Reaction:
+    return Reaction(emoji=d["emoji"], user_ids=[_hex(u) for u in d.get("userIds") or []])
 
 
 # -- mapping between documents and domain records
@@ -746,6 +826,11 @@ def _message_doc(m: Message) -> Doc:
         "clientKey": m.client_key,
         "searchTokens": m.search_tokens,
         "pendingEvents": [_event_doc(e) for e in m.pending_events],
+        # issue #16 part A
+        "versions": [_version_doc(v) for v in m.versions],
+        "editCount": len(m.versions),
+        "reactions": [_reaction_doc(r) for r in m.reactions],
+        "reactionRev": m.reaction_rev,
     }
 
 
@@ -784,6 +869,10 @@ def _message(d: Doc) -> Message:
         deleted_by=_hex(d["deletedBy"]) if d.get("deletedBy") else None,
         search_tokens=list(d.get("searchTokens") or []),
         pending_events=[_event(e) for e in d.get("pendingEvents") or []],
+        # issue #16 part A
+        versions=[_version(v) for v in d.get("versions") or []],
+        reactions=[_reaction(r) for r in d.get("reactions") or []],
+        reaction_rev=int(d.get("reactionRev") or 0),
     )
 
 
