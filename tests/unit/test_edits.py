@@ -10,8 +10,8 @@ import httpx
 import pytest
 from messaging_core import edits
 from messaging_core.clock import utcnow
-from messaging_core.conversations import open_conversation as open_conv
 from messaging_core.container import build_core
+from messaging_core.conversations import open_conversation as open_conv
 from messaging_core.core import Core
 from messaging_core.errors import RateLimited
 from messaging_core.ids import new_id
@@ -19,6 +19,7 @@ from messaging_core.models import Attachment, Message
 from messaging_core.store.memory import MemoryStore
 
 from tests.conftest import Cast, make_settings, sign_in
+from tests.unit.interleaving import Interleaving
 
 API = "/api/v1/messages"
 
@@ -37,7 +38,7 @@ async def edit(client: httpx.AsyncClient, user: Any, message_id: str, content: A
 
 
 async def test_a_new_message_says_it_was_never_edited_and_has_no_reactions(
-    client: httpx.AsyncClient, cast: Cast, open_conversation: Any, send: Any
+    cast: Cast, open_conversation: Any, send: Any
 ) -> None:
     conv = await open_conversation(cast.patient, cast.doctor)
     msg = await send(cast.patient, conv, "Bonjour")
@@ -47,7 +48,7 @@ async def test_a_new_message_says_it_was_never_edited_and_has_no_reactions(
 
 
 async def test_the_sender_edits_and_the_earlier_text_is_kept_as_a_version(
-    client: httpx.AsyncClient, core: Core, cast: Cast, open_conversation: Any, send: Any
+    client: httpx.AsyncClient, cast: Cast, open_conversation: Any, send: Any
 ) -> None:
     conv = await open_conversation(cast.patient, cast.doctor)
     msg = await send(cast.patient, conv, "J'ai pris 2 comprimés")
@@ -193,6 +194,7 @@ async def test_two_edits_at_once_both_keep_their_text(
     conv = await open_conversation(cast.patient, cast.doctor)
     msg = await send(cast.patient, conv, "v1")
     me = cast.patient.principal
+    core.store = Interleaving(core.store)
     await asyncio.gather(
         edits.edit_message(core, me, msg["id"], "v2a"),
         edits.edit_message(core, me, msg["id"], "v2b"),

@@ -13,6 +13,7 @@ from messaging_core.core import Core
 from messaging_core.errors import Invalid
 
 from tests.conftest import Cast
+from tests.unit.interleaving import Interleaving
 
 API = "/api/v1/messages"
 GOOD = ["👍", "❤️", "👍🏽", "👨‍👩‍👧", "🇫🇷", "1️⃣", "🏴󠁧󠁢󠁳󠁣󠁴󠁿"]
@@ -67,7 +68,7 @@ def test_text_markup_and_several_graphemes_are_refused(emoji: str) -> None:
 
 
 async def test_participants_react_and_the_message_view_shows_who(
-    client: httpx.AsyncClient, core: Core, cast: Cast, open_conversation: Any, send: Any
+    client: httpx.AsyncClient, cast: Cast, open_conversation: Any, send: Any
 ) -> None:
     conv = await open_conversation(cast.patient, cast.doctor)
     msg = await send(cast.patient, conv, "Résultats reçus")
@@ -210,6 +211,7 @@ async def test_two_users_reacting_at_once_both_land(
     """Without the compare-and-set on reaction_rev, the second write would drop the first."""
     conv = await open_conversation(cast.patient, cast.doctor)
     msg = await send(cast.patient, conv, "ok")
+    core.store = Interleaving(core.store)
     await asyncio.gather(
         reactions.add_reaction(core, cast.patient.principal, msg["id"], "👍"),
         reactions.add_reaction(core, cast.doctor.principal, msg["id"], "❤️"),
