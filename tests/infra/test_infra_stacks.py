@@ -386,8 +386,15 @@ def test_kafka_write_only_where_events_are_published(synth: Synth) -> None:
         for name in c.ALL_FUNCTIONS
         if "kafka-cluster:WriteData" in handler_actions(synth, name)
     }
-    # The purge publishes message.purged and its access records (issue #15).
-    assert producers == {c.FN_MESSAGES, c.FN_ATTACHMENTS, c.FN_RELAY, c.FN_PURGE}
+    # The purge publishes message.purged and its access records (issue #15); edits and
+    # reactions publish message.edited / message.reaction (issue #16 part A).
+    assert producers == {
+        c.FN_MESSAGES,
+        c.FN_ATTACHMENTS,
+        c.FN_RELAY,
+        c.FN_PURGE,
+        c.FN_MESSAGE_ACTIONS,
+    }
     # Topic writes are scoped to the service's topics (message.*) on its one cluster.
     for lid, st in statements_of(synth.compute_json):
         if "kafka-cluster:WriteData" in as_list(st["Action"]):

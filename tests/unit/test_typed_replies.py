@@ -17,6 +17,8 @@ from messaging_core.models import (
     Conversation,
     LastMessage,
     Message,
+    MessageVersion,
+    Reaction,
     UserProfile,
 )
 from messaging_core.replies import ConversationView, MessageView, Pagination
@@ -25,7 +27,7 @@ from messaging_core.views import conversation_view, message_view
 from openapi_spec_validator import validate
 from pydantic import TypeAdapter, ValidationError
 
-from functions import attachments, conversations, messages, presence
+from functions import attachments, conversations, message_actions, messages, presence
 from functions.api.schemas import MessageReply
 from functions.local_app import create_local_app
 from tests.conftest import Cast, make_settings
@@ -47,8 +49,15 @@ def _success_replies(document: dict[str, Any]) -> dict[tuple[str, str], dict[str
 
 @pytest.mark.parametrize(
     "app",
-    [create_local_app(), conversations.app, messages.app, attachments.app, presence.app],
-    ids=["local", "conversations", "messages", "attachments", "presence"],
+    [
+        create_local_app(),
+        conversations.app,
+        messages.app,
+        attachments.app,
+        presence.app,
+        message_actions.app,  # issue #16 part A
+    ],
+    ids=["local", "conversations", "messages", "attachments", "presence", "message_actions"],
 )
 def test_served_document_is_valid_openapi(app: FastAPI) -> None:
     # Each Lambda serves its own document; the local app serves them all together.
@@ -150,6 +159,12 @@ async def test_every_routes_success_reply_matches_its_schema_and_its_old_bytes(
     await ok("PUT", f"{API}/conversations/{conv}/mark-read", headers=doctor)
     await ok("PUT", f"{API}/conversations/{conv}/mark-read", headers=doctor)  # none left
     await ok("GET", f"{API}/users/{cast.patient.id}/online-status", headers=doctor)
+    # issue #16 part A: edit, versions, reactions (before the message is deleted below)
+    edit = {"content": "Bonjour, corrigé \U0001f600"}
+    await ok("PUT", f"{API}/{sent['id']}", json=edit, headers=patient)
+    await ok("GET", f"{API}/{sent['id']}/versions", headers=doctor)
+    await ok("POST", f"{API}/{sent['id']}/reactions", json={"emoji": "\U0001f44d"}, headers=doctor)
+    await ok("DELETE", f"{API}/{sent['id']}/reactions/%F0%9F%91%8D", headers=doctor)
     await ok("DELETE", f"{API}/{sent['id']}", headers=patient)
     await ok("GET", f"{API}/conversations/{conv}/messages", headers=doctor)  # a deleted one
     await ok("GET", f"{API}/conversations/{conv}/messages?afterSeq=0", headers=doctor)
@@ -190,7 +205,9 @@ PLAIN_VIEW: dict[str, Any] = {
     "createdAt": "2025-10-29T14:00:00.123Z",
     "updatedAt": "2025-10-29T14:00:00.123Z",
     "isEdited": False,
+    "editedAt": None,  # issue #16
     "isDeleted": False,
+    "reactions": [],  # issue #16
 }
 
 
@@ -223,8 +240,14 @@ def _message(**changes: Any) -> Message:
             delivered_at=NOW,
         ),
         _message(temp_id="t-2", is_deleted=True, deleted_at=NOW, metadata={"gone": True}),
+        _message(  # issue #16
+            is_edited=True,
+            edited_at=NOW,
+            versions=[MessageVersion("Merci", NOW)],
+            reactions=[Reaction("\U0001f44d", ["673a1b2c3d4e5f6a7b8c9d0e"])],
+        ),
     ],
-    ids=["plain", "temp-id-metadata", "attachment", "deleted"],
+    ids=["plain", "temp-id-metadata", "attachment", "deleted", "edited-with-reactions"],
 )
 async def test_message_view_writes_the_same_bytes_typed(core: Core, message: Message) -> None:
     core.files = MemoryFileStore()
