@@ -26,6 +26,7 @@ from messaging_core.models import Principal
 from messaging_core.revocation import authenticate
 
 from .context import SocketContext
+from .events_edits import EditEvents
 from .socket_event import Reply, socket_event
 
 
@@ -42,7 +43,10 @@ def token_from(auth: Any, environ: dict[str, Any]) -> str:
     return bearer_token(header)
 
 
-class MessagingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
+class MessagingNamespace(
+    EditEvents,  # issue #16 part A: edit_message, add_reaction, remove_reaction
+    socketio.AsyncNamespace,  # type: ignore[misc]
+):
     def __init__(self, ctx: SocketContext) -> None:
         super().__init__("/")
         self.ctx = ctx
