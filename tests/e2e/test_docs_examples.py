@@ -78,6 +78,7 @@ RUN = {
     ("docs/attachments.md", "const api ="),
     ("docs/attachments.md", "API=http://localhost:3006/api/v1/messages"),
     ("docs/attachments.md", "# a 1x1 PNG to send"),
+    ("README.md", "# Edit and react:"),  # issue #16 part A
 }
 # Blocks that start long-running servers or the whole suite: the test starts the same server
 # (`python -m socket_tier.local`, what `make run` runs) itself.
@@ -159,6 +160,7 @@ def walkthrough(server: ServerProc, workdir: Path) -> tuple[dict[str, str], str]
             local(block("README.md", 'eval "$(make -s token ROLE=doctor').code, server),
             local(block("README.md", "# Endpoint 1.").code, server),
             local(block("README.md", "# Access log:").code, server),
+            local(block("README.md", "# Edit and react:").code, server),  # issue #16 part A
             f"cd {workdir}",  # the attachment steps write files: keep them out of the repo
             local(block("docs/attachments.md", "API=http://localhost").code, server),
             local(block("docs/attachments.md", "# a 1x1 PNG to send").code, server),
@@ -243,6 +245,12 @@ def test_readme_curl_walkthrough(walkthrough: tuple[dict[str, str], str]) -> Non
     assert '"action":"history.read"' in out
     assert '"resourceType":"Bundle"' in out
     assert "Conversation exported successfully" in out
+    # README's Edits and reactions steps (issue #16 part A)
+    assert "Message updated successfully" in out
+    assert '{"content":"Douleur depuis 2 jours"' in out
+    assert '"isEdited":true' in out
+    assert "Reaction added" in out
+    assert "Reaction removed" in out
 
 
 def node(path: Path, env: dict[str, str], timeout: float = 30) -> subprocess.CompletedProcess[str]:
