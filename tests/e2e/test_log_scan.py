@@ -122,6 +122,18 @@ async def _session(server: ServerProc, secrets: list[str]) -> dict[str, Any]:
             await cd.wait_for("new_message", lambda m: m["content"] == socket_content)
             # a refused socket event and a refused token are logged too, never with the payload
             await cp.call("send_message", {"conversationId": conv, "content": socket_content * 9})
+            # issue #16 part A: edits (REST and socket), the versions read, a refused edit
+            edited_rest, edited_socket = f"Douleur corrigée {MARK}", f"Traitement revu {MARK}"
+            secrets += [edited_rest, edited_socket]
+            mid = ack["messageId"]
+            r = await http.put(f"{API}/{mid}", json={"content": edited_rest}, headers=auth)
+            assert r.status_code == 200, r.text
+            edited = await cp.call("edit_message", {"messageId": mid, "content": edited_socket})
+            assert edited["ok"], edited
+            r = await http.get(f"{API}/{mid}/versions", headers=auth)
+            assert r.status_code == 200, r.text
+            refused = await cd.call("edit_message", {"messageId": mid, "content": edited_rest})
+            assert refused["ok"] is False
         bad = await http.get(f"{API}/conversations", headers={"Authorization": "Bearer x.y.z"})
         assert bad.status_code == 401
         r = await http.get(f"{API}/search", params={"query": word}, headers=auth)
