@@ -30,6 +30,8 @@ async def execute(
 ) -> str:
     """One operator command on `core`: the direct path below and `make run`'s operator socket."""
     audit.bind("operator")
+    if command in ("hold", "lift") and not operator.strip():
+        raise Invalid("a legal hold change needs the operator's name (OPERATOR=...)")
     if command == "hold":
         conv = await retention.set_legal_hold(core, operator, conversation_id, reason)
         return f"legal hold set on conversation {conv}"
