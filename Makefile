@@ -27,6 +27,9 @@ run token revoke legal-hold purge bench test test-unit test-integration test-bro
 run token: export DEV_DIRECTORY_FILE := $(CURDIR)/.cache/dev-users.jsonl
 # `make run` purges in the background (retention.py); in AWS a scheduled Lambda does.
 run: export PURGE_INTERVAL_SECONDS ?= 3600
+# Holds and purges reach the store of a running `make run` through this Unix socket (no TCP port;
+# a fresh key beside it, mode 0600; development only): messaging_core/operator_socket.py.
+run legal-hold purge: export LOCAL_ADMIN_SOCKET ?= $(CURDIR)/.cache/run-admin.sock
 
 .PHONY: help run token revoke legal-hold purge test test-unit test-integration test-e2e test-infra lint format \
         servers-up servers-down build synth bench clean browser-deps test-browser screenshots \
@@ -68,10 +71,10 @@ token: $(STAMPS)/run.txt ## Mint a dev token: make token ROLE=doctor [NAME="Dr. 
 revoke: $(STAMPS)/run.txt ## End a user's sessions now: make revoke USER_ID=<24 hex> [REASON=..] [JTI=..] (needs REDIS_URL)
 	@$(PY) -m socket_tier.admin revoke --user-id "$(USER_ID)" --reason "$(REASON)" --jti "$(JTI)"
 
-legal-hold: $(STAMPS)/run.txt ## Hold a conversation: make legal-hold CONVERSATION_ID=.. REASON=.. OPERATOR=.. [LIFT=1] (needs MONGODB_URI)
+legal-hold: $(STAMPS)/run.txt ## Hold a conversation: make legal-hold CONVERSATION_ID=.. REASON=.. OPERATOR=.. [LIFT=1] (next to `make run`, or with MONGODB_URI)
 	@$(PY) -m messaging_core.compliance_admin $(if $(LIFT),lift,hold) --conversation-id "$(CONVERSATION_ID)" --reason "$(REASON)" --operator "$(OPERATOR)"
 
-purge: $(STAMPS)/run.txt ## Run the retention purge once now (needs MONGODB_URI; `make run` runs it hourly)
+purge: $(STAMPS)/run.txt ## Run the retention purge once now (next to `make run`, or with MONGODB_URI; `make run` runs it hourly)
 	@$(PY) -m messaging_core.compliance_admin purge
 
 servers-up: ## Start the real servers the integration tests use (Redis, FerretDB, Kafka, S3)

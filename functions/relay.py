@@ -15,7 +15,12 @@ from messaging_core.audit_archive import archive_once
 from messaging_core.container import get_core
 from messaging_core.core import Core
 from messaging_core.logs import quiet_payload_loggers
-from messaging_core.names import METRIC_OUTBOX_PENDING, METRICS_NAMESPACE, SERVICE_NAME
+from messaging_core.names import (
+    METRIC_AUDIT_ARCHIVE_FAILED,
+    METRIC_OUTBOX_PENDING,
+    METRICS_NAMESPACE,
+    SERVICE_NAME,
+)
 from messaging_core.relay import relay_pending
 
 SERVICE = SERVICE_NAME
@@ -47,18 +52,20 @@ async def _relay(budget_seconds: float) -> dict[str, Any]:
         logger.warning("outbox relay failed", extra={"error": error})
     result: dict[str, Any] = {"published": published, "error": error}
     if core.settings.audit_archive_bucket:
-        result["archived"] = await _archive(core, core.settings.audit_archive_bucket)
+        result["archived"], result["archiveError"] = await _archive(
+            core, core.settings.audit_archive_bucket
+        )
     result["pending"] = await core.store.count_pending_events()
     return result
 
 
-async def _archive(core: Core, bucket: str) -> int:
+async def _archive(core: Core, bucket: str) -> tuple[int, str | None]:
     """Copy the access trail into the Object Lock bucket (AWS: AUDIT_ARCHIVE_BUCKET)."""
     try:
-        return await archive_once(core, S3ArchiveSink(core.settings, bucket))
+        return await archive_once(core, S3ArchiveSink(core.settings, bucket)), None
     except Exception as exc:  # the cursor did not move: the next tick copies the same records
         logger.warning("audit archive failed", extra={"error": type(exc).__name__})
-        return 0
+        return 0, type(exc).__name__
 
 
 def _budget(context: Any) -> float:
@@ -73,5 +80,8 @@ def _budget(context: Any) -> float:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     result = _loop.run_until_complete(_relay(_budget(context)))
     metrics.add_metric(name=METRIC_OUTBOX_PENDING, unit=MetricUnit.Count, value=result["pending"])
+    if "archiveError" in result:  # a failing archive alarms (infra/constructs/monitoring.py)
+        failed = 1 if result["archiveError"] else 0
+        metrics.add_metric(name=METRIC_AUDIT_ARCHIVE_FAILED, unit=MetricUnit.Count, value=failed)
     logger.info("outbox relay run", extra=result)
     return result

@@ -3,6 +3,7 @@
 from typing import Final
 
 # Needs layers/ on sys.path: infra/app.py puts it there, pytest's `pythonpath` and `make` too.
+from messaging_core.names import METRIC_AUDIT_ARCHIVE_FAILED as METRIC_AUDIT_ARCHIVE_FAILED
 from messaging_core.names import METRIC_OUTBOX_PENDING as METRIC_OUTBOX_PENDING
 from messaging_core.names import METRICS_NAMESPACE as METRICS_NAMESPACE
 from messaging_core.names import SERVICE_NAME as SERVICE_NAME

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from messaging_core import presence
+from messaging_core.compliance_admin import start_operator_socket
 from messaging_core.config import Settings
 from messaging_core.container import (
     LocalEmit,
@@ -104,6 +105,10 @@ class Lifecycle:
         self._loops.append(start_background_relay(runtime.core))
         if self._settings.purge_interval_seconds > 0:  # `make run`; in AWS a scheduled Lambda
             self._loops.append(start_background_purge(runtime.core))
+        if self._settings.local_admin_socket:  # `make run`: make legal-hold / make purge (#15)
+            self._loops.append(
+                start_operator_socket(runtime.core, self._settings.local_admin_socket)
+            )
         self._loops.append(asyncio.create_task(self._revocation_loop()))
         # Everything built so far (modules, the app, clients) lives as long as the process: out
         # of the collector's sight, a full collection only walks what came after (the p99 of

@@ -139,6 +139,25 @@ class Monitoring(Construct):
             description="Events are piling up in the outbox: Kafka or the relay is failing.",
         )
 
+        # --- Audit archive (issue #15): the relay reports 1 per run whose copy failed, 0 per
+        # run that copied. The copy lags 10 min by design; every run failing for three 5-minute
+        # windows means it is falling behind (a relay that does not run at all trips
+        # OutboxBacklog, whose data then goes missing).
+        archive_failed = cw.Metric(
+            namespace=c.METRICS_NAMESPACE,
+            metric_name=c.METRIC_AUDIT_ARCHIVE_FAILED,
+            dimensions_map={c.METRIC_SERVICE_DIMENSION: c.SERVICE_NAME},
+            statistic="Minimum",
+            period=FIVE_MINUTES,
+        )
+        self._alarm(
+            "AuditArchiveFailing",
+            archive_failed,
+            threshold=1,
+            evaluation_periods=3,
+            description="The access trail is not reaching the Object Lock archive bucket.",
+        )
+
         self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=c.DASHBOARD_NAME)
         self.dashboard.add_widgets(
             cw.GraphWidget(

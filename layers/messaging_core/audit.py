@@ -12,6 +12,9 @@ path for the `audit` collection, and in AWS the application's database user may 
 into and read it (store/app_user.py).
 
 Recording fails closed: when the record cannot be written, the read is refused (503).
+
+A read the participant rule refuses (403 not a participant, 404 unknown conversation) is recorded
+too, once, with `outcome: "denied"` (`conversation_to_read`).
 """
 
 import uuid
@@ -23,9 +26,10 @@ from .access import conversation_for
 from .budgets import spend
 from .clock import epoch_ms, iso, utcnow
 from .core import Core
-from .ids import new_id
+from .errors import Forbidden, NotFound
+from .ids import new_id, parse_id
 from .inputs import check_offset
-from .models import AuditRecord, Message, Page, PendingEvent, Principal
+from .models import AuditRecord, Conversation, Message, Page, PendingEvent, Principal
 from .views import JSON, pagination
 
 AUDIT_ACCESS = "audit.access"  # the Kafka topic (with KAFKA_TOPIC_PREFIX) and event type
@@ -109,6 +113,7 @@ async def record(
     count: int | None = None,
     channel: str | None = None,
     reason: str | None = None,
+    outcome: str = OUTCOME_SUCCESS,
 ) -> AuditRecord:
     """Write one record (outbox + audit collection), then publish it like any event."""
     ctx = current()
@@ -126,7 +131,7 @@ async def record(
         message_count=total,
         channel=channel or ctx.channel,
         request_id=ctx.request_id,
-        outcome=OUTCOME_SUCCESS,
+        outcome=outcome,
         reason=reason,
     )
     event = audit_event(entry)
@@ -173,7 +178,7 @@ async def access_log(core: Core, user: Principal, conversation_id: object, page:
     """Who accessed a conversation, newest first: its participants only; reading it is recorded."""
     await spend(core, user, "history")
     check_offset(core.settings, page)
-    conv = await conversation_for(core, user, conversation_id)
+    conv = await conversation_to_read(core, user, conversation_id, ACCESS_LOG_READ)
     entries, total = await core.store.audit_trail(conv.id, page.skip, page.limit)
     await record(core, user.id, user.role, ACCESS_LOG_READ, conv.id)
     return {
@@ -185,8 +190,32 @@ async def access_log(core: Core, user: Principal, conversation_id: object, page:
                 "action": e.action,
                 "channel": e.channel,
                 "messageCount": e.message_count,
+                "outcome": e.outcome,
             }
             for e in entries
         ],
         "pagination": pagination(page.page, page.limit, total),
     }
+
+
+# --- Refused reads (issue #15): an attempt the participant rule refuses is on the trail too ---
+OUTCOME_DENIED = "denied"
+
+
+async def conversation_to_read(
+    core: Core, user: Principal, conversation_id: object, action: str
+) -> Conversation:
+    """`conversation_for` for a read of health data: a 403 or 404 leaves one `denied` record.
+
+    Every caller spends the read's own budget before this check, so refused attempts write at
+    most that budget's count of records per user and window (no amplification). A malformed id
+    is 400 before any look-up and is not recorded: no data was reached, and free text from the
+    caller never lands in the trail. When the denied record cannot be written, the refusal is a
+    503, as for a granted read.
+    """
+    conv_id = parse_id(conversation_id, "conversationId")
+    try:
+        return await conversation_for(core, user, conv_id)
+    except (Forbidden, NotFound):
+        await record(core, user.id, user.role, action, conv_id, outcome=OUTCOME_DENIED)
+        raise

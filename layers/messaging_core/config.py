@@ -170,6 +170,17 @@ class Settings(BaseSettings):
             raw = DEV_FRONTEND_URL if self.environment == "development" else ""
         return [o.strip().rstrip("/") for o in raw.split(",") if o.strip()]
 
+    # --- Operator socket of `make run` (issue #15): `make legal-hold`/`make purge` reach the
+    # process that holds the embedded store through this Unix socket (operator_socket.py).
+    # Development only: elsewhere operators use the database (compliance_admin.py, AWS admin task).
+    local_admin_socket: str | None = None
+
+    @model_validator(mode="after")
+    def _operator_socket_in_development_only(self) -> "Settings":
+        if self.local_admin_socket and self.environment != "development":
+            raise ValueError("LOCAL_ADMIN_SOCKET is for development (`make run`) only")
+        return self
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -8,7 +8,6 @@ short-lived link. Large threads come in pages, each Bundle linking to the `next`
 from typing import Literal
 
 from . import audit
-from .access import conversation_for
 from .budgets import spend
 from .clock import iso, utcnow
 from .core import Core
@@ -38,7 +37,7 @@ async def export_conversation(
     kind = check_format(fmt)
     await spend(core, user, "history")
     check_offset(core.settings, page)
-    conv = await conversation_for(core, user, conversation_id)
+    conv = await audit.conversation_to_read(core, user, conversation_id, audit.CONVERSATION_EXPORT)
     # after_seq=0: every message, oldest first (the order of a medical record).
     found, total = await core.store.list_messages(
         conv.id, skip=page.skip, limit=page.limit, after_seq=0

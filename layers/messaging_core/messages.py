@@ -261,7 +261,8 @@ async def history_page(
     """The page `history` shapes; typed for the socket tier."""
     await spend(core, user, budget)
     check_offset(core.settings, page)
-    conv = await conversation_for(core, user, conversation_id)
+    action = audit.SYNC_READ if budget == "sync" else audit.HISTORY_READ
+    conv = await audit.conversation_to_read(core, user, conversation_id, action)
     before, after = cursor.before, cursor.after
     if before is not None and (after is not None or cursor.after_seq is not None):
         raise Invalid("Use either before or after, not both")
@@ -278,7 +279,6 @@ async def history_page(
     paging = pagination(page.page, page.limit, total)
     paging.pop("hasPrevious")
     views = await message_views(core, messages)
-    action = audit.SYNC_READ if budget == "sync" else audit.HISTORY_READ
     await audit.record_read(core, user, action, messages, conv.id)
     return HistoryPage(
         conversation_id=conv.id,

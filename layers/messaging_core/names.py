@@ -11,3 +11,6 @@ SERVICE_NAME: Final = "messaging"
 METRICS_NAMESPACE: Final = "ESanteMessaging"
 # Published by the relay (functions/relay.py); infra/constructs/monitoring.py alarms on it.
 METRIC_OUTBOX_PENDING: Final = "OutboxPending"
+# --- Audit archive (issue #15): 1 for a relay run whose copy into the archive bucket failed,
+# 0 for one that succeeded; the alarm on it says the archive is falling behind.
+METRIC_AUDIT_ARCHIVE_FAILED: Final = "AuditArchiveFailed"

@@ -244,6 +244,7 @@ class AccessEntryView(TypedDict):
     action: str
     channel: str
     messageCount: int
+    outcome: str  # "success", or "denied" for a read the participant rule refused
 
 
 @with_config(STRICT)

@@ -1,7 +1,6 @@
 """Word search over the caller's conversations: accent- and case-insensitive, last word a prefix."""
 
 from . import audit
-from .access import conversation_for
 from .budgets import spend
 from .core import Core
 from .errors import Invalid
@@ -25,7 +24,8 @@ async def search_messages(
         raise Invalid(f"query must be at most {MAX_QUERY_LENGTH} characters")
     scoped: str | None = None
     if conversation_id is not None:
-        scoped = (await conversation_for(core, user, conversation_id)).id
+        conv = await audit.conversation_to_read(core, user, conversation_id, audit.SEARCH_READ)
+        scoped = conv.id
         scope = [scoped]
     else:
         scope = await core.store.conversation_ids_for(user.id)

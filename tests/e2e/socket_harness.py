@@ -182,6 +182,9 @@ class Client:
                 await asyncio.wait_for(self._changed.wait(), min(left, 0.2))
 
     async def settle(self, seconds: float = 0.3) -> None:
+        """A pause, for pacing a bounded poll only: never before asserting that something did
+        not happen (wait on a later event on the same path instead, as test_socket_cluster.py's
+        `barrier` does)."""
         await asyncio.sleep(seconds)
 
     async def close(self) -> None:

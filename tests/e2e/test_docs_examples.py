@@ -85,8 +85,9 @@ RUN = {
 NOT_RUN = {
     ("README.md", "make run     # installs what is missing"): "serves until stopped; tested below",
     ("docs/events.md", "make run "): "serves until stopped (with PRINT_EVENTS or a Kafka broker)",
-    ("README.md", "make legal-hold "): "needs the server's database (MONGODB_URI); the same "
-    "command is run in tests/integration/test_retention_mongo.py",
+    ("README.md", "make legal-hold "): "a second terminal next to `make run`: the same make "
+    "targets run against `make run` in tests/e2e/test_operator_socket_e2e.py (and with "
+    "MONGODB_URI in tests/integration/test_retention_mongo.py)",
 }
 
 

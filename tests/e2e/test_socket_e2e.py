@@ -39,7 +39,7 @@ def embedded() -> Iterator[ServerProc]:
 
 @pytest.fixture(scope="module")
 def with_redis() -> Iterator[ServerProc]:
-    url = with_db(redis_url(), 11)
+    url = with_db(redis_url(), 6)  # 11 is test_redis_batching.py's (tests/unit/test_redis_dbs.py)
     redis_sync.Redis.from_url(url).flushdb()
     with servers(ServerProc("local", {"REDIS_URL": url})) as (proc,):
         yield proc

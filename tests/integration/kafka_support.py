@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from kafka import KafkaConsumer
+from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient
 from messaging_core import conversations, messages
 from messaging_core.config import Settings
@@ -47,14 +47,19 @@ def create_topics(broker: str, prefix: str, partitions: int = PARTITIONS) -> lis
     return topics
 
 
+# The last record of a test on each partition it reads: what was published before it has been
+# read once this is (per-partition order), so no duplicate can still be on its way.
+END_MARK = b"__end_of_test_records__"
+
+
 def consume(
     broker: str,
     topics: list[str],
     done: Callable[[list[Any]], bool],
     timeout: float = 60.0,
-    settle: float = 1.0,
 ) -> list[Any]:
-    """Read the topics from the start until `done(records)`, then `settle` s more (duplicates)."""
+    """Read the topics from the start until `done(records)`, then up to an end mark written
+    afterwards on every partition (duplicates published before it are read; no time waited)."""
     consumer = KafkaConsumer(
         *topics,
         bootstrap_servers=broker,
@@ -68,13 +73,35 @@ def consume(
         while time.monotonic() < deadline and not done(records):
             for batch in consumer.poll(timeout_ms=500).values():
                 records.extend(batch)
-        settle_until = time.monotonic() + settle
-        while time.monotonic() < settle_until:
-            for batch in consumer.poll(timeout_ms=200).values():
-                records.extend(batch)
+        if done(records):
+            marks = _write_end_marks(broker, topics)
+            for _ in range(600):  # bounded by count: the marks are what ends the read
+                if not marks:
+                    break
+                for batch in consumer.poll(timeout_ms=200).values():
+                    for record in batch:
+                        if record.value == END_MARK:
+                            marks.discard((record.topic, record.partition))
+                        else:
+                            records.append(record)
+            assert not marks, f"end marks never read back: {sorted(marks)}"
     finally:
         consumer.close()
     return records
+
+
+def _write_end_marks(broker: str, topics: list[str]) -> set[tuple[str, int]]:
+    producer = KafkaProducer(bootstrap_servers=broker, acks="all")
+    try:
+        marks = set()
+        for topic in topics:
+            for partition in sorted(producer.partitions_for(topic) or ()):
+                producer.send(topic, value=END_MARK, partition=partition)
+                marks.add((topic, partition))
+        producer.flush(timeout=30)
+    finally:
+        producer.close()
+    return marks
 
 
 def at_least(n: int) -> Callable[[list[Any]], bool]:

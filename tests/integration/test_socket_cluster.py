@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 import redis as redis_sync
 from messaging_core.adapters.redis_client import build_redis
 from messaging_core.adapters.redis_fanout import RedisFanout
-from messaging_core.adapters.redis_presence import ONLINE_KEY
+from messaging_core.adapters.redis_presence import ONLINE_KEY, conns_key
 from messaging_core.config import Settings
 from messaging_core.container import build_core, set_core
 from messaging_core.ids import new_id
@@ -177,7 +177,7 @@ async def test_delivery_recovers_after_redis_drops_every_connection(
 
 
 async def test_two_tabs_presence_counts_and_partner_only_transitions(
-    pair: tuple[ServerProc, ServerProc],
+    pair: tuple[ServerProc, ServerProc], redis_db: str
 ) -> None:
     task_a, task_b = pair
     user, partner, stranger = new_user("doctor"), new_user("doctor"), new_user("doctor")
@@ -195,11 +195,17 @@ async def test_two_tabs_presence_counts_and_partner_only_transitions(
         assert await online_users(task_a) == base + 1 == await online_users(task_b)
         assert await is_online(task_b, partner, user["id"])
         await tab1.close()
-        await cp.settle(0.5)
+        # Task A has run tab 1's disconnect (its member left the user's connections in Redis)
+        await until_conns(redis_db, user["id"], lambda tasks: tasks == {task_b.env["TASK_ID"]})
         assert await is_online(task_a, partner, user["id"])  # tab 2 still open
         await tab2.close()
         await cp.wait_for("user_offline", lambda d: d["userId"] == user["id"])
-        await cp.settle(0.5)
+        # No later transition can be decided: the user has no connection left nor an online
+        # entry for a reaper to find. An announcement already on its way would arrive before
+        # this message, sent afterwards by REST on task A and fanned out through the same path.
+        await until_conns(redis_db, user["id"], lambda tasks: not tasks)
+        assert redis_sync.Redis.from_url(redis_db).zscore(ONLINE_KEY, user["id"]) is None
+        await barrier(task_a, user, partner, cp)
         ons = [d for d in cp.events["user_online"] if d["userId"] == user["id"]]
         offs = [d for d in cp.events["user_offline"] if d["userId"] == user["id"]]
         assert len(ons) == 1, "one event per transition, not per tab"
@@ -312,6 +318,39 @@ async def test_rest_send_read_delete_push_to_sockets(
         await core.drain()
 
 
+async def until_conns(url: str, user_id: str, done: Callable[[set[str]], bool]) -> None:
+    """Poll the user's connections in Redis (task ids) until `done` holds; Redis has no event
+    for it. The count of polls is a safety bound, not what the test asserts."""
+    r = redis_sync.Redis.from_url(url)
+    try:
+        for _ in range(600):
+            members = r.zrange(conns_key(user_id), 0, -1)
+            if done({m.decode().split("|", 1)[0] for m in members}):
+                return
+            await asyncio.sleep(0.02)
+    finally:
+        r.close()
+    pytest.fail("the user's connections in Redis never reached the expected state")
+
+
+async def barrier(
+    server: ServerProc, sender: dict[str, str], receiver: dict[str, str], client: Client
+) -> None:
+    """A message `sender` sends `receiver` by REST on `server`, received by `client`: what
+    `server` emitted towards `client` before it has arrived by then (one ordered path)."""
+    conv = await open_conversation(server.url, sender, receiver)  # exists: its id again
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+        auth = {"Authorization": f"Bearer {sender['token']}"}
+        r = await http.post(
+            f"/api/v1/messages/conversations/{conv}/messages",
+            json={"content": "barrier"},
+            headers=auth,
+        )
+        assert r.status_code == 201, r.text
+        mid = r.json()["data"]["id"]
+    await client.wait_for("new_message", lambda d: d["id"] == mid, timeout=15)
+
+
 def own_db(db: int) -> str:
     """A db of its own: the module's pair would otherwise reap these users too, and (in-memory
     stores per process) it does not know their partners, so the one announcement would be lost."""
@@ -321,7 +360,7 @@ def own_db(db: int) -> str:
 
 
 async def test_killed_task_users_go_offline_within_ttl() -> None:
-    redis_db = own_db(9)
+    redis_db = own_db(4)  # a db no other test file uses (tests/unit/test_redis_dbs.py)
     doomed = ServerProc("server", task_env(redis_db, "doomed"))
     survivor = ServerProc("local", task_env(redis_db, "survivor"))
     with servers(doomed, survivor):
@@ -347,12 +386,15 @@ async def test_killed_task_users_go_offline_within_ttl() -> None:
             # ...and the reaper announces it exactly once (the bound only stops a hang).
             await cp.wait_for("user_offline", lambda d: d["userId"] == user["id"], timeout=60)
             assert not await is_online(survivor, partner, user["id"])
-            await cp.settle(1.0)
+            # The reaper removed the user's online entry: no later heartbeat can reap it again;
+            # an announcement already on its way would arrive before the barrier's message.
+            assert redis_sync.Redis.from_url(redis_db).zscore(ONLINE_KEY, user["id"]) is None
+            await barrier(survivor, user, partner, cp)
             assert len([d for d in cp.events["user_offline"] if d["userId"] == user["id"]]) == 1
 
 
 async def test_sigterm_leaves_presence_right() -> None:
-    redis_db = own_db(10)
+    redis_db = own_db(5)
     # A long TTL: only the shutdown clean-up can explain the user going offline at once.
     leaving = ServerProc("server", task_env(redis_db, "leaving", PRESENCE_TTL_SECONDS="60",
                                             PRESENCE_HEARTBEAT_SECONDS="5"))  # fmt: skip
