@@ -128,6 +128,17 @@ class Settings(BaseSettings):
     # Files through API Gateway + Lambda: 6 MB invoke payload, and base64 adds a third.
     multipart_max_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
 
+    # Scheduled messages (issue #16 B, scheduling.py). The shortest lead time is a minute (the
+    # original's roadmap); tests may shorten it, never below one second.
+    scheduled_min_lead_seconds: float = Field(default=60.0, ge=1)
+    scheduled_max_days: int = Field(default=30, gt=0, le=365)
+    scheduled_max_pending: int = Field(default=100, gt=0, le=10_000)
+    # How long a worker holds a claimed message before another may take it over (a dead Lambda).
+    scheduled_lease_seconds: float = Field(default=120.0, gt=0)
+    # In a long-lived process (`make run` sets it): look for due messages this often; 0 = never
+    # (in AWS the one-minute scheduled Lambda does).
+    scheduled_interval_seconds: float = Field(default=0.0, ge=0)
+
     @model_validator(mode="after")
     def _refuse_dev_defaults_in_production(self) -> "Settings":
         if self.environment != "development":

@@ -92,6 +92,16 @@ class PendingEvent:
     created_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class ForwardedFrom:
+    """Forwarding (issue #16 B): where a forwarded message came from (ids and time only)."""
+
+    message_id: str
+    conversation_id: str
+    sender_id: str
+    created_at: datetime
+
+
 @dataclass(slots=True)
 class Message:
     id: str
@@ -119,6 +129,8 @@ class Message:
     deleted_by: str | None = None
     search_tokens: list[str] = field(default_factory=list)
     pending_events: list[PendingEvent] = field(default_factory=list)
+    # Forwarding (issue #16 B): set on a forwarded copy, None otherwise.
+    forwarded_from: ForwardedFrom | None = None
 
     @property
     def client_key(self) -> str:
@@ -177,3 +189,27 @@ class AuditRecord:
     request_id: str | None
     outcome: str
     reason: str | None = None  # operator actions (legal hold) say why
+
+
+# --- Scheduled messages (issue #16 B) ---------------------------------------------------------
+ScheduledStatus = Literal["pending", "sending", "sent", "cancelled", "failed"]
+
+
+@dataclass(slots=True)
+class ScheduledMessage:
+    """A text message to send at `scheduled_at`; its message takes the same id when sent."""
+
+    id: str
+    conversation_id: str
+    sender_id: str
+    sender_type: UserType
+    receiver_id: str
+    content: str
+    scheduled_at: datetime
+    created_at: datetime
+    status: ScheduledStatus = "pending"
+    metadata: dict[str, Any] | None = None
+    # While `sending`: the claim holds until then; past it another worker may take it over.
+    lease_until: datetime | None = None
+    attempts: int = 0
+    sent_at: datetime | None = None

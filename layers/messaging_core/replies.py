@@ -106,6 +106,16 @@ class AttachmentView(TypedDict):
 
 
 @with_config(STRICT)
+class ForwardedFromView(TypedDict):
+    """Forwarding (issue #16 B): the source message of a forwarded copy."""
+
+    messageId: str
+    conversationId: str
+    senderId: str
+    createdAt: MaybeTimestamp
+
+
+@with_config(STRICT)
 class MessageView(TypedDict):
     """One message; a deleted one keeps its place with empty content and `deletedAt`."""
 
@@ -127,6 +137,7 @@ class MessageView(TypedDict):
     updatedAt: MaybeTimestamp
     isEdited: bool
     isDeleted: bool
+    forwardedFrom: ForwardedFromView | None  # issue #16 B
     tempId: NotRequired[str]
     deletedAt: NotRequired[MaybeTimestamp]
     metadata: NotRequired[dict[str, Any]]

@@ -82,6 +82,8 @@ async def message_view(core: Core, m: Message, sender: UserProfile | None) -> JS
         "updatedAt": iso(m.updated_at),
         "isEdited": m.is_edited,
         "isDeleted": m.is_deleted,
+        # Forwarding (issue #16 B): ids and time of the source, null for any other message.
+        "forwardedFrom": forwarded_view(m),
     }
     if m.temp_id:
         view["tempId"] = m.temp_id
@@ -105,3 +107,16 @@ async def message_view(core: Core, m: Message, sender: UserProfile | None) -> JS
 async def message_views(core: Core, messages: list[Message]) -> list[JSON]:
     senders = await core.directory.get_profiles([m.sender_id for m in messages])
     return [await message_view(core, m, senders.get(m.sender_id)) for m in messages]
+
+
+# --- Forwarding (issue #16 B)
+def forwarded_view(m: Message) -> JSON | None:
+    f = m.forwarded_from
+    if f is None:
+        return None
+    return {
+        "messageId": f.message_id,
+        "conversationId": f.conversation_id,
+        "senderId": f.sender_id,
+        "createdAt": iso(f.created_at),
+    }

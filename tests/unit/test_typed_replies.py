@@ -191,6 +191,7 @@ PLAIN_VIEW: dict[str, Any] = {
     "updatedAt": "2025-10-29T14:00:00.123Z",
     "isEdited": False,
     "isDeleted": False,
+    "forwardedFrom": None,  # issue #16 B: null unless the message was forwarded
 }
 
 

@@ -24,6 +24,7 @@ from ..models import (
     AuditRecord,
     Conversation,
     ConversationType,
+    ForwardedFrom,
     LastMessage,
     Message,
     PendingEvent,
@@ -746,6 +747,8 @@ def _message_doc(m: Message) -> Doc:
         "clientKey": m.client_key,
         "searchTokens": m.search_tokens,
         "pendingEvents": [_event_doc(e) for e in m.pending_events],
+        # Forwarding (issue #16 B)
+        "forwardedFrom": _forwarded_doc(m.forwarded_from) if m.forwarded_from else None,
     }
 
 
@@ -784,6 +787,23 @@ def _message(d: Doc) -> Message:
         deleted_by=_hex(d["deletedBy"]) if d.get("deletedBy") else None,
         search_tokens=list(d.get("searchTokens") or []),
         pending_events=[_event(e) for e in d.get("pendingEvents") or []],
+        forwarded_from=_forwarded(d["forwardedFrom"]) if d.get("forwardedFrom") else None,
+    )
+
+
+# --- Forwarding (issue #16 B)
+def _forwarded_doc(f: ForwardedFrom) -> Doc:
+    return {
+        "messageId": _oid(f.message_id),
+        "conversationId": _oid(f.conversation_id),
+        "senderId": _oid(f.sender_id),
+        "createdAt": f.created_at,
+    }
+
+
+def _forwarded(d: Doc) -> ForwardedFrom:
+    return ForwardedFrom(
+        _hex(d["messageId"]), _hex(d["conversationId"]), _hex(d["senderId"]), d["createdAt"]
     )
 
 

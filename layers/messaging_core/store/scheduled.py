@@ -1,0 +1,168 @@
+"""Scheduled messages (issue #16 B): in memory, and in MongoDB (`scheduled_messages`).
+
+A worker claims a due message by one conditional update (pending -> sending, with a lease), so
+two workers never take the same one at once; a worker that dies mid-way leaves its lease to
+expire, and the next one takes the message over. The message it stores has the scheduled id as
+its own id (a unique key), so a takeover never sends a second copy.
+"""
+
+import copy
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ASCENDING, ReturnDocument
+
+from ..models import ScheduledMessage, ScheduledStatus
+from .mongo import driver_errors_as_unavailable
+
+COLLECTION = "scheduled_messages"
+
+
+class MemoryScheduled:
+    """Methods never await, so each is atomic on the event loop, as one DB update is."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, ScheduledMessage] = {}
+
+    async def insert_scheduled(self, item: ScheduledMessage) -> None:
+        self._items[item.id] = copy.deepcopy(item)
+
+    async def get_scheduled(self, scheduled_id: str) -> ScheduledMessage | None:
+        found = self._items.get(scheduled_id)
+        return copy.deepcopy(found) if found else None
+
+    async def pending_of(
+        self, sender_id: str, skip: int, limit: int
+    ) -> tuple[list[ScheduledMessage], int]:
+        mine = [
+            s for s in self._items.values() if s.sender_id == sender_id and s.status == "pending"
+        ]
+        mine.sort(key=lambda s: (s.scheduled_at, s.id))
+        return [copy.deepcopy(s) for s in mine[skip : skip + limit]], len(mine)
+
+    async def cancel_scheduled(self, scheduled_id: str, sender_id: str) -> bool:
+        found = self._items.get(scheduled_id)
+        if found is None or found.sender_id != sender_id or found.status != "pending":
+            return False
+        found.status = "cancelled"
+        return True
+
+    async def claim_due(self, now: datetime, lease_until: datetime) -> ScheduledMessage | None:
+        due = [s for s in self._items.values() if _claimable(s, now)]
+        if not due:
+            return None
+        item = min(due, key=lambda s: (s.scheduled_at, s.id))
+        item.status, item.lease_until, item.attempts = "sending", lease_until, item.attempts + 1
+        return copy.deepcopy(item)
+
+    async def finish_scheduled(
+        self, scheduled_id: str, status: ScheduledStatus, at: datetime
+    ) -> None:
+        found = self._items.get(scheduled_id)
+        if found is not None and found.status == "sending":
+            found.status, found.sent_at, found.lease_until = status, at, None
+
+
+def _claimable(s: ScheduledMessage, now: datetime) -> bool:
+    if s.status == "pending":
+        return s.scheduled_at <= now
+    return s.status == "sending" and s.lease_until is not None and s.lease_until <= now
+
+
+@driver_errors_as_unavailable  # a driver failure is a 503, as in every other repository
+class MongoScheduled:
+    def __init__(self, db: Any) -> None:
+        self._items = db[COLLECTION]
+
+    async def ensure_indexes(self) -> None:
+        # The claim's query (due first), and the sender's list of pending ones.
+        await self._items.create_index([("status", ASCENDING), ("scheduledAt", ASCENDING)])
+        await self._items.create_index(
+            [("senderId", ASCENDING), ("status", ASCENDING), ("scheduledAt", ASCENDING)]
+        )
+
+    async def insert_scheduled(self, item: ScheduledMessage) -> None:
+        await self._items.insert_one(_doc(item))
+
+    async def get_scheduled(self, scheduled_id: str) -> ScheduledMessage | None:
+        doc = await self._items.find_one({"_id": ObjectId(scheduled_id)})
+        return _item(doc) if doc else None
+
+    async def pending_of(
+        self, sender_id: str, skip: int, limit: int
+    ) -> tuple[list[ScheduledMessage], int]:
+        query = {"senderId": ObjectId(sender_id), "status": "pending"}
+        cursor = (
+            self._items.find(query)
+            .sort([("scheduledAt", ASCENDING), ("_id", ASCENDING)])
+            .skip(skip)
+            .limit(limit)
+        )
+        found = [_item(d) async for d in cursor]
+        return found, await self._items.count_documents(query)
+
+    async def cancel_scheduled(self, scheduled_id: str, sender_id: str) -> bool:
+        result = await self._items.update_one(
+            {"_id": ObjectId(scheduled_id), "senderId": ObjectId(sender_id), "status": "pending"},
+            {"$set": {"status": "cancelled"}},
+        )
+        return bool(result.modified_count == 1)
+
+    async def claim_due(self, now: datetime, lease_until: datetime) -> ScheduledMessage | None:
+        doc = await self._items.find_one_and_update(
+            {
+                "$or": [
+                    {"status": "pending", "scheduledAt": {"$lte": now}},
+                    {"status": "sending", "leaseUntil": {"$lte": now}},
+                ]
+            },
+            {"$set": {"status": "sending", "leaseUntil": lease_until}, "$inc": {"attempts": 1}},
+            sort=[("scheduledAt", ASCENDING)],
+            return_document=ReturnDocument.AFTER,
+        )
+        return _item(doc) if doc else None
+
+    async def finish_scheduled(
+        self, scheduled_id: str, status: ScheduledStatus, at: datetime
+    ) -> None:
+        await self._items.update_one(
+            {"_id": ObjectId(scheduled_id), "status": "sending"},
+            {"$set": {"status": status, "sentAt": at, "leaseUntil": None}},
+        )
+
+
+def _doc(s: ScheduledMessage) -> dict[str, Any]:
+    return {
+        "_id": ObjectId(s.id),
+        "conversationId": ObjectId(s.conversation_id),
+        "senderId": ObjectId(s.sender_id),
+        "senderType": s.sender_type,
+        "receiverId": ObjectId(s.receiver_id),
+        "content": s.content,
+        "metadata": s.metadata,
+        "scheduledAt": s.scheduled_at,
+        "createdAt": s.created_at,
+        "status": s.status,
+        "leaseUntil": s.lease_until,
+        "attempts": s.attempts,
+        "sentAt": s.sent_at,
+    }
+
+
+def _item(d: dict[str, Any]) -> ScheduledMessage:
+    return ScheduledMessage(
+        id=str(d["_id"]),
+        conversation_id=str(d["conversationId"]),
+        sender_id=str(d["senderId"]),
+        sender_type=d["senderType"],
+        receiver_id=str(d["receiverId"]),
+        content=d.get("content") or "",
+        scheduled_at=d["scheduledAt"],
+        created_at=d["createdAt"],
+        status=d["status"],
+        metadata=d.get("metadata"),
+        lease_until=d.get("leaseUntil"),
+        attempts=int(d.get("attempts", 0)),
+        sent_at=d.get("sentAt"),
+    )
