@@ -27,6 +27,8 @@ run token revoke legal-hold purge bench test test-unit test-integration test-bro
 run token: export DEV_DIRECTORY_FILE := $(CURDIR)/.cache/dev-users.jsonl
 # `make run` purges in the background (retention.py); in AWS a scheduled Lambda does.
 run: export PURGE_INTERVAL_SECONDS ?= 3600
+# Scheduled messages (issue #16 B): sent by a background task of `make run`; in AWS by a Lambda.
+run: export SCHEDULED_INTERVAL_SECONDS ?= 5
 
 .PHONY: help run token revoke legal-hold purge test test-unit test-integration test-e2e test-infra lint format \
         servers-up servers-down build synth bench clean browser-deps test-browser screenshots \

@@ -22,6 +22,7 @@ from messaging_core.core import Core
 from messaging_core.ports import ConnectionPresence
 from messaging_core.relay import start_background_relay
 from messaging_core.retention import start_background_purge
+from messaging_core.scheduling import start_background_scheduler
 
 from .settings import SocketSettings
 from .tasks import BackgroundTasks
@@ -104,6 +105,9 @@ class Lifecycle:
         self._loops.append(start_background_relay(runtime.core))
         if self._settings.purge_interval_seconds > 0:  # `make run`; in AWS a scheduled Lambda
             self._loops.append(start_background_purge(runtime.core))
+        # Scheduled messages (issue #16 B): `make run` only; in AWS a one-minute scheduled Lambda.
+        if self._settings.scheduled_interval_seconds > 0:
+            self._loops.append(start_background_scheduler(runtime.core))
         self._loops.append(asyncio.create_task(self._revocation_loop()))
         # Everything built so far (modules, the app, clients) lives as long as the process: out
         # of the collector's sight, a full collection only walks what came after (the p99 of
