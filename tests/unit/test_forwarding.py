@@ -4,9 +4,9 @@ from dataclasses import dataclass
 
 import pytest
 from messaging_core import conversations, messages
-from messaging_core.clock import iso
 from messaging_core.adapters.memory import MemoryEventPublisher, MemoryFileStore, RecordingNotifier
 from messaging_core.attachments import CONFIRMED, FileMessage, send_small_file
+from messaging_core.clock import iso
 from messaging_core.container import build_core
 from messaging_core.core import Core
 from messaging_core.errors import Forbidden, Invalid, NotFound, RateLimited
@@ -63,7 +63,9 @@ def pushes(core: Core) -> list[tuple[str, str, dict[str, object]]]:
 
 
 async def text(w: World, content: str = "Tension 12/8, à revoir") -> str:
-    sent = await messages.send_text(w.core, w.patient, w.source_conv, SendMessageIn(content=content))
+    sent = await messages.send_text(
+        w.core, w.patient, w.source_conv, SendMessageIn(content=content)
+    )
     return sent.ref.message_id
 
 
@@ -73,9 +75,11 @@ async def test_a_forward_is_a_new_message_with_its_source_and_the_usual_push() -
     before = len(pushes(w.core))
     sent = await forward_message(w.core, w.doctor, source, w.target_conv)
     view = sent.message
-    assert sent.created and view["id"] != source
+    assert sent.created
+    assert view["id"] != source
     assert view["conversationId"] == w.target_conv
-    assert view["senderId"] == w.doctor.id and view["receiverId"] == w.doctor2.id
+    assert view["senderId"] == w.doctor.id
+    assert view["receiverId"] == w.doctor2.id
     assert view["content"] == "Tension 12/8, à revoir"
     src = await w.core.store.get_message(source)
     assert src is not None
@@ -159,10 +163,12 @@ async def test_a_file_gets_its_own_copy_and_deleting_either_leaves_the_other() -
         w.core, w.patient, w.source_conv, "scan.png", "image/png", PNG, FileMessage(None, "image")
     )
     src = await w.core.store.get_message(sent.ref.message_id)
-    assert src is not None and src.attachment is not None
+    assert src is not None
+    assert src.attachment is not None
     fwd = await forward_message(w.core, w.doctor, src.id, w.target_conv)
     copy = await w.core.store.get_message(fwd.ref.message_id)
-    assert copy is not None and copy.attachment is not None
+    assert copy is not None
+    assert copy.attachment is not None
     assert copy.attachment.s3_key != src.attachment.s3_key
     assert copy.attachment.s3_key.startswith(f"files/{w.target_conv}/")
     assert w.files.objects[copy.attachment.s3_key].data == PNG
@@ -180,7 +186,8 @@ async def test_a_file_whose_object_is_gone_is_not_forwarded() -> None:
         w.core, w.patient, w.source_conv, "scan.png", "image/png", PNG, FileMessage(None, "image")
     )
     src = await w.core.store.get_message(sent.ref.message_id)
-    assert src is not None and src.attachment is not None
+    assert src is not None
+    assert src.attachment is not None
     w.files.objects.pop(src.attachment.s3_key)
     with pytest.raises(NotFound):
         await forward_message(w.core, w.doctor, src.id, w.target_conv)
