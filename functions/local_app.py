@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import Scope
 
-from . import attachments, compliance, conversations, dev, messages, presence
+from . import attachments, compliance, conversations, dev, messages, presence, scheduled
 from .api.app import create_app
 
 ROUTERS = (
@@ -19,6 +19,8 @@ ROUTERS = (
     compliance.router,
     attachments.router,
     presence.router,
+    scheduled.router,  # issue #16 B: scheduled messages
+    scheduled.forward_router,  # issue #16 B: forwarding (the attachments Lambda in AWS)
 )
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 

@@ -89,8 +89,11 @@ FN_ATTACHMENTS: Final = "attachments"
 FN_PRESENCE: Final = "presence"
 FN_RELAY: Final = "relay"
 FN_PURGE: Final = "purge"  # retention (issue #15), scheduled daily
-API_FUNCTIONS: Final = (FN_CONVERSATIONS, FN_MESSAGES, FN_ATTACHMENTS, FN_PRESENCE)
-ALL_FUNCTIONS: Final = (*API_FUNCTIONS, FN_RELAY, FN_PURGE)
+# Scheduled messages (issue #16 B): the REST routes, and the one-minute sender.
+FN_SCHEDULED: Final = "scheduled"
+FN_SCHEDULED_SENDER: Final = "scheduled_sender"
+API_FUNCTIONS: Final = (FN_CONVERSATIONS, FN_MESSAGES, FN_ATTACHMENTS, FN_PRESENCE, FN_SCHEDULED)
+ALL_FUNCTIONS: Final = (*API_FUNCTIONS, FN_RELAY, FN_PURGE, FN_SCHEDULED_SENDER)
 
 
 def handler_of(function: str) -> str:
@@ -114,6 +117,11 @@ ROUTES: Final = (
     ("POST", f"{API_PREFIX}/conversations/{{conversationId}}/attachments", FN_ATTACHMENTS),
     ("POST", f"{API_PREFIX}/conversations/{{conversationId}}/send-file", FN_ATTACHMENTS),
     ("GET", f"{API_PREFIX}/users/{{userId}}/online-status", FN_PRESENCE),
+    # Forwarding and scheduled messages (issue #16 B). Forwarding runs in the attachments
+    # function: a forwarded file is copied under files/, which only its role may write.
+    ("POST", f"{API_PREFIX}/{{messageId}}/forward", FN_ATTACHMENTS),
+    ("GET", f"{API_PREFIX}/scheduled", FN_SCHEDULED),
+    ("DELETE", f"{API_PREFIX}/scheduled/{{scheduledMessageId}}", FN_SCHEDULED),
 )
 HEALTH_ROUTE: Final = ("GET", "/health", FN_PRESENCE)  # public: no token
 
@@ -123,6 +131,10 @@ RELAY_TIMEOUT_SECONDS: Final = 50  # finishes before the next one-minute tick
 RELAY_SCHEDULE_MINUTES: Final = 1
 PURGE_TIMEOUT_SECONDS: Final = 900  # Lambda's limit; the purge resumes the next day
 PURGE_SCHEDULE_HOURS: Final = 24
+# Scheduled messages (issue #16 B): sent within a minute of their time; a run ends before the
+# next tick, and a claim's lease (SCHEDULED_LEASE_SECONDS, 120 s) outlives any run.
+SCHEDULED_SENDER_MINUTES: Final = 1
+SCHEDULED_SENDER_TIMEOUT_SECONDS: Final = 50
 API_THROTTLE_RATE: Final = 100  # steady requests per second on the stage
 API_THROTTLE_BURST: Final = 200
 # GET /health is throttled on its own at the stage (anonymous probes never spend users' share).

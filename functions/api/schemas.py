@@ -12,6 +12,7 @@ from typing import TypedDict
 from messaging_core.replies import (
     STRICT,
     AccessLogView,
+    CancelledView,
     ConversationView,
     DevTokenView,
     ExportView,
@@ -20,6 +21,8 @@ from messaging_core.replies import (
     OnlineStatusView,
     Pagination,
     ReadReceiptView,
+    ScheduledRefView,
+    ScheduledView,
     SearchView,
     UnreadView,
     UploadView,
@@ -117,3 +120,26 @@ class ExportReply(Reply):
     """The conversation exported as JSON (`format=json`; `fhir` answers a FHIR R4 Bundle)."""
 
     data: ExportView
+
+
+# --- Forwarding and scheduled messages (issue #16 B) ------------------------------------------
+@with_config(STRICT)
+class ScheduledReply(Reply):
+    """A message scheduled (202): sent at `scheduledAt` through the usual send path."""
+
+    data: ScheduledRefView
+
+
+@with_config(STRICT)
+class ScheduledListReply(Reply):
+    """The caller's pending scheduled messages, soonest first."""
+
+    data: list[ScheduledView]
+    pagination: Pagination
+
+
+@with_config(STRICT)
+class CancelledReply(Reply):
+    """A scheduled message cancelled (it will not be sent)."""
+
+    data: CancelledView

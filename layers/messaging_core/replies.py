@@ -270,3 +270,33 @@ class ExportView(TypedDict):
     conversationId: str
     messages: list[MessageView]
     pagination: Pagination
+
+
+# --- Scheduled messages (issue #16 B) ---------------------------------------------------------
+@with_config(STRICT)
+class ScheduledRefView(TypedDict):
+    """A message scheduled: its id (the sent message will carry the same) and its time."""
+
+    scheduledMessageId: str
+    scheduledAt: MaybeTimestamp
+
+
+@with_config(STRICT)
+class ScheduledView(TypedDict):
+    """One of the caller's pending scheduled messages."""
+
+    scheduledMessageId: str
+    conversationId: str
+    receiverId: str
+    messageType: Literal["text"]
+    content: str
+    scheduledAt: MaybeTimestamp
+    status: Literal["pending", "sending", "sent", "cancelled", "failed"]
+    createdAt: MaybeTimestamp
+    metadata: NotRequired[dict[str, Any]]
+
+
+@with_config(STRICT)
+class CancelledView(TypedDict):
+    scheduledMessageId: str
+    status: Literal["cancelled"]
