@@ -1,9 +1,9 @@
 """Scheduled messages (issue #16 B): in memory, and in MongoDB (`scheduled_messages`).
 
-A worker claims a due message by one conditional update (pending -> sending, with a lease), so
-two workers never take the same one at once; a worker that dies mid-way leaves its lease to
-expire, and the next one takes the message over. The message it stores has the scheduled id as
-its own id (a unique key), so a takeover never sends a second copy.
+A worker claims a due message (pending -> sending, with a lease) by inserting the claim of its
+next attempt under a unique key, so two workers never take the same one at once; a worker that
+dies mid-way leaves its lease to expire, and the next one takes the message over. The message
+it stores has the scheduled id as its own id (a unique key), so a takeover never sends twice.
 """
 
 import copy
@@ -11,12 +11,17 @@ from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING
+from pymongo.errors import OperationFailure
 
+from ..clock import utcnow
 from ..models import ScheduledMessage, ScheduledStatus
-from .mongo import driver_errors_as_unavailable
+from .mongo import NOT_IMPLEMENTED, driver_errors_as_unavailable
 
 COLLECTION = "scheduled_messages"
+CLAIMS_COLLECTION = "scheduled_claims"
+CLAIM_TTL_SECONDS = 24 * 3600
+CANDIDATES = 20  # due messages looked at per claim; what concurrent workers took is skipped
 
 
 class MemoryScheduled:
@@ -74,6 +79,7 @@ def _claimable(s: ScheduledMessage, now: datetime) -> bool:
 class MongoScheduled:
     def __init__(self, db: Any) -> None:
         self._items = db[COLLECTION]
+        self._claims = db[CLAIMS_COLLECTION]
 
     async def ensure_indexes(self) -> None:
         # The claim's query (due first), and the sender's list of pending ones.
@@ -81,6 +87,12 @@ class MongoScheduled:
         await self._items.create_index(
             [("senderId", ASCENDING), ("status", ASCENDING), ("scheduledAt", ASCENDING)]
         )
+        try:
+            # A claim matters for seconds (a worker's stale read); a day is ample.
+            await self._claims.create_index("claimedAt", expireAfterSeconds=CLAIM_TTL_SECONDS)
+        except OperationFailure as exc:
+            if exc.code != NOT_IMPLEMENTED:  # FerretDB 1.x has no TTL index: tolerated only
+                raise
 
     async def insert_scheduled(self, item: ScheduledMessage) -> None:
         await self._items.insert_one(_doc(item))
@@ -103,25 +115,55 @@ class MongoScheduled:
         return found, await self._items.count_documents(query)
 
     async def cancel_scheduled(self, scheduled_id: str, sender_id: str) -> bool:
-        result = await self._items.update_one(
-            {"_id": ObjectId(scheduled_id), "senderId": ObjectId(sender_id), "status": "pending"},
-            {"$set": {"status": "cancelled"}},
+        doc = await self._items.find_one(
+            {"_id": ObjectId(scheduled_id), "senderId": ObjectId(sender_id), "status": "pending"}
         )
-        return bool(result.modified_count == 1)
+        # A cancel takes the same claim a worker would: of the two, exactly one wins.
+        if doc is None or not await self._claim(doc, utcnow()):
+            return False
+        await self._items.update_one(
+            {"_id": doc["_id"]},
+            {"$set": {"status": "cancelled", "attempts": int(doc.get("attempts", 0)) + 1}},
+        )
+        return True
 
     async def claim_due(self, now: datetime, lease_until: datetime) -> ScheduledMessage | None:
-        doc = await self._items.find_one_and_update(
-            {
-                "$or": [
-                    {"status": "pending", "scheduledAt": {"$lte": now}},
-                    {"status": "sending", "leaseUntil": {"$lte": now}},
-                ]
-            },
-            {"$set": {"status": "sending", "leaseUntil": lease_until}, "$inc": {"attempts": 1}},
-            sort=[("scheduledAt", ASCENDING)],
-            return_document=ReturnDocument.AFTER,
+        due = (
+            self._items.find(
+                {
+                    "$or": [
+                        {"status": "pending", "scheduledAt": {"$lte": now}},
+                        {"status": "sending", "leaseUntil": {"$lte": now}},
+                    ]
+                }
+            )
+            .sort([("scheduledAt", ASCENDING), ("_id", ASCENDING)])
+            .limit(CANDIDATES)
         )
-        return _item(doc) if doc else None
+        async for doc in due:
+            if not await self._claim(doc, now):
+                continue  # another worker (or a cancel) took this attempt: try the next one
+            attempt = int(doc.get("attempts", 0)) + 1
+            await self._items.update_one(
+                {"_id": doc["_id"]},
+                {"$set": {"status": "sending", "leaseUntil": lease_until, "attempts": attempt}},
+            )
+            doc.update(status="sending", leaseUntil=lease_until, attempts=attempt)
+            return _item(doc)
+        return None
+
+    async def _claim(self, doc: dict[str, Any], now: datetime) -> bool:
+        """Insert the claim of the document's next attempt under a unique _id: atomic on every
+        MongoDB-protocol server. (FerretDB's findAndModify is not: two concurrent callers can
+        both take one document, see tests/integration/test_scheduled_mongo.py.)"""
+        from pymongo.errors import DuplicateKeyError
+
+        attempt = int(doc.get("attempts", 0)) + 1
+        try:
+            await self._claims.insert_one({"_id": f"{doc['_id']}:{attempt}", "claimedAt": now})
+        except DuplicateKeyError:
+            return False
+        return True
 
     async def finish_scheduled(
         self, scheduled_id: str, status: ScheduledStatus, at: datetime
