@@ -3,13 +3,14 @@ route's reply matches that description, and typing the replies changed no byte o
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from messaging_core.adapters.memory import MemoryFileStore
+from messaging_core.clock import iso, utcnow
 from messaging_core.config import Settings
 from messaging_core.core import Core
 from messaging_core.models import (
@@ -150,6 +151,14 @@ async def test_every_routes_success_reply_matches_its_schema_and_its_old_bytes(
     await ok("PUT", f"{API}/conversations/{conv}/mark-read", headers=doctor)
     await ok("PUT", f"{API}/conversations/{conv}/mark-read", headers=doctor)  # none left
     await ok("GET", f"{API}/users/{cast.patient.id}/online-status", headers=doctor)
+    # Forwarding and scheduled messages (issue #16 B): forward, schedule (202), list, cancel
+    fwd = {"conversationId": conv}
+    await ok("POST", f"{API}/{sent['id']}/forward", 201, json=fwd, headers=patient)
+    later = {"content": "plus tard", "scheduledAt": iso(utcnow() + timedelta(hours=1))}
+    url = f"{API}/conversations/{conv}/messages"
+    scheduled = await ok("POST", url, 202, json=later, headers=patient)
+    await ok("GET", f"{API}/scheduled", headers=patient)
+    await ok("DELETE", f"{API}/scheduled/{scheduled['scheduledMessageId']}", headers=patient)
     await ok("DELETE", f"{API}/{sent['id']}", headers=patient)
     await ok("GET", f"{API}/conversations/{conv}/messages", headers=doctor)  # a deleted one
     await ok("GET", f"{API}/conversations/{conv}/messages?afterSeq=0", headers=doctor)
