@@ -213,3 +213,8 @@ class ScheduledMessage:
     lease_until: datetime | None = None
     attempts: int = 0
     sent_at: datetime | None = None
+    temp_id: str | None = None  # the client's id: a retried schedule is not stored twice
+
+    @property
+    def client_key(self) -> str:
+        return f"{self.sender_id}:{self.temp_id}" if self.temp_id else f"{self.sender_id}#{self.id}"

@@ -244,7 +244,12 @@ class UploadRepository(Protocol):
 class ScheduledRepository(Protocol):
     """Messages waiting for their time; each is claimed by one worker at a time (a lease)."""
 
-    async def insert_scheduled(self, item: ScheduledMessage) -> None: ...
+    async def insert_scheduled(self, item: ScheduledMessage) -> None:
+        """Store it; raise DuplicateKey when its client key (sender + tempId) already exists."""
+
+    async def scheduled_by_client_key(
+        self, sender_id: str, temp_id: str
+    ) -> ScheduledMessage | None: ...
     async def get_scheduled(self, scheduled_id: str) -> ScheduledMessage | None: ...
     async def pending_of(
         self, sender_id: str, skip: int, limit: int

@@ -21,7 +21,7 @@ from .access import conversation_for, receiver_of
 from .budgets import spend
 from .clock import iso, utcnow
 from .core import Core
-from .errors import Conflict, Forbidden, Invalid, NotFound, RateLimited, Unavailable
+from .errors import Conflict, DuplicateKey, Forbidden, Invalid, NotFound, RateLimited, Unavailable
 from .ids import new_id, parse_id
 from .inputs import SendMessageIn, check_metadata, check_offset
 from .messages import Sent, checked_text, send_text, store_message
@@ -95,6 +95,10 @@ async def schedule_message(
     conv = await conversation_for(core, user, conversation_id)
     other = receiver_of(user, conv, data.receiverId)
     repo = _repo(core)
+    if data.tempId:  # a retry of a schedule that was stored: the same answer, nothing new
+        earlier = await repo.scheduled_by_client_key(user.id, data.tempId)
+        if earlier is not None:
+            return Scheduled(earlier.id, earlier.scheduled_at)
     await spend(core, user, "send")  # spent now: the send itself spends nothing more
     _, waiting = await repo.pending_of(user.id, 0, 1)
     if waiting >= core.settings.scheduled_max_pending:
@@ -110,8 +114,15 @@ async def schedule_message(
         scheduled_at=when,
         created_at=now,
         metadata=metadata,
+        temp_id=data.tempId,
     )
-    await repo.insert_scheduled(item)
+    try:
+        await repo.insert_scheduled(item)
+    except DuplicateKey:  # the same tempId raced in from another request: that one won
+        earlier = await repo.scheduled_by_client_key(user.id, data.tempId or "")
+        if earlier is None:
+            raise Unavailable("Could not schedule the message, please retry") from None
+        return Scheduled(earlier.id, earlier.scheduled_at)
     return Scheduled(item.id, when)
 
 

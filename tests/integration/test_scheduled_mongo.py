@@ -173,3 +173,21 @@ async def test_a_cancel_racing_a_claim_never_both_win(mongo: tuple[MongoStore, s
     cancelled = {s.id for s, won in zip(items, results[8:], strict=True) if won}
     assert not claimed & cancelled
     assert claimed | cancelled == {s.id for s in items}
+
+
+async def test_concurrent_retries_of_one_schedule_store_one(mongo: tuple[MongoStore, str]) -> None:
+    store, _ = mongo
+    core = await core_on(store)
+    patient, doctor = Principal(new_id(), "patient"), Principal(new_id(), "doctor")
+    await core.identify(doctor)
+    opened = await conversations.open_conversation(core, patient, doctor.id, "doctor")
+    conv = opened.conversation["conversationId"]
+    when = iso(utcnow() + timedelta(hours=1))
+    data = SendMessageIn(content="rappel", tempId="t-1", scheduledAt=when)
+    answers = await asyncio.gather(
+        *(scheduling.send_or_schedule(core, patient, conv, data) for _ in range(5))
+    )
+    ids = {a.scheduled_id for a in answers if isinstance(a, scheduling.Scheduled)}
+    assert len(ids) == 1
+    assert core.scheduled is not None
+    assert (await core.scheduled.pending_of(patient.id, 0, 10))[1] == 1

@@ -288,3 +288,25 @@ async def test_the_background_loop_sends_what_is_due_and_stops() -> None:
     stop.set()
     await asyncio.wait_for(loop, timeout=10)
     assert await w.core.store.get_message(s.scheduled_id) is not None
+
+
+async def test_a_retried_schedule_with_its_tempId_is_stored_once() -> None:
+    w = await world()
+    data = SendMessageIn(content="rappel", tempId="sched-1", scheduledAt=at(LATER))
+    first = await send_or_schedule(w.core, w.patient, w.conv, data)
+    again = await send_or_schedule(w.core, w.patient, w.conv, data)
+    assert isinstance(first, Scheduled)
+    assert again == first
+    # Concurrent retries too: one stored, every answer names it.
+    race = SendMessageIn(content="rappel", tempId="sched-2", scheduledAt=at(LATER))
+    answers = await asyncio.gather(
+        *(send_or_schedule(w.core, w.patient, w.conv, race) for _ in range(3))
+    )
+    assert len({a.scheduled_id for a in answers if isinstance(a, Scheduled)}) == 1
+    views, _ = await scheduling.list_scheduled(w.core, w.patient, Page(1, 20))
+    assert len(views) == 2
+    # Another sender's same tempId is theirs.
+    mine = SendMessageIn(content="x", tempId="sched-1", scheduledAt=at(LATER))
+    theirs = await send_or_schedule(w.core, w.doctor, w.conv, mine)
+    assert isinstance(theirs, Scheduled)
+    assert theirs.scheduled_id != first.scheduled_id

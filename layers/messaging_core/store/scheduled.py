@@ -15,6 +15,7 @@ from pymongo import ASCENDING
 from pymongo.errors import OperationFailure
 
 from ..clock import utcnow
+from ..errors import DuplicateKey
 from ..models import ScheduledMessage, ScheduledStatus
 from .mongo import NOT_IMPLEMENTED, driver_errors_as_unavailable
 
@@ -31,7 +32,16 @@ class MemoryScheduled:
         self._items: dict[str, ScheduledMessage] = {}
 
     async def insert_scheduled(self, item: ScheduledMessage) -> None:
+        if any(s.client_key == item.client_key for s in self._items.values()):
+            raise DuplicateKey(item.client_key)
         self._items[item.id] = copy.deepcopy(item)
+
+    async def scheduled_by_client_key(
+        self, sender_id: str, temp_id: str
+    ) -> ScheduledMessage | None:
+        key = f"{sender_id}:{temp_id}"
+        found = [s for s in self._items.values() if s.client_key == key]
+        return copy.deepcopy(found[0]) if found else None
 
     async def get_scheduled(self, scheduled_id: str) -> ScheduledMessage | None:
         found = self._items.get(scheduled_id)
@@ -87,6 +97,8 @@ class MongoScheduled:
         await self._items.create_index(
             [("senderId", ASCENDING), ("status", ASCENDING), ("scheduledAt", ASCENDING)]
         )
+        # A retried schedule (same sender and tempId) is stored once, across processes.
+        await self._items.create_index("clientKey", unique=True)
         try:
             # A claim matters for seconds (a worker's stale read); a day is ample.
             await self._claims.create_index("claimedAt", expireAfterSeconds=CLAIM_TTL_SECONDS)
@@ -95,7 +107,18 @@ class MongoScheduled:
                 raise
 
     async def insert_scheduled(self, item: ScheduledMessage) -> None:
-        await self._items.insert_one(_doc(item))
+        from pymongo.errors import DuplicateKeyError
+
+        try:
+            await self._items.insert_one(_doc(item))
+        except DuplicateKeyError as exc:
+            raise DuplicateKey(item.client_key) from exc
+
+    async def scheduled_by_client_key(
+        self, sender_id: str, temp_id: str
+    ) -> ScheduledMessage | None:
+        doc = await self._items.find_one({"clientKey": f"{sender_id}:{temp_id}"})
+        return _item(doc) if doc else None
 
     async def get_scheduled(self, scheduled_id: str) -> ScheduledMessage | None:
         doc = await self._items.find_one({"_id": ObjectId(scheduled_id)})
@@ -189,6 +212,8 @@ def _doc(s: ScheduledMessage) -> dict[str, Any]:
         "leaseUntil": s.lease_until,
         "attempts": s.attempts,
         "sentAt": s.sent_at,
+        "tempId": s.temp_id,
+        "clientKey": s.client_key,
     }
 
 
@@ -207,4 +232,5 @@ def _item(d: dict[str, Any]) -> ScheduledMessage:
         lease_until=d.get("leaseUntil"),
         attempts=int(d.get("attempts", 0)),
         sent_at=d.get("sentAt"),
+        temp_id=d.get("tempId"),
     )
