@@ -30,6 +30,8 @@ run: export PURGE_INTERVAL_SECONDS ?= 3600
 # Holds and purges reach the store of a running `make run` through this Unix socket (no TCP port;
 # a fresh key beside it, mode 0600; development only): messaging_core/operator_socket.py.
 run legal-hold purge: export LOCAL_ADMIN_SOCKET ?= $(CURDIR)/.cache/run-admin.sock
+# Scheduled messages (issue #16 B): sent by a background task of `make run`; in AWS by a Lambda.
+run: export SCHEDULED_INTERVAL_SECONDS ?= 5
 
 .PHONY: help run token revoke legal-hold purge test test-unit test-integration test-e2e test-infra lint format \
         servers-up servers-down build synth bench clean browser-deps test-browser screenshots \

@@ -8,6 +8,7 @@ from messaging_core.errors import Invalid, TooLarge
 from messaging_core.inputs import InputModel, parse_input
 from pydantic import StrictInt, StrictStr
 
+from . import scheduled
 from .api.app import create_app, lambda_handler
 from .api.deps import CurrentUser, Services
 from .api.openapi import RESPONSES
@@ -120,5 +121,7 @@ async def _send_multipart(
     )
 
 
-app = create_app(router)
+# Forwarding (issue #16 B) runs here: a forwarded file is copied under files/, which only this
+# function's role may write.
+app = create_app(router, scheduled.forward_router)
 handler = lambda_handler(app)

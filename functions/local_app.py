@@ -10,7 +10,16 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import Scope
 
-from . import attachments, compliance, conversations, dev, message_actions, messages, presence
+from . import (
+    attachments,
+    compliance,
+    conversations,
+    dev,
+    message_actions,
+    messages,
+    presence,
+    scheduled,
+)
 from .api.app import create_app
 
 ROUTERS = (
@@ -20,6 +29,8 @@ ROUTERS = (
     attachments.router,
     presence.router,
     message_actions.router,  # issue #16 part A
+    scheduled.router,  # issue #16 B: scheduled messages
+    scheduled.forward_router,  # issue #16 B: forwarding (the attachments Lambda in AWS)
 )
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 

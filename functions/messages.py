@@ -3,7 +3,8 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from messaging_core import conversations, messages, search
+from fastapi.responses import JSONResponse
+from messaging_core import conversations, messages, scheduling, search
 from messaging_core.inputs import MarkReadIn, SendMessageIn
 from messaging_core.models import HistoryCursor
 
@@ -59,9 +60,11 @@ async def get_messages(
 )
 async def send_message(
     conversationId: str, body: SendMessageIn, user: CurrentUser, core: Services
-) -> dict[str, Any]:
-    """Send a text message (the REST twin of the socket `send_message`)."""
-    sent = await messages.send_text(core, user, conversationId, body)
+) -> Any:
+    """Send a text message (the REST twin of the socket `send_message`); `scheduledAt`: 202."""
+    sent = await scheduling.send_or_schedule(core, user, conversationId, body)
+    if isinstance(sent, scheduling.Scheduled):  # issue #16 B: another status and reply
+        return JSONResponse({"message": "Message scheduled", "data": sent.view()}, 202)
     return {"message": "Message sent successfully", "data": sent.message}
 
 

@@ -91,14 +91,18 @@ FN_PRESENCE: Final = "presence"
 FN_RELAY: Final = "relay"
 FN_PURGE: Final = "purge"  # retention (issue #15), scheduled daily
 FN_MESSAGE_ACTIONS: Final = "message_actions"  # edits and reactions (issue #16 part A)
+# Scheduled messages (issue #16 B): the REST routes, and the one-minute sender.
+FN_SCHEDULED: Final = "scheduled"
+FN_SCHEDULED_SENDER: Final = "scheduled_sender"
 API_FUNCTIONS: Final = (
     FN_CONVERSATIONS,
     FN_MESSAGES,
     FN_ATTACHMENTS,
     FN_PRESENCE,
     FN_MESSAGE_ACTIONS,  # issue #16 part A
+    FN_SCHEDULED,  # issue #16 B
 )
-ALL_FUNCTIONS: Final = (*API_FUNCTIONS, FN_RELAY, FN_PURGE)
+ALL_FUNCTIONS: Final = (*API_FUNCTIONS, FN_RELAY, FN_PURGE, FN_SCHEDULED_SENDER)
 
 
 def handler_of(function: str) -> str:
@@ -127,6 +131,11 @@ ROUTES: Final = (
     ("GET", f"{API_PREFIX}/{{messageId}}/versions", FN_MESSAGE_ACTIONS),
     ("POST", f"{API_PREFIX}/{{messageId}}/reactions", FN_MESSAGE_ACTIONS),
     ("DELETE", f"{API_PREFIX}/{{messageId}}/reactions/{{emoji}}", FN_MESSAGE_ACTIONS),
+    # Forwarding and scheduled messages (issue #16 B). Forwarding runs in the attachments
+    # function: a forwarded file is copied under files/, which only its role may write.
+    ("POST", f"{API_PREFIX}/{{messageId}}/forward", FN_ATTACHMENTS),
+    ("GET", f"{API_PREFIX}/scheduled", FN_SCHEDULED),
+    ("DELETE", f"{API_PREFIX}/scheduled/{{scheduledMessageId}}", FN_SCHEDULED),
 )
 HEALTH_ROUTE: Final = ("GET", "/health", FN_PRESENCE)  # public: no token
 
@@ -136,6 +145,10 @@ RELAY_TIMEOUT_SECONDS: Final = 50  # finishes before the next one-minute tick
 RELAY_SCHEDULE_MINUTES: Final = 1
 PURGE_TIMEOUT_SECONDS: Final = 900  # Lambda's limit; the purge resumes the next day
 PURGE_SCHEDULE_HOURS: Final = 24
+# Scheduled messages (issue #16 B): sent within a minute of their time; a run ends before the
+# next tick, and a claim's lease (SCHEDULED_LEASE_SECONDS, 120 s) outlives any run.
+SCHEDULED_SENDER_MINUTES: Final = 1
+SCHEDULED_SENDER_TIMEOUT_SECONDS: Final = 50
 API_THROTTLE_RATE: Final = 100  # steady requests per second on the stage
 API_THROTTLE_BURST: Final = 200
 # GET /health is throttled on its own at the stage (anonymous probes never spend users' share).

@@ -23,6 +23,7 @@ from messaging_core.core import Core
 from messaging_core.ports import ConnectionPresence
 from messaging_core.relay import start_background_relay
 from messaging_core.retention import start_background_purge
+from messaging_core.scheduling import start_background_scheduler
 
 from .settings import SocketSettings
 from .tasks import BackgroundTasks
@@ -109,6 +110,9 @@ class Lifecycle:
             self._loops.append(
                 start_operator_socket(runtime.core, self._settings.local_admin_socket)
             )
+        # Scheduled messages (issue #16 B): `make run` only; in AWS a one-minute scheduled Lambda.
+        if self._settings.scheduled_interval_seconds > 0:
+            self._loops.append(start_background_scheduler(runtime.core))
         self._loops.append(asyncio.create_task(self._revocation_loop()))
         # Everything built so far (modules, the app, clients) lives as long as the process: out
         # of the collector's sight, a full collection only walks what came after (the p99 of

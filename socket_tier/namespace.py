@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import socketio
-from messaging_core import messages, presence
+from messaging_core import messages, presence, scheduling
 from messaging_core.auth import bearer_token
 from messaging_core.budgets import spend
 from messaging_core.errors import DomainError, Unauthorized
@@ -27,6 +27,7 @@ from messaging_core.revocation import authenticate
 
 from .context import SocketContext
 from .events_edits import EditEvents
+from .events_scheduled import ScheduledEvents
 from .socket_event import Reply, socket_event
 
 
@@ -45,6 +46,7 @@ def token_from(auth: Any, environ: dict[str, Any]) -> str:
 
 class MessagingNamespace(
     EditEvents,  # issue #16 part A: edit_message, add_reaction, remove_reaction
+    ScheduledEvents,  # issue #16 B: forward_message, send_message with scheduledAt
     socketio.AsyncNamespace,  # type: ignore[misc]
 ):
     def __init__(self, ctx: SocketContext) -> None:
@@ -71,7 +73,9 @@ class MessagingNamespace(
     @socket_event("send_message")
     async def on_send_message(self, sid: str, user: Principal, payload: Any) -> Reply:
         data = parse_input(SocketSendMessageIn, payload)
-        sent = await messages.send_text(self.ctx.core, user, data.conversationId, data)
+        sent = await scheduling.send_or_schedule(self.ctx.core, user, data.conversationId, data)
+        if isinstance(sent, scheduling.Scheduled):  # `scheduledAt` (issue #16 B)
+            return self.scheduled_ack(data, sent)
         ref = sent.ref
         reply = {"tempId": data.tempId, "messageId": ref.message_id, "timestamp": ref.timestamp}
         # A retried tempId gets the original confirmation again, and nothing is stored twice.

@@ -74,6 +74,22 @@ RESPONSES: dict[str, dict[int | str, dict[str, Any]]] = {
     "remove_reaction": _action_errors(),
 }
 
+# --- Forwarding and scheduled messages (issue #16 B)
+from .schemas import ScheduledReply  # noqa: E402  (the block stays in one place for the merge)
+
+_WHY_409_SCHEDULED = "The scheduled message is being sent or was sent already"
+# POST .../messages with `scheduledAt`: 202 and another reply (the 201 path is unchanged).
+RESPONSES["send_message"] = {
+    **RESPONSES["send_message"],
+    202: {"model": ScheduledReply, "description": "Scheduled (with `scheduledAt`): not sent yet"},
+}
+RESPONSES["forward_message"] = _errors(400, 401, 403, 404, 429, 503)
+RESPONSES["list_scheduled"] = _errors(400, 401, 429, 503)
+RESPONSES["cancel_scheduled"] = {
+    **_errors(400, 401, 403, 404, 429, 503),
+    409: {"model": ErrorReply, "description": _WHY_409_SCHEDULED},
+}
+
 
 def _without_validation_errors(schema: dict[str, Any]) -> dict[str, Any]:
     # Invalid input is answered 400 {"message"} (errors.py), so FastAPI's generated 422 and its

@@ -12,6 +12,7 @@ from typing import TypedDict
 from messaging_core.replies import (
     STRICT,
     AccessLogView,
+    CancelledView,
     ConversationView,
     DevTokenView,
     ExportView,
@@ -21,6 +22,8 @@ from messaging_core.replies import (
     Pagination,
     ReactionsView,
     ReadReceiptView,
+    ScheduledRefView,
+    ScheduledView,
     SearchView,
     UnreadView,
     UploadView,
@@ -134,3 +137,26 @@ class ReactionsReply(Reply):
     """A message's reactions after the change."""
 
     data: ReactionsView
+
+
+# --- Forwarding and scheduled messages (issue #16 B) ------------------------------------------
+@with_config(STRICT)
+class ScheduledReply(Reply):
+    """A message scheduled (202): sent at `scheduledAt` through the usual send path."""
+
+    data: ScheduledRefView
+
+
+@with_config(STRICT)
+class ScheduledListReply(Reply):
+    """The caller's pending scheduled messages, soonest first."""
+
+    data: list[ScheduledView]
+    pagination: Pagination
+
+
+@with_config(STRICT)
+class CancelledReply(Reply):
+    """A scheduled message cancelled (it will not be sent)."""
+
+    data: CancelledView

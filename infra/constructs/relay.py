@@ -58,3 +58,18 @@ class PurgeSchedule(ScheduledRun):
             every=Duration.hours(c.PURGE_SCHEDULE_HOURS),
             max_age=Duration.hours(1),
         )
+
+
+class ScheduledMessagesSender(ScheduledRun):
+    """Scheduled messages (issue #16 B): every minute, send what is due. A run that fails or is
+    cut short is not retried: its claims' leases expire and the next tick takes them over."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, function: lambda_.IFunction) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            function=function,
+            description="send the scheduled messages now due",
+            every=Duration.minutes(c.SCHEDULED_SENDER_MINUTES),
+            max_age=Duration.minutes(1),
+        )

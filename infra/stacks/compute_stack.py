@@ -8,7 +8,7 @@ from constructs import Construct
 from infra import constants as c
 from infra.constructs.edge import Edge
 from infra.constructs.monitoring import Monitoring
-from infra.constructs.relay import OutboxRelay, PurgeSchedule
+from infra.constructs.relay import OutboxRelay, PurgeSchedule, ScheduledMessagesSender
 from infra.constructs.rest_api import RestApi
 from infra.constructs.service_function import ServiceFunction
 from infra.constructs.socket_tier import SocketTier
@@ -73,6 +73,9 @@ class ComputeStack(Stack):
         )
         self.relay = OutboxRelay(self, "Relay", function=self.functions[c.FN_RELAY].function)
         self.purge = PurgeSchedule(self, "Purge", function=self.functions[c.FN_PURGE].function)
+        self.scheduled_sender = ScheduledMessagesSender(  # issue #16 B
+            self, "ScheduledSender", function=self.functions[c.FN_SCHEDULED_SENDER].function
+        )
         self.monitoring = self._build_monitoring()
 
         CfnOutput(
@@ -209,6 +212,15 @@ class ComputeStack(Stack):
             ),
             # Edits and reactions (issue #16 part A): text only, so no file is read or signed.
             c.FN_MESSAGE_ACTIONS: self._function(c.FN_MESSAGE_ACTIONS, redis=True, kafka=True),
+            # Scheduled messages (issue #16 B): list/cancel (audited reads publish), and the
+            # sender, which pushes through Redis and publishes message.sent like any send.
+            c.FN_SCHEDULED: self._function(c.FN_SCHEDULED, redis=True, kafka=True),
+            c.FN_SCHEDULED_SENDER: self._function(
+                c.FN_SCHEDULED_SENDER,
+                redis=True,
+                kafka=True,
+                timeout_seconds=c.SCHEDULED_SENDER_TIMEOUT_SECONDS,
+            ),
         }
         for name in c.API_FUNCTIONS:
             # Every route re-checks the token in the function, not only at the edge.

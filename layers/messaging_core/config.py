@@ -133,6 +133,16 @@ class Settings(BaseSettings):
     edit_window_minutes: int = Field(default=15, gt=0, le=24 * 60)
     rate_limit_edit: str = Field(default="30/60", pattern=BUDGET_PATTERN)
     rate_limit_reaction: str = Field(default="60/60", pattern=BUDGET_PATTERN)
+    # Scheduled messages (issue #16 B, scheduling.py). The shortest lead time is a minute (the
+    # original's roadmap); tests may shorten it, never below one second.
+    scheduled_min_lead_seconds: float = Field(default=60.0, ge=1)
+    scheduled_max_days: int = Field(default=30, gt=0, le=365)
+    scheduled_max_pending: int = Field(default=100, gt=0, le=10_000)
+    # How long a worker holds a claimed message before another may take it over (a dead Lambda).
+    scheduled_lease_seconds: float = Field(default=120.0, gt=0)
+    # In a long-lived process (`make run` sets it): look for due messages this often; 0 = never
+    # (in AWS the one-minute scheduled Lambda does).
+    scheduled_interval_seconds: float = Field(default=0.0, ge=0)
 
     @model_validator(mode="after")
     def _refuse_dev_defaults_in_production(self) -> "Settings":

@@ -23,6 +23,7 @@ from .ports import (
     RateLimiter,
     RealtimeNotifier,
     RevocationStore,
+    ScheduledRepository,
     Store,
     UploadRepository,
     UserDirectory,
@@ -101,6 +102,7 @@ async def build_core(
         revocations=revocations or (redis.revocations if redis else MemoryRevocations()),
         revocation_cache=RevocationCache(settings.revocation_cache_seconds),
         background_dispatch=background_dispatch,
+        scheduled=await build_scheduled(store),
     )
 
 
@@ -109,6 +111,18 @@ def build_uploads(store: Store) -> UploadRepository:
 
     db = getattr(store, "db", None)  # a MongoStore shares its database
     return MongoUploads(db) if db is not None else MemoryUploads()
+
+
+# --- Scheduled messages (issue #16 B)
+async def build_scheduled(store: Store) -> ScheduledRepository:
+    from .store.scheduled import MemoryScheduled, MongoScheduled
+
+    db = getattr(store, "db", None)  # a MongoStore shares its database
+    if db is None:
+        return MemoryScheduled()
+    repo = MongoScheduled(db)
+    await repo.ensure_indexes()
+    return repo
 
 
 @dataclass(frozen=True)

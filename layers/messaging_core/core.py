@@ -17,6 +17,7 @@ from .ports import (
     RateLimiter,
     RealtimeNotifier,
     RevocationStore,
+    ScheduledRepository,
     Store,
     UploadRepository,
     UserDirectory,
@@ -46,6 +47,8 @@ class Core:
     # moving fields (lastMessage, seq) may be stale: see access.conversation_for.
     known_conversations: LRU[str, Conversation] = field(default_factory=lambda: LRU(10_000))
     _tasks: set["asyncio.Task[None]"] = field(default_factory=set)
+    # Scheduled messages (issue #16 B): None refuses scheduling (503), never drops it.
+    scheduled: ScheduledRepository | None = None
 
     async def identify(self, user: Principal) -> None:
         """Remember who presented a valid token (the embedded directory serves their name)."""

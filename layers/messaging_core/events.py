@@ -27,7 +27,7 @@ def _event(event_type: str, conversation_id: str, at: datetime, **fields: object
 
 
 def message_sent(message: Message, receiver_online: bool) -> PendingEvent:
-    return _event(
+    event = _event(
         MESSAGE_SENT,
         message.conversation_id,
         message.created_at,
@@ -39,6 +39,16 @@ def message_sent(message: Message, receiver_online: bool) -> PendingEvent:
         timestamp=epoch_ms(message.created_at),
         isReceiverOnline=receiver_online,
     )
+    # Forwarding (issue #16 B): the source's ids, so consumers can link the copy to it.
+    source = message.forwarded_from
+    if source is not None:
+        event.payload["forwardedFrom"] = {
+            "messageId": source.message_id,
+            "conversationId": source.conversation_id,
+            "senderId": source.sender_id,
+            "createdAt": epoch_ms(source.created_at),
+        }
+    return event
 
 
 def message_delivered(message: Message, at: datetime) -> PendingEvent:

@@ -44,6 +44,8 @@ class SendMessageIn(InputModel):
     content: StrictStr
     tempId: TempId | None = None
     metadata: dict[str, Any] | None = None
+    # Scheduled messages (issue #16 B): ISO 8601 with a time zone; checked in scheduling.py.
+    scheduledAt: Annotated[StrictStr, Field(max_length=64)] | None = None
 
 
 class SocketSendMessageIn(SendMessageIn):

@@ -16,6 +16,7 @@ from .inputs import MAX_IDS_PER_CALL, SendMessageIn, check_metadata, check_offse
 from .models import (
     Attachment,
     Conversation,
+    ForwardedFrom,
     HistoryCursor,
     LastMessage,
     Message,
@@ -96,9 +97,7 @@ async def send_text(
     core: Core, user: Principal, conversation_id: object, data: SendMessageIn
 ) -> Sent:
     """Send a text message: the one path for the socket `send_message` and the REST send."""
-    if data.messageType != "text":
-        raise Invalid("messageType must be 'text' here; files go through send-file")
-    content = clean_text(core.settings, data.content)
+    content = checked_text(core, data)
     conv = await conversation_for(core, user, conversation_id)
     return await store_message(
         core,
@@ -112,6 +111,13 @@ async def send_text(
     )
 
 
+def checked_text(core: Core, data: SendMessageIn) -> str:
+    """A text message's content, stripped and within MAX_MESSAGE_LENGTH (send and schedule)."""
+    if data.messageType != "text":
+        raise Invalid("messageType must be 'text' here; files go through send-file")
+    return clean_text(core.settings, data.content)
+
+
 async def store_message(
     core: Core,
     user: Principal,
@@ -123,17 +129,25 @@ async def store_message(
     temp_id: str | None = None,
     metadata: dict[str, object] | None = None,
     attachment: Attachment | None = None,
+    forwarded_from: ForwardedFrom | None = None,
+    message_id: str | None = None,
+    budget: bool = True,
 ) -> Sent:
-    """Persist a message with its `message.sent` event, push it, and receipt it when delivered."""
+    """Persist a message with its `message.sent` event, push it, and receipt it when delivered.
+
+    `message_id` (a scheduled send, issue #16 B) makes the send idempotent by that id: a second
+    call returns the stored message and announces nothing. Its budget was spent when scheduled.
+    """
     other = receiver_of(user, conv, receiver_id)
-    replay = await _replay_of(core, user, temp_id)
+    replay = await _replay_of(core, user, temp_id) or await _replay_by_id(core, message_id)
     if replay is not None:
         return replay
-    await spend(core, user, "send")
+    if budget:
+        await spend(core, user, "send")
     seq, online = await _seq_and_presence(core, conv.id, other)
     now = utcnow()
     message = Message(
-        id=new_id(),
+        id=message_id or new_id(),
         conversation_id=conv.id,
         sender_id=user.id,
         sender_type=user.role,
@@ -150,6 +164,7 @@ async def store_message(
         is_delivered=online,
         delivered_at=now if online else None,
         search_tokens=index_tokens(content),
+        forwarded_from=forwarded_from,
     )
     pending = _events_of(message, online, now)
     message.pending_events = pending
@@ -164,6 +179,16 @@ async def _replay_of(core: Core, user: Principal, temp_id: str | None) -> Sent |
     if not temp_id:
         return None
     original = await core.store.find_by_client_key(user.id, temp_id)
+    if original is None:
+        return None
+    return Sent(await _one_view(core, original), created=False, ref=SentRef.of(original))
+
+
+async def _replay_by_id(core: Core, message_id: str | None) -> Sent | None:
+    """A scheduled send taken over after a crash: its message may be stored already."""
+    if message_id is None:
+        return None
+    original = await core.store.get_message(message_id)
     if original is None:
         return None
     return Sent(await _one_view(core, original), created=False, ref=SentRef.of(original))
@@ -201,6 +226,10 @@ async def _insert(core: Core, user: Principal, message: Message) -> Sent | None:
                 replay = await _replay_of(core, user, message.temp_id)
                 if replay is not None:
                     return replay
+            # The same id raced in (two workers on one scheduled message): the stored one wins.
+            by_id = await _replay_by_id(core, message.id)
+            if by_id is not None:
+                return by_id
             # The sequence number was taken (a store whose $inc is not atomic under load):
             # take the next one above the highest stored; the unique key keeps them distinct.
             floor = await core.store.max_seq(message.conversation_id)

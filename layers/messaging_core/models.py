@@ -92,6 +92,16 @@ class PendingEvent:
     created_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class ForwardedFrom:
+    """Forwarding (issue #16 B): where a forwarded message came from (ids and time only)."""
+
+    message_id: str
+    conversation_id: str
+    sender_id: str
+    created_at: datetime
+
+
 @dataclass(slots=True)
 class Message:
     id: str
@@ -123,6 +133,8 @@ class Message:
     versions: list["MessageVersion"] = field(default_factory=list)  # earlier texts, oldest first
     reactions: list["Reaction"] = field(default_factory=list)
     reaction_rev: int = 0  # bumped by each reaction change: the store's compare-and-set
+    # Forwarding (issue #16 B): set on a forwarded copy, None otherwise.
+    forwarded_from: ForwardedFrom | None = None
 
     @property
     def client_key(self) -> str:
@@ -198,3 +210,32 @@ class Reaction:
 
     emoji: str
     user_ids: list[str]
+
+
+# --- Scheduled messages (issue #16 B) ---------------------------------------------------------
+ScheduledStatus = Literal["pending", "sending", "sent", "cancelled", "failed"]
+
+
+@dataclass(slots=True)
+class ScheduledMessage:
+    """A text message to send at `scheduled_at`; its message takes the same id when sent."""
+
+    id: str
+    conversation_id: str
+    sender_id: str
+    sender_type: UserType
+    receiver_id: str
+    content: str
+    scheduled_at: datetime
+    created_at: datetime
+    status: ScheduledStatus = "pending"
+    metadata: dict[str, Any] | None = None
+    # While `sending`: the claim holds until then; past it another worker may take it over.
+    lease_until: datetime | None = None
+    attempts: int = 0
+    sent_at: datetime | None = None
+    temp_id: str | None = None  # the client's id: a retried schedule is not stored twice
+
+    @property
+    def client_key(self) -> str:
+        return f"{self.sender_id}:{self.temp_id}" if self.temp_id else f"{self.sender_id}#{self.id}"

@@ -13,6 +13,8 @@ from .models import (
     MessageVersion,
     PendingEvent,
     Reaction,
+    ScheduledMessage,
+    ScheduledStatus,
     Upload,
     UserProfile,
 )
@@ -263,3 +265,31 @@ class UploadRepository(Protocol):
 
     async def is_claimed(self, key: str) -> bool:
         """Whether the key was used (its object is removed once confirmed: 409, not 404)."""
+
+
+# --- Scheduled messages (issue #16 B) ---------------------------------------------------------
+class ScheduledRepository(Protocol):
+    """Messages waiting for their time; each is claimed by one worker at a time (a lease)."""
+
+    async def insert_scheduled(self, item: ScheduledMessage) -> None:
+        """Store it; raise DuplicateKey when its client key (sender + tempId) already exists."""
+
+    async def scheduled_by_client_key(
+        self, sender_id: str, temp_id: str
+    ) -> ScheduledMessage | None: ...
+    async def get_scheduled(self, scheduled_id: str) -> ScheduledMessage | None: ...
+    async def pending_of(
+        self, sender_id: str, skip: int, limit: int
+    ) -> tuple[list[ScheduledMessage], int]:
+        """The sender's pending ones, soonest first, and their total."""
+
+    async def cancel_scheduled(self, scheduled_id: str, sender_id: str) -> bool:
+        """pending -> cancelled, atomically; False when it is not (or no longer) pending."""
+
+    async def claim_due(self, now: datetime, lease_until: datetime) -> ScheduledMessage | None:
+        """Take one due message (pending, or `sending` with its lease expired): -> sending."""
+
+    async def finish_scheduled(
+        self, scheduled_id: str, status: ScheduledStatus, at: datetime
+    ) -> None:
+        """sending -> sent (or failed): the end of its life."""

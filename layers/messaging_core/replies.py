@@ -106,6 +106,16 @@ class AttachmentView(TypedDict):
 
 
 @with_config(STRICT)
+class ForwardedFromView(TypedDict):
+    """Forwarding (issue #16 B): the source message of a forwarded copy."""
+
+    messageId: str
+    conversationId: str
+    senderId: str
+    createdAt: MaybeTimestamp
+
+
+@with_config(STRICT)
 class MessageView(TypedDict):
     """One message; a deleted one keeps its place with empty content and `deletedAt`."""
 
@@ -129,6 +139,7 @@ class MessageView(TypedDict):
     editedAt: MaybeTimestamp  # issue #16
     isDeleted: bool
     reactions: list["ReactionView"]  # issue #16
+    forwardedFrom: ForwardedFromView | None  # issue #16 B
     tempId: NotRequired[str]
     deletedAt: NotRequired[MaybeTimestamp]
     metadata: NotRequired[dict[str, Any]]
@@ -296,3 +307,33 @@ class ReactionsView(TypedDict):
     messageId: str
     conversationId: str
     reactions: list[ReactionView]
+
+
+# --- Scheduled messages (issue #16 B) ---------------------------------------------------------
+@with_config(STRICT)
+class ScheduledRefView(TypedDict):
+    """A message scheduled: its id (the sent message will carry the same) and its time."""
+
+    scheduledMessageId: str
+    scheduledAt: MaybeTimestamp
+
+
+@with_config(STRICT)
+class ScheduledView(TypedDict):
+    """One of the caller's pending scheduled messages."""
+
+    scheduledMessageId: str
+    conversationId: str
+    receiverId: str
+    messageType: Literal["text"]
+    content: str
+    scheduledAt: MaybeTimestamp
+    status: Literal["pending", "sending", "sent", "cancelled", "failed"]
+    createdAt: MaybeTimestamp
+    metadata: NotRequired[dict[str, Any]]
+
+
+@with_config(STRICT)
+class CancelledView(TypedDict):
+    scheduledMessageId: str
+    status: Literal["cancelled"]

@@ -85,6 +85,8 @@ async def message_view(core: Core, m: Message, sender: UserProfile | None) -> JS
         "isDeleted": m.is_deleted,
         # issue #16: a deleted message keeps none of what was said about it either
         "reactions": [] if m.is_deleted else reactions_view(m.reactions),
+        # Forwarding (issue #16 B): ids and time of the source, null for any other message.
+        "forwardedFrom": forwarded_view(m),
     }
     if m.temp_id:
         view["tempId"] = m.temp_id
@@ -114,3 +116,16 @@ async def message_views(core: Core, messages: list[Message]) -> list[JSON]:
 def reactions_view(reactions: list[Reaction]) -> list[JSON]:
     """`[{emoji, userIds}]`, each emoji in the order it was first put on the message."""
     return [{"emoji": r.emoji, "userIds": list(r.user_ids)} for r in reactions]
+
+
+# --- Forwarding (issue #16 B)
+def forwarded_view(m: Message) -> JSON | None:
+    f = m.forwarded_from
+    if f is None:
+        return None
+    return {
+        "messageId": f.message_id,
+        "conversationId": f.conversation_id,
+        "senderId": f.sender_id,
+        "createdAt": iso(f.created_at),
+    }

@@ -74,7 +74,7 @@ start_redis() {
     mkdir -p "$dir"
     launch redis redis-server --bind "$SRV_HOST" --port "$SRV_REDIS_PORT" --protected-mode yes \
         --save '' --appendonly no --dir "$dir" --daemonize no --logfile '' --loglevel warning \
-        --databases 16
+        --databases 64
 }
 
 start_mongo() {

@@ -69,6 +69,7 @@ RUN = {
     ("README.md", 'eval "$(make -s token ROLE=doctor'),
     ("README.md", "# Endpoint 1."),
     ("README.md", "# Access log:"),
+    ("README.md", "# Forward a message:"),  # issue #16 B
     ("README.md", 'const { io } = require("socket.io-client");'),
     ("docs/realtime.md", "// connect.mjs"),
     ("docs/realtime.md", "// session.mjs"),
@@ -162,6 +163,7 @@ def walkthrough(server: ServerProc, workdir: Path) -> tuple[dict[str, str], str]
             local(block("README.md", "# Endpoint 1.").code, server),
             local(block("README.md", "# Access log:").code, server),
             local(block("README.md", "# Edit and react:").code, server),  # issue #16 part A
+            local(block("README.md", "# Forward a message:").code, server),  # issue #16 B
             f"cd {workdir}",  # the attachment steps write files: keep them out of the repo
             local(block("docs/attachments.md", "API=http://localhost").code, server),
             local(block("docs/attachments.md", "# a 1x1 PNG to send").code, server),
@@ -252,6 +254,11 @@ def test_readme_curl_walkthrough(walkthrough: tuple[dict[str, str], str]) -> Non
     assert '"isEdited":true' in out
     assert "Reaction added" in out
     assert "Reaction removed" in out
+    # Forwarding and scheduled messages (issue #16 B)
+    assert "Message forwarded successfully" in out
+    assert '"forwardedFrom":{"messageId":' in out
+    assert '"status":"pending"' in out
+    assert "Scheduled message cancelled" in out
 
 
 def node(path: Path, env: dict[str, str], timeout: float = 30) -> subprocess.CompletedProcess[str]:

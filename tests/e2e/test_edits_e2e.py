@@ -30,7 +30,7 @@ def embedded() -> Iterator[ServerProc]:
 
 @pytest.fixture(scope="module")
 def with_redis() -> Iterator[ServerProc]:
-    url = with_db(redis_url(), 12)
+    url = with_db(redis_url(), 15)
     redis_sync.Redis.from_url(url).flushdb()
     with servers(ServerProc("local", {"REDIS_URL": url})) as (proc,):
         yield proc

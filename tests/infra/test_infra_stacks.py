@@ -387,13 +387,16 @@ def test_kafka_write_only_where_events_are_published(synth: Synth) -> None:
         if "kafka-cluster:WriteData" in handler_actions(synth, name)
     }
     # The purge publishes message.purged and its access records (issue #15); edits and
-    # reactions publish message.edited / message.reaction (issue #16 part A).
+    # reactions publish message.edited / message.reaction (issue #16 part A); scheduled messages
+    # (issue #16 B) publish audited list reads and the sender's message.sent.
+    scheduled = {c.FN_SCHEDULED, c.FN_SCHEDULED_SENDER}
     assert producers == {
         c.FN_MESSAGES,
         c.FN_ATTACHMENTS,
         c.FN_RELAY,
         c.FN_PURGE,
         c.FN_MESSAGE_ACTIONS,
+        *scheduled,
     }
     # Topic writes are scoped to the service's topics (message.*) on its one cluster.
     for lid, st in statements_of(synth.compute_json):

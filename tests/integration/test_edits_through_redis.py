@@ -23,7 +23,7 @@ API = "/api/v1/messages"
 
 @pytest.fixture(scope="module")
 def redis_db() -> str:
-    url = with_db(redis_url(), 14)
+    url = with_db(redis_url(), 2)
     redis_sync.Redis.from_url(url).flushdb()
     return url
 

@@ -35,7 +35,7 @@ class EditClient(Client):
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ServerProc]:
-    url = with_db(redis_url(), 13)
+    url = with_db(redis_url(), 3)
     redis_sync.Redis.from_url(url).flushdb()
     with servers(ServerProc("local", {"REDIS_URL": url})) as (proc,):
         yield proc

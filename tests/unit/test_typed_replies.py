@@ -3,13 +3,14 @@ route's reply matches that description, and typing the replies changed no byte o
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from messaging_core.adapters.memory import MemoryFileStore
+from messaging_core.clock import iso, utcnow
 from messaging_core.config import Settings
 from messaging_core.core import Core
 from messaging_core.models import (
@@ -165,6 +166,14 @@ async def test_every_routes_success_reply_matches_its_schema_and_its_old_bytes(
     await ok("GET", f"{API}/{sent['id']}/versions", headers=doctor)
     await ok("POST", f"{API}/{sent['id']}/reactions", json={"emoji": "\U0001f44d"}, headers=doctor)
     await ok("DELETE", f"{API}/{sent['id']}/reactions/%F0%9F%91%8D", headers=doctor)
+    # Forwarding and scheduled messages (issue #16 B): forward, schedule (202), list, cancel
+    fwd = {"conversationId": conv}
+    await ok("POST", f"{API}/{sent['id']}/forward", 201, json=fwd, headers=patient)
+    later = {"content": "plus tard", "scheduledAt": iso(utcnow() + timedelta(hours=1))}
+    url = f"{API}/conversations/{conv}/messages"
+    scheduled = await ok("POST", url, 202, json=later, headers=patient)
+    await ok("GET", f"{API}/scheduled", headers=patient)
+    await ok("DELETE", f"{API}/scheduled/{scheduled['scheduledMessageId']}", headers=patient)
     await ok("DELETE", f"{API}/{sent['id']}", headers=patient)
     await ok("GET", f"{API}/conversations/{conv}/messages", headers=doctor)  # a deleted one
     await ok("GET", f"{API}/conversations/{conv}/messages?afterSeq=0", headers=doctor)
@@ -208,6 +217,7 @@ PLAIN_VIEW: dict[str, Any] = {
     "editedAt": None,  # issue #16
     "isDeleted": False,
     "reactions": [],  # issue #16
+    "forwardedFrom": None,  # issue #16 B: null unless the message was forwarded
 }
 
 

@@ -34,6 +34,8 @@ READ_WRITE_COLLECTIONS = (
     "upload_claims",
     "audit_outbox",
     "legal_holds",
+    "scheduled_messages",  # scheduled messages (issue #16 B, store/scheduled.py)
+    "scheduled_claims",
 )
 READ_WRITE_ACTIONS = ["find", "insert", "update", "remove", "createCollection", "createIndex"]
 # The access audit trail (audit.py) is append-only: insert and read, never update or remove.

@@ -24,6 +24,7 @@ from ..models import (
     AuditRecord,
     Conversation,
     ConversationType,
+    ForwardedFrom,
     LastMessage,
     Message,
     MessageVersion,
@@ -831,6 +832,8 @@ def _message_doc(m: Message) -> Doc:
         "editCount": len(m.versions),
         "reactions": [_reaction_doc(r) for r in m.reactions],
         "reactionRev": m.reaction_rev,
+        # Forwarding (issue #16 B)
+        "forwardedFrom": _forwarded_doc(m.forwarded_from) if m.forwarded_from else None,
     }
 
 
@@ -873,6 +876,23 @@ def _message(d: Doc) -> Message:
         versions=[_version(v) for v in d.get("versions") or []],
         reactions=[_reaction(r) for r in d.get("reactions") or []],
         reaction_rev=int(d.get("reactionRev") or 0),
+        forwarded_from=_forwarded(d["forwardedFrom"]) if d.get("forwardedFrom") else None,
+    )
+
+
+# --- Forwarding (issue #16 B)
+def _forwarded_doc(f: ForwardedFrom) -> Doc:
+    return {
+        "messageId": _oid(f.message_id),
+        "conversationId": _oid(f.conversation_id),
+        "senderId": _oid(f.sender_id),
+        "createdAt": f.created_at,
+    }
+
+
+def _forwarded(d: Doc) -> ForwardedFrom:
+    return ForwardedFrom(
+        _hex(d["messageId"]), _hex(d["conversationId"]), _hex(d["senderId"]), d["createdAt"]
     )
 
 
