@@ -11,10 +11,13 @@ from fastapi.middleware.cors import CORSMiddleware
 from mangum import Mangum
 from messaging_core import audit
 from messaging_core.config import get_settings
+from messaging_core.container import get_core
+from messaging_core.errors import DomainError
 from messaging_core.logs import quiet_payload_loggers
-from messaging_core.names import METRICS_NAMESPACE, SERVICE_NAME
+from messaging_core.names import METRICS_NAMESPACE, ORIGIN_VERIFY_HEADER, SERVICE_NAME
+from messaging_core.origin import check_origin
 
-from .errors import install_error_handlers
+from .errors import install_error_handlers, reply_for
 from .openapi import document_errors, serve_api_pages
 
 SERVICE = SERVICE_NAME
@@ -39,6 +42,8 @@ def create_app(*routers: APIRouter, title: str = "E-Santé Messaging API") -> Fa
     if settings.environment != "production":
         serve_api_pages(app)
     install_error_handlers(app)
+    # CloudFront as the only way in (#11): checked before any route reads a body.
+    app.middleware("http")(_require_edge)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.frontend_origins,
@@ -65,6 +70,19 @@ def create_app(*routers: APIRouter, title: str = "E-Santé Messaging API") -> Fa
         return response
 
     return app
+
+
+async def _require_edge(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """Refuse a request that did not come through CloudFront, when the check is configured."""
+    try:
+        # The Core's settings: the ones every route of this process uses (and tests install).
+        settings = (await get_core()).settings
+        check_origin(settings, request.headers.get(ORIGIN_VERIFY_HEADER))
+    except DomainError as exc:
+        return reply_for(exc)
+    return await call_next(request)
 
 
 def lambda_handler(app: FastAPI) -> Callable[[dict[str, Any], Any], dict[str, Any]]:

@@ -128,6 +128,11 @@ class Settings(BaseSettings):
     # Files through API Gateway + Lambda: 6 MB invoke payload, and base64 adds a third.
     multipart_max_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
 
+    # CloudFront as the only way in (#11, origin.py): the value CloudFront adds to every origin
+    # request, or the ARN of the Secrets Manager secret holding it. Unset: no check.
+    origin_verify_secret: SecretStr | None = None
+    origin_verify_secret_arn: str | None = None
+
     @model_validator(mode="after")
     def _refuse_dev_defaults_in_production(self) -> "Settings":
         if self.environment != "development":

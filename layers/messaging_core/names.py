@@ -11,3 +11,6 @@ SERVICE_NAME: Final = "messaging"
 METRICS_NAMESPACE: Final = "ESanteMessaging"
 # Published by the relay (functions/relay.py); infra/constructs/monitoring.py alarms on it.
 METRIC_OUTBOX_PENDING: Final = "OutboxPending"
+# CloudFront adds it to every origin request; the socket ALB and the functions require it
+# (messaging_core/origin.py, infra/constructs/edge.py). Lower case: ASGI's header spelling.
+ORIGIN_VERIFY_HEADER: Final = "x-origin-verify"
