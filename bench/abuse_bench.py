@@ -161,6 +161,16 @@ def start_flooder(url: str, seconds: float) -> subprocess.Popen[bytes]:
     )
 
 
+def start_profiler(path: str, pid: int, seconds: float) -> subprocess.Popen[bytes]:
+    """py-spy (requirements/dev.txt) samples the server during the flood run; `--nonblocking`
+    so that the samples do not pause the process they measure. Raw output: one line per stack
+    with its count (`sort -k2 -n`, or a flame graph with inferno/flamegraph.pl)."""
+    spy = Path(sys.executable).with_name("py-spy")
+    cmd = [str(spy), "record", "--pid", str(pid), "--duration", str(int(seconds))]
+    cmd += ["--format", "raw", "--nonblocking", "--rate", "200", "--output", path]
+    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL)
+
+
 def report(rows: dict[str, dict[str, Any]], args: argparse.Namespace, flood: dict[str, Any]) -> str:
     lines = [
         f"`bench/abuse_bench.py --seconds {args.seconds:g} --rate {args.rate} "
@@ -197,8 +207,11 @@ async def main_async(args: argparse.Namespace) -> None:
         rows = {"no flood": await load(server.url, args.pairs, args.rate, args.seconds, pid)}
         flooder = start_flooder(server.url, args.seconds + 2)
         await asyncio.sleep(1)  # the flood is under way before the measured sends
+        profiler = start_profiler(args.profile, pid, args.seconds) if args.profile else None
         rows["flood"] = await load(server.url, args.pairs, args.rate, args.seconds, pid)
         out, _ = flooder.communicate(timeout=60)
+        if profiler is not None:
+            profiler.wait(timeout=60)
         flood = json.loads(out.decode().strip().splitlines()[-1]) if out else {}
     print(report(rows, args, flood))
 
@@ -209,6 +222,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=300)
     parser.add_argument("--pairs", type=int, default=20)
     parser.add_argument("--redis-url", help="default: the test Redis (started if needed), db 14")
+    parser.add_argument("--profile", help="py-spy raw profile of the server during the flood run")
     parser.add_argument("--flooder", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.flooder:
