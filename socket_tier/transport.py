@@ -17,7 +17,7 @@ import socketio
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
-from .cooldown import COOLING_DOWN, Cooldown, token_key
+from .cooldown import COOLING_DOWN, Cooldown, presented_token, token_key, user_key
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +137,8 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         self.dropped_unauthenticated = 0
         # Reads the clock through self._clock at call time: tests swap the clock after start.
         self.cooldown = Cooldown(limits.cooldown_seconds, clock=lambda: self._clock())
-        self._token_keys: dict[str, bytes | None] = {}  # eio sid -> the key its connect gave
+        # eio sid -> the cooldown keys of its connect's token and of the user it claims.
+        self._connect_keys: dict[str, tuple[bytes | None, bytes | None]] = {}
         self.refused_cooling = 0
 
     def buffered_attachment_bytes(self) -> int:
@@ -178,8 +179,9 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
 
     async def _handle_connect(self, eio_sid: str, namespace: str | None, data: Any) -> None:
         """A cooling-down token is refused here, before the namespace verifies it."""
-        key = token_key(data, self.environ.get(eio_sid))
-        if self.cooldown.refuses(key):
+        token = presented_token(data, self.environ.get(eio_sid))
+        key, user = token_key(token), user_key(token)
+        if self.cooldown.refuses(key) or self.cooldown.refuses(user):
             self.refused_cooling += 1
             await self._send_packet(
                 eio_sid,
@@ -189,13 +191,13 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
             )
             await self._close_transport(eio_sid)
             return
-        self._token_keys[eio_sid] = key
+        self._connect_keys[eio_sid] = (key, user)
         await super()._handle_connect(eio_sid, namespace, data)
         if self.manager.sid_from_eio_sid(eio_sid, namespace or "/") is None:
             self.cooldown.punish(key)  # refused: its retries with this token are cheap now
 
     async def _handle_eio_disconnect(self, eio_sid: str, reason: Any = None) -> None:
-        self._token_keys.pop(eio_sid, None)
+        self._connect_keys.pop(eio_sid, None)
         self._meters.pop(eio_sid, None)
         timer = self._connect_timers.pop(eio_sid, None)
         if timer is not None:
@@ -206,7 +208,8 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
     async def _refuse(self, eio_sid: str, meter: _Meter, message: str, kind: str) -> None:
         """Tell the client why (when it has joined the namespace), then close the transport."""
         meter.refused = True
-        self.cooldown.punish(self._token_keys.get(eio_sid))
+        key, user = self._connect_keys.get(eio_sid, (None, None))
+        self.cooldown.punish(key)
         # The kind and the counts only: never the payload.
         logger.warning(
             "socket closed: %s",
@@ -215,6 +218,7 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         )
         sid = self.manager.sid_from_eio_sid(eio_sid, "/")
         if sid is not None:
+            self.cooldown.punish(user)  # connected: its token was verified, so is the claim
             await self.emit("error", {"event": "connection", "message": message}, to=sid)
         await self._close_transport(eio_sid)
 

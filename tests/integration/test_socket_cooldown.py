@@ -12,14 +12,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from typing import Any
 
 import engineio
 import pytest
+from messaging_core.auth import mint_token
+from pydantic import SecretStr
 
 from socket_tier.cooldown import COOLING_DOWN
 from socket_tier.transport import FLOOD_REFUSED
-from tests.e2e.socket_harness import new_user
+from tests.e2e.socket_harness import SETTINGS, new_user
 from tests.integration.test_socket_abuse import Probe, Served, _serve, _until, probes
 
 pytestmark = pytest.mark.integration
@@ -93,6 +96,40 @@ async def test_a_closed_flooder_reconnects_into_a_cheap_refusal() -> None:
             async with probes(again):
                 await again.connect(served.url)
                 assert again.sio.connected
+
+
+async def test_a_fresh_token_of_the_closed_flooder_is_refused_too() -> None:
+    # A flooder can sign in again for a new token: the user it claims is cooling down as well
+    async for served in _serve(inbound_packets_per_second=20, flood_cooldown_seconds=10.0):
+        served.rt.sio._clock = lambda: 0.0
+        user = new_user("doctor")
+        async with probes(Probe(user)) as (flooder,):
+            await flooder.connect(served.url)
+            await flood_until_closed(flooder)
+        fresh = mint_token(SETTINGS, user["id"], "doctor", issued_at=int(time.time()) - 5)
+        assert fresh != user["token"]
+        got, gone, eio = await raw_connect(served.url, fresh)
+        try:
+            await asyncio.wait_for(gone.wait(), 5)
+            assert any(m.startswith("4") and COOLING_DOWN in m for m in got), got
+        finally:
+            with contextlib.suppress(Exception):
+                await eio.disconnect()
+        # And a forged claim cannot put someone else in the cooldown: a refused token that
+        # claims a calm user leaves that user's own tokens alone
+        calm = new_user("doctor")
+        forged = mint_token(
+            SETTINGS.model_copy(update={"jwt_secret": SecretStr("x" * 40)}), calm["id"], "doctor"
+        )
+        refused, _, eio = await raw_connect(served.url, forged)
+        try:
+            assert await _until(lambda got=refused: bool(got))
+        finally:
+            with contextlib.suppress(Exception):
+                await eio.disconnect()
+        async with probes(Probe(calm)) as (p,):
+            await p.connect(served.url)
+            assert p.sio.connected
 
 
 async def test_a_refused_connect_puts_its_token_in_the_cooldown() -> None:
