@@ -161,6 +161,23 @@ def start_flooder(url: str, seconds: float) -> subprocess.Popen[bytes]:
     )
 
 
+async def flood_only(url: str, pid: int, args: argparse.Namespace) -> str:
+    """The flood without the load generator: what it costs the server (CPU, optional profile)."""
+    cpu0 = proc_cpu_seconds(pid)
+    flooder = start_flooder(url, args.seconds + 1)
+    await asyncio.sleep(0.5)
+    profiler = start_profiler(args.profile, pid, args.seconds) if args.profile else None
+    for _ in range(int(args.seconds * 10) + 600):  # bounded: the flooder stops by itself
+        if flooder.poll() is not None:
+            break
+        await asyncio.sleep(0.1)
+    out = flooder.stdout.read() if flooder.stdout else b""
+    if profiler is not None:
+        profiler.wait(timeout=60)
+    cpu = proc_cpu_seconds(pid) - cpu0
+    return f"server CPU s: {cpu:.2f}; flooder: {out.decode().strip().splitlines()[-1]}"
+
+
 def start_profiler(path: str, pid: int, seconds: float) -> subprocess.Popen[bytes]:
     """py-spy (requirements/dev.txt) samples the server during the flood run; `--nonblocking`
     so that the samples do not pause the process they measure. Raw output: one line per stack
@@ -200,6 +217,11 @@ async def main_async(args: argparse.Namespace) -> None:
         "ENVIRONMENT": "development",
     }
     server = Proc([sys.executable, "-m", "socket_tier.local"], env)
+    if args.flood_only:
+        with running(server):
+            assert server.p is not None
+            print(await flood_only(server.url, server.p.pid, args))
+        return
     with running(server):
         assert server.p is not None
         pid = server.p.pid
@@ -223,6 +245,9 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=20)
     parser.add_argument("--redis-url", help="default: the test Redis (started if needed), db 14")
     parser.add_argument("--profile", help="py-spy raw profile of the server during the flood run")
+    parser.add_argument(
+        "--flood-only", action="store_true", help="no load: the flood's own cost to the server"
+    )
     parser.add_argument("--flooder", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.flooder:
