@@ -161,6 +161,33 @@ def start_flooder(url: str, seconds: float) -> subprocess.Popen[bytes]:
     )
 
 
+async def flood_only(url: str, pid: int, args: argparse.Namespace) -> str:
+    """The flood without the load generator: what it costs the server (CPU, optional profile)."""
+    cpu0 = proc_cpu_seconds(pid)
+    flooder = start_flooder(url, args.seconds + 1)
+    await asyncio.sleep(0.5)
+    profiler = start_profiler(args.profile, pid, args.seconds) if args.profile else None
+    for _ in range(int(args.seconds * 10) + 600):  # bounded: the flooder stops by itself
+        if flooder.poll() is not None:
+            break
+        await asyncio.sleep(0.1)
+    out = flooder.stdout.read() if flooder.stdout else b""
+    if profiler is not None:
+        profiler.wait(timeout=60)
+    cpu = proc_cpu_seconds(pid) - cpu0
+    return f"server CPU s: {cpu:.2f}; flooder: {out.decode().strip().splitlines()[-1]}"
+
+
+def start_profiler(path: str, pid: int, seconds: float) -> subprocess.Popen[bytes]:
+    """py-spy (requirements/dev.txt) samples the server during the flood run; `--nonblocking`
+    so that the samples do not pause the process they measure. Raw output: one line per stack
+    with its count (`sort -k2 -n`, or a flame graph with inferno/flamegraph.pl)."""
+    spy = Path(sys.executable).with_name("py-spy")
+    cmd = [str(spy), "record", "--pid", str(pid), "--duration", str(int(seconds))]
+    cmd += ["--format", "raw", "--nonblocking", "--rate", "200", "--output", path]
+    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL)
+
+
 def report(rows: dict[str, dict[str, Any]], args: argparse.Namespace, flood: dict[str, Any]) -> str:
     lines = [
         f"`bench/abuse_bench.py --seconds {args.seconds:g} --rate {args.rate} "
@@ -190,6 +217,11 @@ async def main_async(args: argparse.Namespace) -> None:
         "ENVIRONMENT": "development",
     }
     server = Proc([sys.executable, "-m", "socket_tier.local"], env)
+    if args.flood_only:
+        with running(server):
+            assert server.p is not None
+            print(await flood_only(server.url, server.p.pid, args))
+        return
     with running(server):
         assert server.p is not None
         pid = server.p.pid
@@ -197,8 +229,11 @@ async def main_async(args: argparse.Namespace) -> None:
         rows = {"no flood": await load(server.url, args.pairs, args.rate, args.seconds, pid)}
         flooder = start_flooder(server.url, args.seconds + 2)
         await asyncio.sleep(1)  # the flood is under way before the measured sends
+        profiler = start_profiler(args.profile, pid, args.seconds) if args.profile else None
         rows["flood"] = await load(server.url, args.pairs, args.rate, args.seconds, pid)
         out, _ = flooder.communicate(timeout=60)
+        if profiler is not None:
+            profiler.wait(timeout=60)
         flood = json.loads(out.decode().strip().splitlines()[-1]) if out else {}
     print(report(rows, args, flood))
 
@@ -209,6 +244,10 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=300)
     parser.add_argument("--pairs", type=int, default=20)
     parser.add_argument("--redis-url", help="default: the test Redis (started if needed), db 14")
+    parser.add_argument("--profile", help="py-spy raw profile of the server during the flood run")
+    parser.add_argument(
+        "--flood-only", action="store_true", help="no load: the flood's own cost to the server"
+    )
     parser.add_argument("--flooder", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.flooder:

@@ -1,5 +1,6 @@
 """Lambda `attachments`: presigned uploads and file messages (endpoint 5 of the original)."""
 
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -7,6 +8,7 @@ from messaging_core import attachments
 from messaging_core.errors import Invalid, TooLarge
 from messaging_core.inputs import InputModel, parse_input
 from pydantic import StrictInt, StrictStr
+from starlette.formparsers import MultiPartException, MultiPartParser
 
 from . import scheduled
 from .api.app import create_app, lambda_handler
@@ -97,28 +99,43 @@ async def send_file(
 async def _send_multipart(
     conversation_id: str, request: Request, user: CurrentUser, core: Services
 ) -> attachments.Sent:
-    declared = request.headers.get("content-length")
-    # Refuse before reading a body that API Gateway and Lambda could not carry anyway.
-    if (
-        declared
-        and declared.isdigit()
-        and int(declared) > core.settings.multipart_max_bytes + 64_000
-    ):
-        raise TooLarge(attachments.multipart_too_large(core))
-    form = await request.form(max_files=1, max_fields=10)
-    upload = form.get("file")
-    if upload is None or isinstance(upload, str):
-        raise Invalid("file is required")
-    data = await upload.read(core.settings.multipart_max_bytes + 1)
+    async def read_form(limit: int) -> attachments.SmallFile:
+        # The core calls this last (budget, membership and Content-Length first), with the cap.
+        parser = MultiPartParser(
+            request.headers, _capped(request, limit, core), max_files=1, max_fields=10
+        )
+        try:
+            form = await parser.parse()
+        except MultiPartException as exc:
+            raise Invalid(exc.message) from None
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise Invalid("file is required")
+        try:
+            data = await upload.read(core.settings.multipart_max_bytes + 1)
+        finally:
+            await form.close()
 
-    def text(name: str) -> str | None:
-        value = form.get(name)
-        return value if isinstance(value, str) else None
+        def text(name: str) -> str | None:
+            value = form.get(name)
+            return value if isinstance(value, str) else None
 
-    message = attachments.FileMessage(text("receiverId"), text("messageType"), text("caption"))
-    return await attachments.send_small_file(
-        core, user, conversation_id, upload.filename, upload.content_type, data, message
+        message = attachments.FileMessage(text("receiverId"), text("messageType"), text("caption"))
+        return attachments.SmallFile(upload.filename, upload.content_type, data, message)
+
+    return await attachments.send_multipart_file(
+        core, user, conversation_id, request.headers.get("content-length"), read_form
     )
+
+
+async def _capped(request: Request, limit: int, core: Services) -> AsyncGenerator[bytes, None]:
+    """The body's chunks, refused with 413 once past `limit` (a chunked body declares none)."""
+    seen = 0
+    async for chunk in request.stream():
+        seen += len(chunk)
+        if seen > limit:
+            raise TooLarge(attachments.multipart_too_large(core))
+        yield chunk
 
 
 # Forwarding (issue #16 B) runs here: a forwarded file is copied under files/, which only this

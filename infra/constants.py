@@ -6,6 +6,7 @@ from typing import Final
 from messaging_core.names import METRIC_AUDIT_ARCHIVE_FAILED as METRIC_AUDIT_ARCHIVE_FAILED
 from messaging_core.names import METRIC_OUTBOX_PENDING as METRIC_OUTBOX_PENDING
 from messaging_core.names import METRICS_NAMESPACE as METRICS_NAMESPACE
+from messaging_core.names import ORIGIN_VERIFY_HEADER as ORIGIN_VERIFY_HEADER
 from messaging_core.names import SERVICE_NAME as SERVICE_NAME
 
 # --- Stacks and placement -------------------------------------------------------------------
@@ -280,3 +281,12 @@ OUTPUT_API_URL: Final = "ApiUrl"
 OUTPUT_SOCKET_URL: Final = "SocketUrl"
 OUTPUT_BUCKET: Final = "AttachmentsBucketName"
 OUTPUT_ALARM_TOPIC: Final = "AlarmTopicArn"
+
+# --- CloudFront as the only way in (#11, infra/constructs/origin_guard.py) -------------------
+ENV_ORIGIN_VERIFY_SECRET_ARN: Final = "ORIGIN_VERIFY_SECRET_ARN"
+ORIGIN_VERIFY_SECRET_LENGTH: Final = 48
+# AWS's managed list of CloudFront's origin-facing addresses; its id differs per region.
+CLOUDFRONT_ORIGIN_PREFIX_LIST: Final = "com.amazonaws.global.cloudfront.origin-facing"
+CTX_CLOUDFRONT_PREFIX_LIST_ID: Final = "cloudfrontPrefixListId"  # skips the deploy-time lookup
+ALB_ORIGIN_RULE_PRIORITY: Final = 1
+ALB_DIRECT_ACCESS_BODY: Final = '{"message": "Direct access is not allowed: use the service URL"}'

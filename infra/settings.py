@@ -51,6 +51,8 @@ class DeploySettings:
     nat_gateways: int
     docdb_profiler: bool = False
     audit_retention_years: int = 6
+    # CloudFront as the only way in (#11): the origin-facing prefix list's id, when known.
+    cloudfront_prefix_list_id: str | None = None
 
     @property
     def frontend_origins(self) -> list[str]:
@@ -109,6 +111,7 @@ class DeploySettings:
             ),
             # Only an explicit "true" turns it on: anything else keeps health data out of logs.
             docdb_profiler=(_optional(node, c.CTX_DOCDB_PROFILER) or "").lower() == "true",
+            cloudfront_prefix_list_id=_optional(node, c.CTX_CLOUDFRONT_PREFIX_LIST_ID),
         )
 
     def check_tls(self) -> None:

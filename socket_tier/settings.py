@@ -41,6 +41,9 @@ class SocketSettings(BaseSettings):
     connect_timeout_seconds: float = Field(default=10.0, gt=0)
     # Sockets one user may hold on one task; the oldest is closed (with a reason) for a new one.
     max_sockets_per_user: int = Field(default=10, gt=0)
+    # A token whose socket was closed for flooding, or whose connect was refused, is refused on
+    # this task for this long before any token check or Redis call (#11, cooldown.py); 0: off.
+    flood_cooldown_seconds: float = Field(default=10.0, ge=0, le=300)
 
     def model_post_init(self, __context: object) -> None:
         if self.presence_heartbeat_seconds * 2 > self.presence_ttl_seconds:

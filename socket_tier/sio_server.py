@@ -20,6 +20,7 @@ def build_server(settings: Settings, sock: SocketSettings) -> GuardedServer:
             packets_per_second=sock.inbound_packets_per_second,
             bytes_per_second=sock.inbound_bytes_per_second,
             connect_timeout_seconds=sock.connect_timeout_seconds,
+            cooldown_seconds=sock.flood_cooldown_seconds,
         ),
         async_mode="asgi",
         # No origin configured: refuse every browser origin ([] would switch the check off).

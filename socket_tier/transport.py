@@ -17,6 +17,8 @@ import socketio
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
+from .cooldown import COOLING_DOWN, Cooldown, presented_token, token_key, user_key
+
 logger = logging.getLogger(__name__)
 
 # uvicorn's websocket options for this tier. permessage-deflate is off: browsers offer it on
@@ -100,6 +102,8 @@ class InboundLimits:
     bytes_per_second: int
     # A connection that has not joined the namespace (authenticated connect) by then is dropped.
     connect_timeout_seconds: float
+    # A token closed for flooding or refused at connect waits this long (cooldown.py); 0: off.
+    cooldown_seconds: float = 0.0
 
 
 class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
@@ -111,6 +115,8 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
       gets `error {event: "connection", message}` and the connection closes.
     - An Engine.IO connection that never completes its Socket.IO connect is dropped after
       `connect_timeout_seconds` (a refused token leaves one open too).
+    - A token closed for flooding, or refused at connect, is refused for `cooldown_seconds`
+      before any verification, and that connection closed at once (cooldown.py).
     """
 
     def __init__(
@@ -129,6 +135,11 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         self.refused_binary = 0  # counters for tests and the benchmark
         self.refused_flood = 0
         self.dropped_unauthenticated = 0
+        # Reads the clock through self._clock at call time: tests swap the clock after start.
+        self.cooldown = Cooldown(limits.cooldown_seconds, clock=lambda: self._clock())
+        # eio sid -> the cooldown keys of its connect's token and of the user it claims.
+        self._connect_keys: dict[str, tuple[bytes | None, bytes | None]] = {}
+        self.refused_cooling = 0
 
     def buffered_attachment_bytes(self) -> int:
         """Bytes held for incomplete binary packets (always 0 here; the stock server grows)."""
@@ -166,7 +177,27 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
             return
         await super()._handle_eio_message(eio_sid, data)
 
+    async def _handle_connect(self, eio_sid: str, namespace: str | None, data: Any) -> None:
+        """A cooling-down token is refused here, before the namespace verifies it."""
+        token = presented_token(data, self.environ.get(eio_sid))
+        key, user = token_key(token), user_key(token)
+        if self.cooldown.refuses(key) or self.cooldown.refuses(user):
+            self.refused_cooling += 1
+            await self._send_packet(
+                eio_sid,
+                self.packet_class(
+                    sio_packet.CONNECT_ERROR, data={"message": COOLING_DOWN}, namespace=namespace
+                ),
+            )
+            await self._close_transport(eio_sid)
+            return
+        self._connect_keys[eio_sid] = (key, user)
+        await super()._handle_connect(eio_sid, namespace, data)
+        if self.manager.sid_from_eio_sid(eio_sid, namespace or "/") is None:
+            self.cooldown.punish(key)  # refused: its retries with this token are cheap now
+
     async def _handle_eio_disconnect(self, eio_sid: str, reason: Any = None) -> None:
+        self._connect_keys.pop(eio_sid, None)
         self._meters.pop(eio_sid, None)
         timer = self._connect_timers.pop(eio_sid, None)
         if timer is not None:
@@ -177,6 +208,8 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
     async def _refuse(self, eio_sid: str, meter: _Meter, message: str, kind: str) -> None:
         """Tell the client why (when it has joined the namespace), then close the transport."""
         meter.refused = True
+        key, user = self._connect_keys.get(eio_sid, (None, None))
+        self.cooldown.punish(key)
         # The kind and the counts only: never the payload.
         logger.warning(
             "socket closed: %s",
@@ -185,6 +218,7 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         )
         sid = self.manager.sid_from_eio_sid(eio_sid, "/")
         if sid is not None:
+            self.cooldown.punish(user)  # connected: its token was verified, so is the claim
             await self.emit("error", {"event": "connection", "message": message}, to=sid)
         await self._close_transport(eio_sid)
 

@@ -11,10 +11,15 @@ from fastapi.middleware.cors import CORSMiddleware
 from mangum import Mangum
 from messaging_core import audit
 from messaging_core.config import get_settings
+from messaging_core.container import get_core
+from messaging_core.errors import DomainError
 from messaging_core.logs import quiet_payload_loggers
-from messaging_core.names import METRICS_NAMESPACE, SERVICE_NAME
+from messaging_core.names import METRICS_NAMESPACE, ORIGIN_VERIFY_HEADER, SERVICE_NAME
+from messaging_core.origin import check_origin, origin_check_enabled
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .errors import install_error_handlers
+from .errors import install_error_handlers, reply_for
 from .openapi import document_errors, serve_api_pages
 
 SERVICE = SERVICE_NAME
@@ -39,6 +44,8 @@ def create_app(*routers: APIRouter, title: str = "E-Santé Messaging API") -> Fa
     if settings.environment != "production":
         serve_api_pages(app)
     install_error_handlers(app)
+    # CloudFront as the only way in (#11): checked before any route reads a body.
+    app.add_middleware(RequireEdge)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.frontend_origins,
@@ -65,6 +72,29 @@ def create_app(*routers: APIRouter, title: str = "E-Santé Messaging API") -> Fa
         return response
 
     return app
+
+
+class RequireEdge:
+    """Refuse a request that did not come through CloudFront, when the check is configured.
+
+    Plain ASGI (no BaseHTTPMiddleware): one header look-up per request, and the body untouched.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            # The Core's settings: the ones every route of this process uses (tests install it).
+            settings = (await get_core()).settings
+            if origin_check_enabled(settings):
+                presented = Headers(scope=scope).get(ORIGIN_VERIFY_HEADER)
+                try:
+                    check_origin(settings, presented)
+                except DomainError as exc:
+                    await reply_for(exc)(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
 
 
 def lambda_handler(app: FastAPI) -> Callable[[dict[str, Any], Any], dict[str, Any]]:

@@ -30,6 +30,11 @@ def _reply(status: int, message: str) -> JSONResponse:
 
 async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.DomainError)
+    return reply_for(exc)
+
+
+def reply_for(exc: errors.DomainError) -> JSONResponse:
+    """The reply to a core error, for a middleware (outside the exception handlers' reach)."""
     status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
     return _reply(status, exc.message)
 

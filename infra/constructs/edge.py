@@ -32,15 +32,19 @@ class Edge(Construct):
         socket_origin_domain: str | None,
         alb_has_certificate: bool,
         web_acl_id: str | None = None,
+        origin_headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        # CloudFront's proof of passage to both origins (#11, constructs/origin_guard.py).
+        headers = origin_headers or None
         api_origin = origins.HttpOrigin(
             f"{api.api_id}.execute-api.{Aws.REGION}.{Aws.URL_SUFFIX}",
             protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
             origin_ssl_protocols=[cloudfront.OriginSslPolicy.TLS_V1_2],
+            custom_headers=headers,
         )
         socket_origin = self._socket_origin(
-            load_balancer, socket_origin_domain, alb_has_certificate
+            load_balancer, socket_origin_domain, alb_has_certificate, headers
         )
 
         def behavior(origin: cloudfront.IOrigin) -> cloudfront.BehaviorOptions:
@@ -113,6 +117,7 @@ class Edge(Construct):
         load_balancer: elbv2.IApplicationLoadBalancer,
         socket_origin_domain: str | None,
         alb_has_certificate: bool,
+        headers: dict[str, str] | None = None,
     ) -> cloudfront.IOrigin:
         if alb_has_certificate:
             # CloudFront checks the origin's certificate against the origin's name, and the
@@ -127,11 +132,13 @@ class Edge(Construct):
                 protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
                 origin_ssl_protocols=[cloudfront.OriginSslPolicy.TLS_V1_2],
                 read_timeout=_origin_read_timeout(),
+                custom_headers=headers,
             )
         return origins.HttpOrigin(
             load_balancer.load_balancer_dns_name,
             protocol_policy=cloudfront.OriginProtocolPolicy.HTTP_ONLY,
             read_timeout=_origin_read_timeout(),
+            custom_headers=headers,
         )
 
 

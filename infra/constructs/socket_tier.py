@@ -2,6 +2,7 @@
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_certificatemanager as acm
@@ -14,6 +15,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra import constants as c
+from infra.constructs.origin_guard import EdgeOnly, admit_cloudfront_only
 from infra.nag import suppress
 
 
@@ -32,6 +34,7 @@ class SocketTier(Construct):
         access_log_bucket: s3.IBucket,
         logs_key: kms.IKey,
         log_retention: logs.RetentionDays,
+        edge_only: EdgeOnly | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
 
@@ -155,9 +158,11 @@ class SocketTier(Construct):
                 protocol=elbv2.ApplicationProtocol.HTTPS,
                 certificates=[elbv2.ListenerCertificate.from_certificate_manager(certificate)],
                 ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
-                default_target_groups=[self.target_group],
+                **self._listener_defaults(edge_only),
             )
-            redirect = self.load_balancer.add_redirect(source_port=80, target_port=443)
+            redirect = self.load_balancer.add_redirect(
+                source_port=80, target_port=443, open=edge_only is None
+            )
             suppress(
                 redirect,
                 [
@@ -174,7 +179,7 @@ class SocketTier(Construct):
                 "Http",
                 port=80,
                 protocol=elbv2.ApplicationProtocol.HTTP,
-                default_target_groups=[self.target_group],
+                **self._listener_defaults(edge_only),
             )
             self.url = f"http://{self.load_balancer.load_balancer_dns_name}"
             reason_http = (
@@ -191,6 +196,8 @@ class SocketTier(Construct):
                 ],
             )
 
+        if edge_only is not None:
+            self._admit_cloudfront_only(edge_only, alb_sg, 443 if certificate_arn else 80)
         suppress(
             alb_sg,
             [
@@ -218,3 +225,30 @@ class SocketTier(Construct):
                 ),
             ],
         )
+
+    # --- CloudFront as the only way in (#11) ----------------------------------------------------
+    def _listener_defaults(self, edge_only: EdgeOnly | None) -> dict[str, Any]:
+        """Open, forwarding listener; or, edge-only, closed to the internet and 403 by default."""
+        if edge_only is None:
+            return {"default_target_groups": [self.target_group]}
+        return {
+            "open": False,
+            "default_action": elbv2.ListenerAction.fixed_response(
+                403, content_type="application/json", message_body=c.ALB_DIRECT_ACCESS_BODY
+            ),
+        }
+
+    def _admit_cloudfront_only(
+        self, edge_only: EdgeOnly, alb_sg: ec2.ISecurityGroup, port: int
+    ) -> None:
+        # Forwarded only with CloudFront's secret header; the ALB's health checks of the tasks
+        # go to the targets directly, not through this rule.
+        self.listener.add_action(
+            "FromCloudFront",
+            priority=c.ALB_ORIGIN_RULE_PRIORITY,
+            conditions=[
+                elbv2.ListenerCondition.http_header(edge_only.header_name, [edge_only.header_value])
+            ],
+            action=elbv2.ListenerAction.forward([self.target_group]),
+        )
+        admit_cloudfront_only(alb_sg, edge_only.prefix_list_id, port)

@@ -8,6 +8,7 @@ from constructs import Construct
 from infra import constants as c
 from infra.constructs.edge import Edge
 from infra.constructs.monitoring import Monitoring
+from infra.constructs.origin_guard import OriginGuard
 from infra.constructs.relay import OutboxRelay, PurgeSchedule, ScheduledMessagesSender
 from infra.constructs.rest_api import RestApi
 from infra.constructs.service_function import ServiceFunction
@@ -53,6 +54,13 @@ class ComputeStack(Stack):
         )
         self.code = lambda_.Code.from_asset(str(settings.functions_dir))
 
+        # CloudFront as the only way in (#11): the origin header's secret, CloudFront's addresses.
+        self.origin_guard = OriginGuard(
+            self,
+            "OriginGuard",
+            key=self.data.keys.data,
+            prefix_list_id=data.cloudfront_prefix_list_id,
+        )
         self.functions = self._build_functions()
         self.rest = self._build_rest_api()
         self.socket = self._build_socket_tier()
@@ -70,6 +78,9 @@ class ComputeStack(Stack):
             alb_has_certificate=settings.certificate_arn is not None,
             # The CLOUDFRONT-scope web ACL of the us-east-1 stack (stacks/edge_waf_stack.py).
             web_acl_id=edge_web_acl_arn,
+            origin_headers={
+                self.origin_guard.edge_only.header_name: self.origin_guard.edge_only.header_value
+            },
         )
         self.relay = OutboxRelay(self, "Relay", function=self.functions[c.FN_RELAY].function)
         self.purge = PurgeSchedule(self, "Purge", function=self.functions[c.FN_PURGE].function)
@@ -225,6 +236,11 @@ class ComputeStack(Stack):
         for name in c.API_FUNCTIONS:
             # Every route re-checks the token in the function, not only at the edge.
             grant_secret_read(d.secrets.jwt, d.keys.data, fns[name].function)
+            # And refuses a request that did not pass CloudFront (#11).
+            self.origin_guard.grant_check(fns[name].function, d.keys.data)
+            fns[name].function.add_environment(
+                c.ENV_ORIGIN_VERIFY_SECRET_ARN, self.origin_guard.secret.secret_arn
+            )
         bucket, key = d.storage.bucket, d.keys.attachments
         # Upload (presigned POST), copy to files/, tag, read back, delete spent or refused keys.
         attachments = fns[c.FN_ATTACHMENTS]
@@ -267,6 +283,7 @@ class ComputeStack(Stack):
             access_log_bucket=d.storage.log_bucket,
             logs_key=d.keys.logs,
             log_retention=d.log_retention,
+            edge_only=self.origin_guard.edge_only,
         )
         self._open_data_access(tier.service, mongo=True, redis=True, kafka=True)
         role = tier.task_definition.task_role

@@ -10,6 +10,7 @@ from infra.constructs.cache import Cache
 from infra.constructs.database import Database
 from infra.constructs.events import EventBus
 from infra.constructs.network import Network
+from infra.constructs.origin_guard import cloudfront_prefix_list_id
 from infra.constructs.security import AppSecrets, Keys
 from infra.constructs.storage import AttachmentsStorage
 from infra.nag import REASON_INLINE_POLICIES, suppress_stack
@@ -61,6 +62,10 @@ class DataStack(Stack):
         self.database = self._build_database()
         self.cache = self._build_cache()
         self.events = self._build_events()
+        # CloudFront as the only way in (#11): its origin-facing addresses, for the socket ALB.
+        self.cloudfront_prefix_list_id = cloudfront_prefix_list_id(
+            self, settings.cloudfront_prefix_list_id
+        )
 
         CfnOutput(self, c.OUTPUT_BUCKET, value=self.storage.bucket.bucket_name)
 

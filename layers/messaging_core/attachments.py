@@ -12,6 +12,7 @@ the confirming role write), the copy is what gets checked, and the upload key is
 
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from .access import conversation_for
@@ -25,7 +26,15 @@ from .models import Attachment, Conversation, Principal, Upload
 from .ports import FileStore, UploadRepository
 from .views import JSON
 
-__all__ = ["FileMessage", "Sent", "request_upload", "send_small_file", "send_uploaded_file"]
+__all__ = [
+    "FileMessage",
+    "Sent",
+    "SmallFile",
+    "request_upload",
+    "send_multipart_file",
+    "send_small_file",
+    "send_uploaded_file",
+]
 
 MAX_FILE_NAME = 255
 CONFIRMED = "confirmed"
@@ -163,20 +172,70 @@ async def send_small_file(
 ) -> Sent:
     """The original's multipart form, for files small enough to pass API Gateway and Lambda."""
     await spend(core, user, "send_file")
-    files, _ = _ports(core)
+    _ports(core)
     conv = await conversation_for(core, user, conversation_id)
+    return await _send_small(core, user, conv, SmallFile(file_name, mime, data, message))
+
+
+@dataclass(frozen=True, slots=True)
+class SmallFile:
+    """A multipart form's file and fields, as the edge parsed them."""
+
+    file_name: object
+    mime: object
+    data: bytes
+    message: FileMessage
+
+
+# Reads the request's form, pulling at most the given number of body bytes (TooLarge past it).
+FormReader = Callable[[int], Awaitable[SmallFile]]
+
+# Room for the form's other fields, part headers and boundaries around the file itself.
+MULTIPART_OVERHEAD = 64_000
+
+
+def multipart_body_limit(core: Core) -> int:
+    """The most bytes a multipart send-file body may have, form around the file included."""
+    return core.settings.multipart_max_bytes + MULTIPART_OVERHEAD
+
+
+async def send_multipart_file(
+    core: Core,
+    user: Principal,
+    conversation_id: object,
+    declared_length: object,
+    read_form: FormReader,
+) -> Sent:
+    """Multipart send-file: budget, membership and declared size settled before the body is read.
+
+    A refused sender costs no body read (#11): `read_form` runs last and is given the limit, so
+    a body with no declared length (chunked) or a wrong one is cut there too.
+    """
+    await spend(core, user, "send_file")
+    _ports(core)
+    conv = await conversation_for(core, user, conversation_id)
+    limit = multipart_body_limit(core)
+    declared = declared_length if isinstance(declared_length, str) else ""
+    if declared.isdigit() and int(declared) > limit:
+        raise TooLarge(multipart_too_large(core))
+    return await _send_small(core, user, conv, await read_form(limit))
+
+
+async def _send_small(core: Core, user: Principal, conv: Conversation, small: SmallFile) -> Sent:
+    files, _ = _ports(core)
+    data = small.data
     if len(data) > core.settings.multipart_max_bytes:
         raise TooLarge(multipart_too_large(core))
-    name = _checked_name(file_name)
-    kind, _ = _checked_type(mime, len(data), core)
-    checked = _checked_message(core, kind, message)
+    name = _checked_name(small.file_name)
+    kind, _ = _checked_type(small.mime, len(data), core)
+    checked = _checked_message(core, kind, small.message)
     if not content_matches(kind, data[:SNIFF_BYTES]):
         raise Invalid(f"The file's content is not {kind.extension.upper()}")
     # Checked in memory already: stored straight under the confirmed prefix.
     key = new_key(conv.id, kind, CONFIRMED_PREFIX)
     await files.put(key, data, kind.mime)
     attachment = Attachment(name, len(data), kind.mime, key)
-    return await _send(core, user, conv, message.receiver_id, checked, attachment)
+    return await _send(core, user, conv, small.message.receiver_id, checked, attachment)
 
 
 def multipart_too_large(core: Core) -> str:

@@ -154,3 +154,17 @@ def mint_token(
     if settings.jwt_audience:
         claims["aud"] = settings.jwt_audience
     return jwt.encode(claims, hs256_secret(settings), algorithm="HS256")
+
+
+# --- Cheap refusals before verification (#11, socket_tier/cooldown.py) ------------------------
+def claimed_user_id(token: object) -> str | None:
+    """The user id a token claims, NOT verified: only to refuse at once a user this process has
+    already closed for flooding (a forged claim can only refuse its own connect). Never admits."""
+    if not isinstance(token, str):
+        return None
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return None
+    user_id = next((claims[c] for c in _ID_CLAIMS if claims.get(c) is not None), None)
+    return str(user_id).lower() if is_object_id(user_id) else None

@@ -143,6 +143,10 @@ class Settings(BaseSettings):
     # In a long-lived process (`make run` sets it): look for due messages this often; 0 = never
     # (in AWS the one-minute scheduled Lambda does).
     scheduled_interval_seconds: float = Field(default=0.0, ge=0)
+    # CloudFront as the only way in (#11, origin.py): the value CloudFront adds to every origin
+    # request, or the ARN of the Secrets Manager secret holding it. Unset: no check.
+    origin_verify_secret: SecretStr | None = None
+    origin_verify_secret_arn: str | None = None
 
     @model_validator(mode="after")
     def _refuse_dev_defaults_in_production(self) -> "Settings":

@@ -14,3 +14,6 @@ METRIC_OUTBOX_PENDING: Final = "OutboxPending"
 # --- Audit archive (issue #15): 1 for a relay run whose copy into the archive bucket failed,
 # 0 for one that succeeded; the alarm on it says the archive is falling behind.
 METRIC_AUDIT_ARCHIVE_FAILED: Final = "AuditArchiveFailed"
+# CloudFront adds it to every origin request; the socket ALB and the functions require it
+# (messaging_core/origin.py, infra/constructs/edge.py). Lower case: ASGI's header spelling.
+ORIGIN_VERIFY_HEADER: Final = "x-origin-verify"

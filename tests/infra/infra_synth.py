@@ -117,4 +117,6 @@ ALT_CONTEXT = {
     c.CTX_USER_SERVICE_URL: "https://users.example.org",
     c.CTX_ALARM_EMAIL: "ops@example.org",
     c.CTX_KAFKA_TOPIC_PREFIX: "esante.",
+    # CloudFront as the only way in (#11): a known prefix list id skips the deploy-time lookup.
+    c.CTX_CLOUDFRONT_PREFIX_LIST_ID: "pl-0123456789abcdef0",
 }
