@@ -4,6 +4,7 @@ import os
 import socket
 import uuid
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,6 +42,9 @@ class SocketSettings(BaseSettings):
     connect_timeout_seconds: float = Field(default=10.0, gt=0)
     # Sockets one user may hold on one task; the oldest is closed (with a reason) for a new one.
     max_sockets_per_user: int = Field(default=10, gt=0)
+    # Issue #19 (capacity): the ASGI server under this tier (socket_tier/serving.py); uvicorn
+    # stays available.
+    socket_server: Literal["granian", "uvicorn"] = "granian"
 
     def model_post_init(self, __context: object) -> None:
         if self.presence_heartbeat_seconds * 2 > self.presence_ttl_seconds:
