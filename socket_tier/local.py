@@ -15,7 +15,7 @@ from messaging_core.logs import configure_logging
 
 from .app import Realtime
 from .local_s3 import start_local_s3
-from .serving import serve_granian
+from .serving import serve_granian, uvicorn_server
 from .settings import get_socket_settings
 from .transport import UVICORN_WS, UVICORN_WS_DEFLATE
 
@@ -74,8 +74,9 @@ def main() -> None:
             )
         )
         return
-    config = uvicorn.Config(
+    server = uvicorn_server(
         app,  # type: ignore[arg-type]
+        sio=realtime.sio,
         host="127.0.0.1",
         port=settings.port,
         log_level="warning",
@@ -83,7 +84,6 @@ def main() -> None:
         ws_per_message_deflate=UVICORN_WS_DEFLATE,
         timeout_graceful_shutdown=5,
     )
-    server = uvicorn.Server(config)
     asyncio.run(_serve(server, settings.port, mode, s3))
 
 

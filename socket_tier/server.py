@@ -4,12 +4,11 @@ granian or uvicorn (SOCKET_SERVER, socket_tier/serving.py)."""
 import argparse
 import asyncio
 
-import uvicorn
 from messaging_core.config import get_settings
 from messaging_core.logs import configure_logging
 
 from .app import Realtime
-from .serving import serve_granian
+from .serving import serve_granian, uvicorn_server
 from .settings import get_socket_settings
 from .transport import UVICORN_WS, UVICORN_WS_DEFLATE
 
@@ -40,8 +39,9 @@ def main() -> None:
             )
         )
         return
-    uvicorn.run(
+    server = uvicorn_server(
         app,
+        sio=realtime.sio,
         host=args.host,
         port=settings.port,
         loop="uvloop",
@@ -51,10 +51,12 @@ def main() -> None:
         proxy_headers=True,
         forwarded_allow_ips="*",
         log_level="warning",
-        # SIGTERM: stop accepting, close websockets (1012: clients reconnect elsewhere), then
-        # clean presence in the lifespan shutdown; ECS's stopTimeout must exceed this.
+        # SIGTERM: drain (serving.py), stop accepting, close websockets (1012: clients reconnect
+        # elsewhere), then clean presence in the lifespan shutdown; ECS's stopTimeout must
+        # exceed this.
         timeout_graceful_shutdown=sock.shutdown_grace_seconds,
     )
+    server.run()
 
 
 if __name__ == "__main__":

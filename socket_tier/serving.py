@@ -18,9 +18,11 @@ import logging
 import signal
 import socket
 from collections.abc import Awaitable, Callable
+from types import FrameType
 from typing import Any, Literal
 
 import socketio
+import uvicorn
 
 from .health import ASGIApp
 
@@ -186,3 +188,33 @@ async def serve_granian(
             announcer.cancel()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
+
+
+class DrainingUvicorn(uvicorn.Server):
+    """uvicorn, with the same drain before its own shutdown: uvicorn closes websockets (1012) but
+    waits out long-polls until its graceful timeout, so a polling client would hear nothing."""
+
+    def __init__(self, config: uvicorn.Config, sio: socketio.AsyncServer, gate: DrainGate) -> None:
+        super().__init__(config)
+        self._sio = sio
+        self._gate = gate
+        self._draining: asyncio.Task[None] | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self._draining is not None or self.should_exit:
+            super().handle_exit(sig, frame)  # a second signal: uvicorn's own (forced) exit
+            return
+
+        async def drain_then_exit() -> None:
+            try:
+                await drain(self._sio, self._gate, self.config.timeout_graceful_shutdown or 5)
+            finally:
+                super(DrainingUvicorn, self).handle_exit(sig, frame)
+
+        self._draining = asyncio.get_running_loop().create_task(drain_then_exit())
+
+
+def uvicorn_server(app: ASGIApp, *, sio: socketio.AsyncServer, **config: Any) -> DrainingUvicorn:
+    """A uvicorn server for `app` whose SIGTERM drains first (config: uvicorn.Config's)."""
+    gate = DrainGate(app)
+    return DrainingUvicorn(uvicorn.Config(gate, **config), sio, gate)
