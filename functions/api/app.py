@@ -14,6 +14,7 @@ from messaging_core.config import get_settings
 from messaging_core.logs import quiet_payload_loggers
 from messaging_core.names import METRICS_NAMESPACE, SERVICE_NAME
 
+from . import snapstart
 from .errors import install_error_handlers
 from .openapi import document_errors, serve_api_pages
 
@@ -71,6 +72,7 @@ def lambda_handler(app: FastAPI) -> Callable[[dict[str, Any], Any], dict[str, An
     """Wrap an app for API Gateway (HTTP API v2 and REST v1 events alike)."""
     asgi = Mangum(app, lifespan="off")
     loop: list[asyncio.AbstractEventLoop] = []
+    snapstart.register(loop)  # issue #19: SnapStart's before-snapshot and after-restore hooks
 
     @metrics.log_metrics
     # log_event=False wins over POWERTOOLS_LOGGER_LOG_EVENT: an event holds the token and body.
