@@ -87,7 +87,7 @@ def test_before_snapshot_closes_and_drops_what_init_built() -> None:
         settings = get_settings()
         # ...the before-snapshot hook closes its connections and forgets it and the settings.
         snapstart.before_snapshot(loop)
-        assert core.store.closed and core.publisher.closed and core.directory.closed
+        assert [core.store.closed, core.publisher.closed, core.directory.closed] == [True] * 3
         assert container.take_core() is None
         assert get_settings() is not settings
     finally:
