@@ -254,3 +254,7 @@ OUTPUT_API_URL: Final = "ApiUrl"
 OUTPUT_SOCKET_URL: Final = "SocketUrl"
 OUTPUT_BUCKET: Final = "AttachmentsBucketName"
 OUTPUT_ALARM_TOPIC: Final = "AlarmTopicArn"
+
+# --- Lambda SnapStart (issue #19) ------------------------------------------------------------
+# The alias API Gateway invokes on each REST function (its current published version).
+SNAPSTART_ALIAS: Final = "live"
