@@ -15,7 +15,7 @@ from messaging_core.logs import configure_logging
 
 from .app import Realtime
 from .local_s3 import start_local_s3
-from .serving import serve_granian, uvicorn_server
+from .serving import exit_after_granian, serve_granian, uvicorn_server
 from .settings import get_socket_settings
 from .transport import UVICORN_WS, UVICORN_WS_DEFLATE
 
@@ -73,6 +73,7 @@ def main() -> None:
                 started=started,
             )
         )
+        exit_after_granian()
         return
     server = uvicorn_server(
         app,  # type: ignore[arg-type]

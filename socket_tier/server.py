@@ -8,7 +8,7 @@ from messaging_core.config import get_settings
 from messaging_core.logs import configure_logging
 
 from .app import Realtime
-from .serving import serve_granian, uvicorn_server
+from .serving import exit_after_granian, serve_granian, uvicorn_server
 from .settings import get_socket_settings
 from .transport import UVICORN_WS, UVICORN_WS_DEFLATE
 
@@ -38,6 +38,7 @@ def main() -> None:
                 proxy_headers=True,
             )
         )
+        exit_after_granian()
         return
     server = uvicorn_server(
         app,

@@ -15,8 +15,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import socket
+import sys
 from collections.abc import Awaitable, Callable
 from types import FrameType
 from typing import Any, Literal
@@ -218,3 +220,16 @@ def uvicorn_server(app: ASGIApp, *, sio: socketio.AsyncServer, **config: Any) ->
     """A uvicorn server for `app` whose SIGTERM drains first (config: uvicorn.Config's)."""
     gate = DrainGate(app)
     return DrainingUvicorn(uvicorn.Config(gate, **config), sio, gate)
+
+
+def exit_after_granian() -> None:
+    """Ends the process once granian's serve() has returned (lifespan shutdown done).
+
+    granian's Rust threads outlive serve() while a kept-alive HTTP connection stays open (a load
+    balancer's, a health checker's), and the process would linger past ECS's stop timeout; all
+    that had to run on the way out (drain, presence clean-up, producer flush) has run."""
+    logging.shutdown()
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(0)
