@@ -248,6 +248,7 @@ class Sender:
         self.base, self.triples, self.rate = base, triples, rate
         self.sent: list[tuple[str, str]] = []  # (conversationId, messageId) acknowledged
         self.failed = 0
+        self.failures: dict[str, int] = {}  # by status code (or exception name)
         self.stop = asyncio.Event()
 
     async def run(self, max_seconds: float) -> None:
@@ -268,6 +269,10 @@ class Sender:
             if tasks:
                 await asyncio.wait(tasks, timeout=30)
 
+    def _failed(self, why: str) -> None:
+        self.failed += 1
+        self.failures[why] = self.failures.get(why, 0) + 1
+
     async def _send(self, http: httpx.AsyncClient, t: dict[str, str], i: int) -> None:
         try:
             r = await http.post(
@@ -275,11 +280,11 @@ class Sender:
                 json={"content": f"storm {i}", "messageType": "text"},
                 headers={"Authorization": f"Bearer {token(t['doctor'], 'doctor')}"},
             )
-        except httpx.HTTPError:
-            self.failed += 1
+        except httpx.HTTPError as exc:
+            self._failed(type(exc).__name__)
             return
         if r.status_code not in (200, 201):
-            self.failed += 1
+            self._failed(str(r.status_code))
             return
         data = r.json().get("data", {})
         mid = data.get("id") or data.get("messageId") or data.get("_id")
@@ -355,6 +360,7 @@ async def run_storm(args: argparse.Namespace) -> dict[str, Any]:
         "all_back_s": back["seconds"],
         "sent": len(sender.sent),
         "send_failed": sender.failed,
+        "send_failures": sender.failures,
         "lost": len(lost),
         "sync_calls": len(sync_ms),
         "sync_p50_ms": pct(sync_ms, 50) if sync_ms else None,

@@ -35,6 +35,8 @@ DRAINING = "This task is shutting down: reconnect"
 # How long `make run` waits for the port to answer before it gives up announcing (bounded).
 READY_POLLS = 1200
 READY_POLL_SECONDS = 0.05
+# After the drain, how long the lifespan shutdown may take before the process exits anyway.
+STOP_SLACK_SECONDS = 15.0
 
 
 def _is_new_session(scope: dict[str, Any]) -> bool:
@@ -164,6 +166,14 @@ async def serve_granian(
             await drain(sio, gate, grace_seconds)
         finally:
             server.stop()  # type: ignore[no-untyped-call]
+            # The lifespan shutdown has no bound of its own (nor has granian's wait for it): a
+            # stuck one (a database that stopped answering) must not keep the task past ECS's
+            # stop timeout holding its presence entries, which the TTL then expires.
+            asyncio.get_running_loop().call_later(grace_seconds + STOP_SLACK_SECONDS, stuck)
+
+    def stuck() -> None:
+        logger.error("socket task did not stop in time: exiting")
+        exit_after_granian(1)
 
     def on_signal() -> None:
         if stopping:
@@ -222,7 +232,7 @@ def uvicorn_server(app: ASGIApp, *, sio: socketio.AsyncServer, **config: Any) ->
     return DrainingUvicorn(uvicorn.Config(gate, **config), sio, gate)
 
 
-def exit_after_granian() -> None:
+def exit_after_granian(code: int = 0) -> None:
     """Ends the process once granian's serve() has returned (lifespan shutdown done).
 
     granian's Rust threads outlive serve() while a kept-alive HTTP connection stays open (a load
@@ -232,4 +242,4 @@ def exit_after_granian() -> None:
     with contextlib.suppress(Exception):
         sys.stdout.flush()
         sys.stderr.flush()
-    os._exit(0)
+    os._exit(code)

@@ -83,6 +83,7 @@ async function reconnect(i) {
     const url = live.length ? live[Math.floor(Math.random() * live.length)] : urls[0];
     const socket = await open(i, url);
     if (socket) {
+      if (process.env.CONN_DEBUG) console.error(`reconnected ${i} to ${url}`);
       track(i, socket);
       const conversationId = clients[i].conversationId;
       let more = true;
@@ -103,6 +104,7 @@ async function reconnect(i) {
         more = reply.hasMore === true && reply.messages.length > 0;
       }
       s.back = true;
+      if (process.env.CONN_DEBUG) console.error(`synced ${i}`);
       checkAllBack();
       return;
     }
