@@ -80,7 +80,8 @@ async function reconnect(i) {
   while (Date.now() < deadline) {
     // As the ALB does: only targets that pass the health check get new connections.
     const live = await healthy();
-    const url = live.length ? live[Math.floor(Math.random() * live.length)] : urls[0];
+    const pool = live.length ? live : urls; // none answered in time: try any
+    const url = pool[Math.floor(Math.random() * pool.length)];
     const socket = await open(i, url);
     if (socket) {
       if (process.env.CONN_DEBUG) console.error(`reconnected ${i} to ${url}`);
@@ -109,6 +110,7 @@ async function reconnect(i) {
       return;
     }
     connectErrors++;
+    if (process.env.CONN_DEBUG) console.error(`retry ${i} after failing on ${url}`);
     await new Promise((r) => setTimeout(r, delay + Math.random() * delay));
     delay = Math.min(delay * 2, 1000);
   }
@@ -121,7 +123,7 @@ async function healthy() {
   if (!health.pending) {
     health.pending = Promise.all(
       urls.map((u) =>
-        fetch(`${u}/health`, { signal: AbortSignal.timeout(500) })
+        fetch(`${u}/health`, { signal: AbortSignal.timeout(2000) })
           .then((r) => (r.ok ? u : null))
           .catch(() => null),
       ),
