@@ -149,6 +149,7 @@ bench: $(STAMPS)/dev.txt servers-up ## Run every benchmark (about ten minutes; s
 	@$(PY) bench/events_bench.py
 	@$(PY) bench/socket_bench.py
 	@$(PY) bench/abuse_bench.py
+	@eval "$$(bash scripts/servers/env.sh)" && $(PY) bench/connections.py idle --clients 1000 --redis-url "$$TEST_REDIS_URL"
 
 clean: ## Remove caches and build output (keeps downloaded servers in .cache/)
 	rm -rf build cdk.out .pytest_cache .mypy_cache .ruff_cache $(STAMPS)

@@ -290,3 +290,6 @@ CLOUDFRONT_ORIGIN_PREFIX_LIST: Final = "com.amazonaws.global.cloudfront.origin-f
 CTX_CLOUDFRONT_PREFIX_LIST_ID: Final = "cloudfrontPrefixListId"  # skips the deploy-time lookup
 ALB_ORIGIN_RULE_PRIORITY: Final = 1
 ALB_DIRECT_ACCESS_BODY: Final = '{"message": "Direct access is not allowed: use the service URL"}'
+# --- Lambda SnapStart (issue #19) ------------------------------------------------------------
+# The alias API Gateway invokes on each REST function (its current published version).
+SNAPSTART_ALIAS: Final = "live"

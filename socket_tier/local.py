@@ -15,13 +15,15 @@ from messaging_core.logs import configure_logging
 
 from .app import Realtime
 from .local_s3 import start_local_s3
+from .serving import exit_after_granian, serve_granian, uvicorn_server
+from .settings import get_socket_settings
 from .transport import UVICORN_WS, UVICORN_WS_DEFLATE
 
 
-def create_app() -> object:
+def create_app(realtime: Realtime | None = None) -> object:
     from functions.local_app import create_local_app
 
-    realtime = Realtime()
+    realtime = realtime or Realtime()
     return realtime.asgi(other_asgi_app=create_local_app())
 
 
@@ -40,9 +42,42 @@ def main() -> None:
     get_settings.cache_clear()
     settings = get_settings()
     configure_logging(settings.log_level)
-    app = create_app()
-    config = uvicorn.Config(
+    realtime = Realtime()
+    app = create_app(realtime)
+    mode = "Redis" if settings.redis_url else "in-process"
+    with contextlib.suppress(ImportError):  # uvloop: the faster event loop when installed
+        import uvloop
+
+        uvloop.install()
+    sock = get_socket_settings()
+    if sock.socket_server == "granian":
+
+        def started() -> bool:
+            try:
+                realtime.lifecycle.runtime  # noqa: B018 - raises until the lifespan start ran
+            except RuntimeError:
+                return False
+            return True
+
+        async def ready() -> None:
+            _announce(settings.port, mode, s3)
+
+        asyncio.run(
+            serve_granian(
+                app,  # type: ignore[arg-type]
+                host="127.0.0.1",
+                port=settings.port,
+                sio=realtime.sio,
+                grace_seconds=5,
+                on_ready=ready,
+                started=started,
+            )
+        )
+        exit_after_granian()
+        return
+    server = uvicorn_server(
         app,  # type: ignore[arg-type]
+        sio=realtime.sio,
         host="127.0.0.1",
         port=settings.port,
         log_level="warning",
@@ -50,13 +85,17 @@ def main() -> None:
         ws_per_message_deflate=UVICORN_WS_DEFLATE,
         timeout_graceful_shutdown=5,
     )
-    server = uvicorn.Server(config)
-    with contextlib.suppress(ImportError):  # uvloop: the faster event loop when installed
-        import uvloop
-
-        uvloop.install()
-    mode = "Redis" if settings.redis_url else "in-process"
     asyncio.run(_serve(server, settings.port, mode, s3))
+
+
+def _announce(port: int, mode: str, s3: str | None) -> None:
+    # Printed once the port listens, so scripts and tests can wait for this line.
+    print(
+        f"Messaging service ready on http://localhost:{port} "
+        f"(REST + Socket.IO, {mode} presence; demo chat page at /; API docs at /docs; "
+        "mint a token with `make token ROLE=doctor`)" + (f"; local S3 on {s3}" if s3 else ""),
+        flush=True,
+    )
 
 
 async def _serve(server: uvicorn.Server, port: int, mode: str, s3: str | None) -> None:
@@ -66,12 +105,7 @@ async def _serve(server: uvicorn.Server, port: int, mode: str, s3: str | None) -
             if server.should_exit:
                 return
             await asyncio.sleep(0.05)
-        print(
-            f"Messaging service ready on http://localhost:{port} "
-            f"(REST + Socket.IO, {mode} presence; demo chat page at /; API docs at /docs; "
-            "mint a token with `make token ROLE=doctor`)" + (f"; local S3 on {s3}" if s3 else ""),
-            flush=True,
-        )
+        _announce(port, mode, s3)
 
     watcher = asyncio.create_task(announce())
     await server.serve()

@@ -4,6 +4,7 @@ import os
 import socket
 import uuid
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,6 +45,9 @@ class SocketSettings(BaseSettings):
     # A token whose socket was closed for flooding, or whose connect was refused, is refused on
     # this task for this long before any token check or Redis call (#11, cooldown.py); 0: off.
     flood_cooldown_seconds: float = Field(default=10.0, ge=0, le=300)
+    # Issue #19 (capacity): the ASGI server under this tier (socket_tier/serving.py); uvicorn
+    # stays available.
+    socket_server: Literal["granian", "uvicorn"] = "granian"
 
     def model_post_init(self, __context: object) -> None:
         if self.presence_heartbeat_seconds * 2 > self.presence_ttl_seconds:

@@ -19,6 +19,7 @@ from messaging_core.origin import check_origin, origin_check_enabled
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from . import snapstart
 from .errors import install_error_handlers, reply_for
 from .openapi import document_errors, serve_api_pages
 
@@ -101,6 +102,7 @@ def lambda_handler(app: FastAPI) -> Callable[[dict[str, Any], Any], dict[str, An
     """Wrap an app for API Gateway (HTTP API v2 and REST v1 events alike)."""
     asgi = Mangum(app, lifespan="off")
     loop: list[asyncio.AbstractEventLoop] = []
+    snapstart.register(loop)  # issue #19: SnapStart's before-snapshot and after-restore hooks
 
     @metrics.log_metrics
     # log_event=False wins over POWERTOOLS_LOGGER_LOG_EVENT: an event holds the token and body.

@@ -44,6 +44,7 @@ class ServiceFunction(Construct):
         timeout_seconds: int = c.LAMBDA_TIMEOUT_SECONDS,
         memory_mb: int = c.LAMBDA_MEMORY_MB,
         role_name: str | None = None,
+        snap_start: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         # A fixed role name only where another stack's resource policy must name the role
@@ -96,7 +97,20 @@ class ServiceFunction(Construct):
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             role=role,
+            # Issue #19: a published version is snapshotted after init and restored on a cold
+            # start (hooks: messaging_core.snapstart); only versions get it, hence the alias.
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snap_start else None,
         )
+        # What callers invoke: with SnapStart, an alias on the current version (a new version
+        # is published whenever code or configuration changes); otherwise $LATEST.
+        self.alias: lambda_.Alias | None = None
+        if snap_start:
+            self.alias = lambda_.Alias(
+                self,
+                "Live",
+                alias_name=c.SNAPSTART_ALIAS,
+                version=self.function.current_version,
+            )
         suppress(
             self,
             [
@@ -116,6 +130,11 @@ class ServiceFunction(Construct):
                 ("HIPAA.Security-LambdaDLQ", REASON_DLQ_SYNC),
             ],
         )
+
+    @property
+    def invoke_target(self) -> lambda_.IFunction:
+        """The alias when SnapStart is on (API Gateway invokes it), else the function."""
+        return self.alias if self.alias is not None else self.function
 
     @property
     def role(self) -> iam.IRole:

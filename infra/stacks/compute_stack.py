@@ -193,6 +193,7 @@ class ComputeStack(Stack):
             log_retention=d.log_retention,
             timeout_seconds=timeout_seconds,
             role_name=role_name,
+            snap_start=name in c.API_FUNCTIONS,  # issue #19: the REST functions' cold starts
         )
         self._open_data_access(fn.function, mongo=mongo, redis=redis, kafka=kafka)
         # Grants follow the network access: a function holds the secret of what it can reach.
@@ -263,7 +264,7 @@ class ComputeStack(Stack):
         return RestApi(
             self,
             "Rest",
-            handlers={name: self.functions[name].function for name in c.API_FUNCTIONS},
+            handlers={name: self.functions[name].invoke_target for name in c.API_FUNCTIONS},
             frontend_origins=self.settings.frontend_origins,
             logs_key=self.data.keys.logs,
             log_retention=self.data.log_retention,

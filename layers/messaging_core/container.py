@@ -231,3 +231,11 @@ def set_core(core: Core | None) -> None:
     """Install a prebuilt Core (the local server and tests)."""
     global _core
     _core = core
+
+
+# Issue #19 (SnapStart): the hooks drop the Core built before a snapshot (messaging_core.snapstart).
+def take_core() -> Core | None:
+    """Remove the process-wide Core and return it (the next get_core builds a new one)."""
+    global _core, _lock
+    core, _core, _lock = _core, None, None
+    return core

@@ -35,3 +35,13 @@ def parse_id(value: Any, field: str) -> str:
     if not is_object_id(value):
         raise Invalid(f"{field} must be a 24-character hex id")
     return value.lower()
+
+
+# Issue #19 (SnapStart): every copy restored from one Lambda snapshot starts with the same
+# process random and counter; the after-restore hook (messaging_core.snapstart) calls this.
+def reseed() -> None:
+    """Give this process fresh id randomness (a new process random and counter start)."""
+    global _counter, _process_random
+    with _counter_lock:
+        _counter = int.from_bytes(os.urandom(3), "big")
+        _process_random = os.urandom(5)

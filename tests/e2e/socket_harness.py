@@ -49,7 +49,7 @@ def new_user(role: str = "doctor", name: str | None = None) -> dict[str, str]:
 
 class ServerProc:
     """A socket-tier process: `local` (REST + Socket.IO, `python -m socket_tier.local`) or
-    `server` (the Fargate entry under uvicorn)."""
+    `server` (the Fargate entry, `python -m socket_tier.server`)."""
 
     def __init__(
         self, kind: str = "local", env: dict[str, str] | None = None, log_path: Path | None = None
@@ -73,11 +73,9 @@ class ServerProc:
         if self.kind == "local":
             cmd = [PYTHON, "-m", "socket_tier.local"]
         else:
-            cmd = [
-                PYTHON, "-m", "uvicorn", "socket_tier.server:app", "--host", "127.0.0.1",
-                "--port", str(self.port), "--ws", "websockets-sansio", "--log-level", "warning",
-                "--timeout-graceful-shutdown", "5",
-            ]  # fmt: skip
+            # The Fargate entry as the image runs it (SOCKET_SERVER picks granian or uvicorn).
+            cmd = [PYTHON, "-m", "socket_tier.server", "--host", "127.0.0.1"]
+            self.env.setdefault("SHUTDOWN_GRACE_SECONDS", "5")
         sink: Any = open(self.log_path, "wb") if self.log_path else subprocess.PIPE  # noqa: SIM115
         self.proc = subprocess.Popen(
             cmd, cwd=ROOT, env=self.env, stdout=sink, stderr=subprocess.STDOUT

@@ -143,7 +143,10 @@ def test_a_route_for_every_endpoint_to_its_function(synth: Synth) -> None:
         route = by_key[f"{method} {path}"]
         integration_id = route["Target"]["Fn::Join"][1][1]["Ref"]
         uri = integrations[integration_id]["Properties"]["IntegrationUri"]
-        assert fn_ids[uri["Fn::GetAtt"][0]] == c.handler_of(module), (method, path)
+        # Issue #19: API Gateway invokes each function's SnapStart alias (a Ref to it).
+        alias = resources(t, "AWS::Lambda::Alias")[uri["Ref"]]
+        fn_id = alias["Properties"]["FunctionName"]["Ref"]
+        assert fn_ids[fn_id] == c.handler_of(module), (method, path)
 
 
 @pytest.mark.parametrize("which", ["default", "oidc"])

@@ -1,0 +1,415 @@
+"""Connections per task and reconnect storms (issue #19), official socket.io-client on Node.
+
+    PYTHONPATH=layers:. .venv/bin/python bench/connections.py idle --clients 3000
+    PYTHONPATH=layers:. .venv/bin/python bench/connections.py storm --clients 3000 \
+        --mongodb-uri "$TEST_MONGODB_URI" --redis-url "$TEST_REDIS_URL"
+
+idle: N authenticated idle sockets on one server; reports the server's memory per connection
+(RSS growth / N, from /proc) and connects per second (N / time to connect them all, 50 at a
+time), for the minimal Node socket.io relay (bench/socket_relay_node/relay.js) and our socket
+tier (`python -m socket_tier.server`, with Redis presence as in AWS) on granian and uvicorn.
+
+storm: two tasks A and B (`socket_tier.local`: REST + Socket.IO) sharing Redis and MongoDB;
+N patients each in their own conversation with a doctor, all connected to A; messages keep
+being sent (REST on B, --rate msg/s, spread over the conversations) while A is restarted
+(SIGTERM, then a new A on the same port). Each dropped client reconnects to A or B at random
+(as the ALB would spread them) and `sync`s after the last seq it saw. Reports the time from the
+first drop until all are back and synced, the messages lost (sent and acknowledged but seen by
+their receiver neither live nor in `sync`: must be 0) and the p50/p99 of the `sync` calls.
+
+Loopback only; every wait is bounded. The machine's other load shows in the numbers: compare
+rows of one run, not runs of different days (bench/RESULTS-connections.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "layers"), str(ROOT)]
+# The servers started here use the development secret (`make bench` exports the same).
+os.environ.setdefault("ENVIRONMENT", "development")
+
+from messaging_core.auth import mint_token  # noqa: E402
+from messaging_core.config import Settings  # noqa: E402
+from messaging_core.ids import new_id  # noqa: E402
+
+from bench.socket_bench import NODE_DIR, Proc, ensure_node_modules, running  # noqa: E402
+from bench.stats import pct  # noqa: E402
+
+SETTINGS = Settings(_env_file=None, environment="development")  # type: ignore[call-arg]
+PY = sys.executable
+# Bounds of the waits (seconds): a stuck phase ends the run with what it has.
+CONNECT_TIMEOUT = 600.0
+START_TIMEOUT = 120.0
+STORM_TIMEOUT = 180.0
+
+
+def log(text: str) -> None:
+    print(f"[connections] {text}", file=sys.stderr, flush=True)
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+class Task(Proc):
+    """A server process given more time to start than socket_bench's (index creation on a busy
+    machine, the local S3 of `socket_tier.local`)."""
+
+    def start(self) -> Task:
+        env = {**os.environ, **self.env, "PORT": str(self.port)}
+        env.setdefault("PYTHONPATH", f"{ROOT / 'layers'}:{ROOT}")
+        self.p = subprocess.Popen(self.cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+        for _ in range(int(START_TIMEOUT / 0.2)):  # bounded
+            if self.p.poll() is not None:
+                raise RuntimeError(f"{self.cmd} exited with {self.p.returncode}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.cmd} did not start")
+
+
+class NodeClients:
+    """bench/socket_relay_node/connections.js, driven through its stdin/stdout lines."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.file = Path(tempfile.mkstemp(suffix=".json", prefix="conn-bench-")[1])
+        self.file.write_text(json.dumps(config))
+        self.proc = subprocess.Popen(
+            ["node", str(NODE_DIR / "connections.js"), str(self.file)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+
+    async def line(self, prefix: str, timeout: float) -> dict[str, Any]:
+        """The next stdout line starting with `prefix` (bounded)."""
+        assert self.proc.stdout is not None
+        stdout = self.proc.stdout
+
+        def read() -> dict[str, Any]:
+            for _ in range(10_000):  # bounded: the script prints a handful of lines
+                text = stdout.readline()
+                if not text:
+                    raise RuntimeError(f"connections.js ended before {prefix}")
+                if text.startswith(prefix + " "):
+                    return dict(json.loads(text[len(prefix) + 1 :]))
+            raise RuntimeError(f"no {prefix} line")
+
+        return await asyncio.wait_for(asyncio.to_thread(read), timeout)
+
+    def say(self, command: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.say("close")
+                self.proc.wait(30)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+        self.file.unlink(missing_ok=True)
+
+
+def token(uid: str, role: str = "patient") -> str:
+    return mint_token(SETTINGS, uid, role)
+
+
+# --- idle ------------------------------------------------------------------------------------
+async def idle_target(name: str, proc: Proc, auths: list[dict[str, str]], args: Any) -> dict:
+    with running(proc):
+        assert proc.p is not None
+        await asyncio.sleep(1.0)  # let start-up allocations settle before the baseline
+        before = rss_kib(proc.p.pid)
+        clients = NodeClients(
+            {
+                "urls": [proc.url],
+                "clients": [{"auth": a} for a in auths],
+                "concurrency": args.concurrency,
+                "mode": "idle",
+                "timeoutMs": int(CONNECT_TIMEOUT * 1000),
+            }
+        )
+        try:
+            result = await clients.line("CONNECTED", CONNECT_TIMEOUT)
+            await asyncio.sleep(2.0)  # idle: let the connections settle (pings are 25 s apart)
+            after = rss_kib(proc.p.pid)
+        finally:
+            clients.close()
+    connected = int(result["connected"])
+    return {
+        "target": name,
+        "connected": connected,
+        "kib_per_conn": (after - before) / max(connected, 1),
+        "connects_per_s": connected / max(float(result["seconds"]), 1e-9),
+        "rss_before_mib": before / 1024,
+        "rss_after_mib": after / 1024,
+        "connect_errors": result["connectErrors"],
+    }
+
+
+async def run_idle(args: argparse.Namespace) -> list[dict[str, Any]]:
+    ensure_node_modules()
+    rows = []
+    users = [new_id() for _ in range(args.clients)]
+    if "node" in args.targets:
+        proc = Proc(["node", str(NODE_DIR / "relay.js")], {})
+        rows.append(await idle_target("node", proc, [{"userId": u} for u in users], args))
+    env = {
+        "ENVIRONMENT": "development",
+        "LOG_LEVEL": "WARNING",
+        "REDIS_URL": args.redis_url,
+        # One client per user here; the per-user cap and the inbound budget are per socket.
+        "MAX_SOCKETS_PER_USER": "10",
+        "SHUTDOWN_GRACE_SECONDS": "5",
+    }
+    auths = [{"token": token(u)} for u in users]
+    for server in ("granian", "uvicorn"):
+        if server not in args.targets:
+            continue
+        proc = Task(
+            [PY, "-m", "socket_tier.server", "--host", "127.0.0.1"],
+            {**env, "SOCKET_SERVER": server, "TASK_ID": f"conn-{uuid.uuid4().hex[:6]}"},
+        )
+        rows.append(await idle_target(f"ours ({server})", proc, auths, args))
+    return rows
+
+
+def idle_report(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
+    node = next((r for r in rows if r["target"] == "node"), None)
+    out = [
+        f"idle connections: {args.clients} authenticated websocket clients, "
+        f"{args.concurrency} connecting at a time (official socket.io-client on Node)",
+        "",
+        "| target | connected | KiB / connection | vs Node | connects / s | vs Node |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        mem = f"{r['kib_per_conn'] / node['kib_per_conn']:.2f}x" if node else "-"
+        rate = f"{r['connects_per_s'] / node['connects_per_s']:.2f}x" if node else "-"
+        out.append(
+            f"| {r['target']} | {r['connected']} | {r['kib_per_conn']:.1f} | {mem} "
+            f"| {r['connects_per_s']:.0f} | {rate} |"
+        )
+    return "\n".join(out)
+
+
+# --- storm -----------------------------------------------------------------------------------
+async def prepare(base: str, n: int, concurrency: int) -> list[dict[str, str]]:
+    """N (patient, doctor, conversation) triples, created through REST (bounded concurrency)."""
+    gate = asyncio.Semaphore(concurrency)
+    out: list[dict[str, str]] = []
+
+    async def one(http: httpx.AsyncClient) -> None:
+        patient, doctor = new_id(), new_id()
+        async with gate:
+            seen = await http.get(
+                "/api/v1/messages/unread-count",
+                headers={"Authorization": f"Bearer {token(patient)}"},
+            )
+            seen.raise_for_status()
+            r = await http.post(
+                "/api/v1/messages/conversations",
+                json={"recipientId": patient, "recipientType": "patient"},
+                headers={"Authorization": f"Bearer {token(doctor, 'doctor')}"},
+            )
+            r.raise_for_status()
+        conv = str(r.json()["data"]["conversationId"])
+        out.append({"patient": patient, "doctor": doctor, "conversationId": conv})
+
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        await asyncio.gather(*(one(http) for _ in range(n)))
+    return out
+
+
+class Sender:
+    """Sends --rate msg/s through REST on one task, round-robin over the conversations."""
+
+    def __init__(self, base: str, triples: list[dict[str, str]], rate: float) -> None:
+        self.base, self.triples, self.rate = base, triples, rate
+        self.sent: list[tuple[str, str]] = []  # (conversationId, messageId) acknowledged
+        self.failed = 0
+        self.failures: dict[str, int] = {}  # by status code (or exception name)
+        self.stop = asyncio.Event()
+
+    async def run(self, max_seconds: float) -> None:
+        interval = 1.0 / self.rate
+        tasks: set[asyncio.Task[None]] = set()
+        async with httpx.AsyncClient(base_url=self.base, timeout=30) as http:
+            start = time.monotonic()
+            for i in range(int(max_seconds * self.rate)):  # bounded
+                if self.stop.is_set():
+                    break
+                t = self.triples[i % len(self.triples)]
+                task = asyncio.create_task(self._send(http, t, i))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+                delay = start + (i + 1) * interval - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            if tasks:
+                await asyncio.wait(tasks, timeout=30)
+
+    def _failed(self, why: str) -> None:
+        self.failed += 1
+        self.failures[why] = self.failures.get(why, 0) + 1
+
+    async def _send(self, http: httpx.AsyncClient, t: dict[str, str], i: int) -> None:
+        try:
+            r = await http.post(
+                f"/api/v1/messages/conversations/{t['conversationId']}/messages",
+                json={"content": f"storm {i}", "messageType": "text"},
+                headers={"Authorization": f"Bearer {token(t['doctor'], 'doctor')}"},
+            )
+        except httpx.HTTPError as exc:
+            self._failed(type(exc).__name__)
+            return
+        if r.status_code not in (200, 201):
+            self._failed(str(r.status_code))
+            return
+        data = r.json().get("data", {})
+        mid = data.get("id") or data.get("messageId") or data.get("_id")
+        self.sent.append((t["conversationId"], str(mid)))
+
+
+async def run_storm(args: argparse.Namespace) -> dict[str, Any]:
+    ensure_node_modules()
+    if not args.mongodb_uri or not args.redis_url:
+        raise SystemExit("storm needs --mongodb-uri and --redis-url (shared by both tasks)")
+    env = {
+        "ENVIRONMENT": "development",
+        "LOG_LEVEL": "WARNING",
+        "REDIS_URL": args.redis_url,
+        "MONGODB_URI": args.mongodb_uri,
+        "MONGODB_DB": f"bench-storm-{uuid.uuid4().hex[:6]}",
+        "RATE_LIMIT_MESSAGES": "1000000000",
+        "SOCKET_SERVER": args.server,
+        "SHUTDOWN_GRACE_SECONDS": "10",
+    }
+    cmd = [PY, "-m", "socket_tier.local"]
+    task_a = Task(cmd, {**env, "TASK_ID": f"storm-a-{uuid.uuid4().hex[:6]}"})
+    task_b = Task(cmd, {**env, "TASK_ID": f"storm-b-{uuid.uuid4().hex[:6]}"})
+    restarted = Task(cmd, {**env, "TASK_ID": f"storm-a2-{uuid.uuid4().hex[:6]}"})
+    restarted.port = task_a.port
+    with running(task_a, task_b):
+        log(f"tasks up; creating {args.clients} conversations")
+        triples = await prepare(task_b.url, args.clients, args.concurrency)
+        log("connecting the clients to A")
+        clients = NodeClients(
+            {
+                "urls": [task_a.url, task_b.url],
+                "clients": [
+                    {"auth": {"token": token(t["patient"])}, "conversationId": t["conversationId"]}
+                    for t in triples
+                ],
+                "concurrency": args.concurrency,
+                "mode": "storm",
+                "timeoutMs": int((CONNECT_TIMEOUT + STORM_TIMEOUT) * 1000),
+            }
+        )
+        try:
+            connected = await clients.line("CONNECTED", CONNECT_TIMEOUT)
+            log(f"connected: {connected}; sending, then restarting A")
+            sender = Sender(task_b.url, triples, args.rate)
+            sending = asyncio.create_task(sender.run(STORM_TIMEOUT))
+            await asyncio.sleep(1.0)  # messages flow before the restart too
+            assert task_a.p is not None
+            task_a.p.terminate()  # SIGTERM, as ECS stops a task: the drain closes every session
+            await asyncio.to_thread(task_a.p.wait, 60)
+            log("A stopped; starting the new A")
+            with running(restarted):
+                back = await clients.line("BACK", STORM_TIMEOUT)
+                log(f"all back: {back}")
+                await asyncio.sleep(1.0)  # messages keep flowing after everyone is back
+                sender.stop.set()
+                await asyncio.wait_for(sending, 60)
+                log(f"sent {len(sender.sent)} ({sender.failed} failed); asking for the report")
+                await asyncio.sleep(2.0)  # the last sends reach their receivers
+                clients.say("report")
+                report = await clients.line("REPORT", 60)
+                log("report received; stopping")
+        finally:
+            clients.close()
+    received = {k: set(v) for k, v in report["received"].items()}
+    lost = [(c, m) for c, m in sender.sent if m not in received.get(c, set())]
+    sync_ms = sorted(float(x) for x in report["syncMs"])
+    return {
+        "clients": args.clients,
+        "connected": connected["connected"],
+        "connects_per_s": connected["connected"] / max(float(connected["seconds"]), 1e-9),
+        "dropped": back["dropped"],
+        "all_back_s": back["seconds"],
+        "sent": len(sender.sent),
+        "send_failed": sender.failed,
+        "send_failures": sender.failures,
+        "lost": len(lost),
+        "sync_calls": len(sync_ms),
+        "sync_p50_ms": pct(sync_ms, 50) if sync_ms else None,
+        "sync_p99_ms": pct(sync_ms, 99) if sync_ms else None,
+        "connected_at_end": report["connected"],
+        "server": args.server,
+    }
+
+
+def storm_report(r: dict[str, Any], args: argparse.Namespace) -> str:
+    p50 = f"{r['sync_p50_ms']:.0f}" if r["sync_p50_ms"] is not None else "-"
+    p99 = f"{r['sync_p99_ms']:.0f}" if r["sync_p99_ms"] is not None else "-"
+    return "\n".join(
+        [
+            f"reconnect storm: {r['clients']} clients on task A ({r['server']}), A restarted "
+            f"(SIGTERM + a new A), {args.rate:.0f} msg/s sent through B meanwhile",
+            "",
+            "| clients | dropped | all back (s) | sent | lost | sync calls | sync p50 (ms) "
+            "| sync p99 (ms) | send failures |",
+            "|---|---|---|---|---|---|---|---|---|",
+            f"| {r['clients']} | {r['dropped']} | {r['all_back_s']:.1f} | {r['sent']} "
+            f"| {r['lost']} | {r['sync_calls']} | {p50} | {p99} | {r['send_failed']} |",
+        ]
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("mode", choices=("idle", "storm"))
+    parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--targets", default="node,granian,uvicorn")
+    parser.add_argument("--server", choices=("granian", "uvicorn"), default="granian")
+    parser.add_argument("--rate", type=float, default=100.0, help="storm: msg/s sent meanwhile")
+    parser.add_argument(
+        "--redis-url", default=os.environ.get("REDIS_URL") or os.environ.get("TEST_REDIS_URL")
+    )
+    parser.add_argument(
+        "--mongodb-uri",
+        default=os.environ.get("MONGODB_URI") or os.environ.get("TEST_MONGODB_URI"),
+    )
+    args = parser.parse_args()
+    if args.mode == "idle":
+        print(idle_report(asyncio.run(run_idle(args)), args))
+    else:
+        result = asyncio.run(run_storm(args))
+        print(storm_report(result, args))
+        print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
