@@ -9,10 +9,13 @@ from .models import (
     Conversation,
     ConversationType,
     LastMessage,
+    Member,
     Message,
     PendingEvent,
     Upload,
     UserProfile,
+    UserType,
+    Window,
 )
 
 
@@ -129,6 +132,49 @@ class RetentionRepository(Protocol):
         """Events with no document of their own (a purge): pending until acked."""
 
 
+class CareTeamRepository(Protocol):
+    """Care teams (#18): membership, reads within membership periods, receipts per member."""
+
+    async def set_membership(
+        self,
+        conversation_id: str,
+        participants: Sequence[str],
+        participant_types: dict[str, UserType],
+        members: Sequence[Member],
+        at: datetime,
+    ) -> None: ...
+    async def list_messages_within(
+        self,
+        conversation_id: str,
+        windows: Sequence[Window],
+        *,
+        skip: int,
+        limit: int,
+        before_seq: int | None = None,
+        after_seq: int | None = None,
+    ) -> tuple[list[Message], int]:
+        """As list_messages, only messages created within one of the windows."""
+
+    async def team_unread_counts(
+        self, user_id: str, conversation_ids: Sequence[str] | None
+    ) -> dict[str, int]: ...
+    async def team_unread_ids(
+        self, conversation_id: str, reader_id: str, message_ids: Sequence[str] | None
+    ) -> list[str]: ...
+    async def mark_member_read(
+        self, message_ids: Sequence[str], reader_id: str, at: datetime, event: PendingEvent | None
+    ) -> int:
+        """The reader's receipt on each message still unread by them; how many changed."""
+
+    async def team_undelivered_for(
+        self, user_id: str, conversation_id: str | None, limit: int
+    ) -> list[Message]: ...
+    async def mark_member_delivered(
+        self, message_id: str, user_id: str, at: datetime, event: PendingEvent
+    ) -> bool: ...
+    async def drop_member_pending(self, conversation_id: str, user_id: str) -> None: ...
+
+
 class UserRepository(Protocol):
     async def remember_user(self, profile: UserProfile) -> None: ...
     async def get_user(self, user_id: str) -> UserProfile | None: ...
@@ -140,6 +186,7 @@ class Store(
     UserRepository,
     AuditRepository,
     RetentionRepository,
+    CareTeamRepository,
     Protocol,
 ):
     async def ensure_indexes(self) -> None: ...
@@ -184,6 +231,14 @@ class EventPublisher(Protocol):
 
 class RealtimeNotifier(Protocol):
     async def emit_to_user(self, user_id: str, event: str, data: dict[str, Any]) -> None: ...
+
+
+class GroupNotifier(RealtimeNotifier, Protocol):
+    """Care teams (#18): one event to several users, published once per task holding any."""
+
+    async def emit_to_users(
+        self, user_ids: Sequence[str], event: str, data: dict[str, Any]
+    ) -> None: ...
 
 
 class RateLimiter(Protocol):

@@ -83,6 +83,8 @@ async def message_view(core: Core, m: Message, sender: UserProfile | None) -> JS
         "isEdited": m.is_edited,
         "isDeleted": m.is_deleted,
     }
+    if m.recipients:  # care teams (#18): receipts per member, no single receiver
+        care_team_receipts(view, m)
     if m.temp_id:
         view["tempId"] = m.temp_id
     if m.is_deleted:
@@ -105,3 +107,13 @@ async def message_view(core: Core, m: Message, sender: UserProfile | None) -> JS
 async def message_views(core: Core, messages: list[Message]) -> list[JSON]:
     senders = await core.directory.get_profiles([m.sender_id for m in messages])
     return [await message_view(core, m, senders.get(m.sender_id)) for m in messages]
+
+
+# -- care teams (#18)
+def care_team_receipts(view: JSON, m: Message) -> None:
+    """A care-team message has no receiver: `readBy` and `deliveredTo` list each member's receipt;
+    `isRead`/`isDelivered` say whether every recipient has."""
+    view.pop("receiverId", None)
+    view.pop("receiverType", None)
+    view["readBy"] = [{"userId": r.user_id, "readAt": iso(r.at)} for r in m.read_by]
+    view["deliveredTo"] = [{"userId": r.user_id, "deliveredAt": iso(r.at)} for r in m.delivered_to]
