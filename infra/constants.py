@@ -114,6 +114,13 @@ ROUTES: Final = (
     ("POST", f"{API_PREFIX}/conversations/{{conversationId}}/attachments", FN_ATTACHMENTS),
     ("POST", f"{API_PREFIX}/conversations/{{conversationId}}/send-file", FN_ATTACHMENTS),
     ("GET", f"{API_PREFIX}/users/{{userId}}/online-status", FN_PRESENCE),
+    # Care-team membership (#18), served by the conversations function.
+    ("POST", f"{API_PREFIX}/conversations/{{conversationId}}/participants", FN_CONVERSATIONS),
+    (
+        "DELETE",
+        f"{API_PREFIX}/conversations/{{conversationId}}/participants/{{userId}}",
+        FN_CONVERSATIONS,
+    ),
 )
 HEALTH_ROUTE: Final = ("GET", "/health", FN_PRESENCE)  # public: no token
 

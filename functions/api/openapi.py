@@ -58,6 +58,9 @@ RESPONSES: dict[str, dict[int | str, dict[str, Any]]] = {
     "health": _errors(),
     "access_log": _errors(400, 401, 403, 404, 429, 503),
     "export_conversation": _errors(400, 401, 403, 404, 429, 503),
+    # Care teams (#18)
+    "add_participant": _errors(400, 401, 403, 404, 429, 503),
+    "remove_participant": _errors(400, 401, 403, 404, 429, 503),
 }
 
 

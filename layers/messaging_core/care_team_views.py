@@ -28,20 +28,10 @@ async def team_view(core: Core, conv: Conversation, viewer_id: str, unread: int)
         core.presence.online_among(conv.participants),
     )
     last = conv.last_message
+    # In the order of replies.ConversationView (the typed reply writes that order).
     return {
         "conversationId": conv.id,
         "conversationType": conv.conversation_type,
-        "title": conv.title or "",
-        "createdBy": conv.created_by or "",
-        "participants": [
-            recipient_view(p, profiles.get(p), conv.participant_types.get(p, ""), p in online)
-            for p in conv.participants
-        ],
-        "members": [
-            {"userId": m.user_id, "joinedAt": iso(m.joined_at), "leftAt": iso(m.left_at)}
-            for m in conv.members
-        ],
-        "isMember": conv.has(viewer_id),
         "lastMessage": {
             "messageId": last.message_id,
             "content": last.content,
@@ -54,4 +44,15 @@ async def team_view(core: Core, conv: Conversation, viewer_id: str, unread: int)
         "unreadCount": unread,
         "createdAt": iso(conv.created_at),
         "updatedAt": iso(conv.updated_at),
+        "title": conv.title or "",
+        "createdBy": conv.created_by or "",
+        "participants": [
+            recipient_view(p, profiles.get(p), conv.participant_types.get(p, ""), p in online)
+            for p in conv.participants
+        ],
+        "members": [
+            {"userId": m.user_id, "joinedAt": iso(m.joined_at), "leftAt": iso(m.left_at)}
+            for m in conv.members
+        ],
+        "isMember": conv.has(viewer_id),
     }

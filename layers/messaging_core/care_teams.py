@@ -12,12 +12,13 @@ from dataclasses import dataclass
 
 from .access import conversation_for
 from .budgets import spend
-from .care_team_views import team_view
+from .care_team_views import team_view, unread_counts
 from .clock import utcnow
-from .conversations import Opened
+from .conversations import Opened, open_conversation
 from .core import Core
 from .errors import Forbidden, Invalid, NotFound
 from .ids import new_id, parse_id
+from .inputs import CreateConversationIn
 from .models import USER_TYPES, Conversation, Member, Principal, UserType, Window
 from .views import JSON
 
@@ -189,3 +190,19 @@ async def conversation_to_read(
             raise
         return former, windows_of(former, user.id)
     return conv, (windows_of(conv, user.id) if conv.is_care_team else None)
+
+
+async def open_any(core: Core, user: Principal, body: CreateConversationIn) -> Opened:
+    """POST /conversations: a care team when `participantIds` is given, else one-to-one."""
+    if body.participantIds is not None:
+        return await create_care_team(core, user, body.participantIds, body.title)
+    if body.recipientId is None:
+        raise Invalid("recipientId: is required")  # the text pydantic gave before #18
+    return await open_conversation(core, user, body.recipientId, body.recipientType)
+
+
+async def member_view(core: Core, user: Principal, change: MembershipChange) -> JSON:
+    """The team after a change, as the caller now sees it."""
+    conv = change.conversation
+    unread = await unread_counts(core, user.id, [conv.id])
+    return await team_view(core, conv, user.id, unread.get(conv.id, 0))

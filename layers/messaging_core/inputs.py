@@ -34,8 +34,12 @@ class InputModel(BaseModel):
 
 
 class CreateConversationIn(InputModel):
-    recipientId: ClientId
+    # Required for a one-to-one conversation (the route says so); a care team names
+    # `participantIds` and a `title` instead (#18).
+    recipientId: ClientId | None = None
     recipientType: StrictStr | None = None
+    participantIds: Annotated[list[ClientId], Field(max_length=50)] | None = None
+    title: StrictStr | None = None
 
 
 class SendMessageIn(InputModel):
@@ -129,3 +133,8 @@ def check_offset(settings: Settings, page: Page, hint: str = CURSOR_HINT) -> Non
     row before it, on each request. History's `before`/`after` cursors reach any depth."""
     if page.page * page.limit > settings.max_page_offset:
         raise Invalid(f"page x limit must be at most {settings.max_page_offset}: {hint}")
+
+
+# -- care teams (#18)
+class AddParticipantIn(InputModel):
+    userId: ClientId

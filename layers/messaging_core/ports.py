@@ -173,6 +173,17 @@ class CareTeamRepository(Protocol):
         self, message_id: str, user_id: str, at: datetime, event: PendingEvent
     ) -> bool: ...
     async def drop_member_pending(self, conversation_id: str, user_id: str) -> None: ...
+    async def care_teams_of(self, user_id: str) -> list[Conversation]:
+        """Every care team the user is or was a member of."""
+
+    async def search_messages_within(
+        self,
+        scopes: Sequence[tuple[str, Sequence[Window] | None]],
+        tokens: Sequence[str],
+        skip: int,
+        limit: int,
+    ) -> tuple[list[Message], int]:
+        """As search_messages; a conversation with windows matches only within them."""
 
 
 class UserRepository(Protocol):

@@ -62,6 +62,13 @@ def conversation_view(
 
 
 async def message_view(core: Core, m: Message, sender: UserProfile | None) -> JSON:
+    view = await _message_view(core, m, sender)
+    if m.recipients:  # care teams (#18): receipts per member, no single receiver
+        care_team_receipts(view, m)
+    return view
+
+
+async def _message_view(core: Core, m: Message, sender: UserProfile | None) -> JSON:
     view: JSON = {
         "id": m.id,
         "conversationId": m.conversation_id,
@@ -83,8 +90,6 @@ async def message_view(core: Core, m: Message, sender: UserProfile | None) -> JS
         "isEdited": m.is_edited,
         "isDeleted": m.is_deleted,
     }
-    if m.recipients:  # care teams (#18): receipts per member, no single receiver
-        care_team_receipts(view, m)
     if m.temp_id:
         view["tempId"] = m.temp_id
     if m.is_deleted:

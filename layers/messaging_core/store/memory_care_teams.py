@@ -142,3 +142,40 @@ class MemoryCareTeams:
                     m.unread_by.remove(user_id)
                 if user_id in m.undelivered_to:
                     m.undelivered_to.remove(user_id)
+
+    async def care_teams_of(self, user_id: str) -> list[Conversation]:
+        from .memory import _clone
+
+        return [
+            _clone(c)
+            for c in self._conversations.values()
+            if c.is_care_team and any(m.user_id == user_id for m in c.members)
+        ]
+
+    async def search_messages_within(
+        self,
+        scopes: Sequence[tuple[str, Sequence[Window] | None]],
+        tokens: Sequence[str],
+        skip: int,
+        limit: int,
+    ) -> tuple[list[Message], int]:
+        from .memory import _clone
+
+        spans = {c: (list(w) if w is not None else None) for c, w in scopes}
+        *whole, last = tokens
+
+        def matches(m: Message) -> bool:
+            return all(t in m.search_tokens for t in whole) and any(
+                t.startswith(last) for t in m.search_tokens
+            )
+
+        found = [
+            m
+            for m in self._messages.values()
+            if m.conversation_id in spans
+            and within(m.created_at, spans[m.conversation_id])
+            and not m.is_deleted
+            and matches(m)
+        ]
+        found.sort(key=lambda m: (m.created_at, m.id), reverse=True)
+        return [_clone(m) for m in found[skip : skip + limit]], len(found)

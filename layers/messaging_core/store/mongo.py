@@ -676,6 +676,7 @@ def _conversation_doc(c: Conversation) -> Doc:
                 "title": c.title,
                 "createdBy": _oid(c.created_by) if c.created_by else None,
                 "members": [member_doc(m) for m in c.members],
+                "memberIds": sorted({_oid(m.user_id) for m in c.members}),
             }
             if c.is_care_team
             else {}

@@ -6,6 +6,7 @@ an array (multikey index), and `$pull` under that filter changes each member's s
 """
 
 import asyncio
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
-from ..models import Member, Message, PendingEvent, UserType, Window
+from ..models import Conversation, Member, Message, PendingEvent, UserType, Window
 from . import mongo
 
 Doc = dict[str, Any]
@@ -47,6 +48,7 @@ class MongoCareTeams:
     async def ensure_care_team_indexes(self) -> None:
         await self._messages.create_index([("unreadBy", ASCENDING), ("conversationId", ASCENDING)])
         await self._messages.create_index("undeliveredTo")
+        await self._conversations.create_index("memberIds", sparse=True)
 
     async def set_membership(
         self,
@@ -66,6 +68,7 @@ class MongoCareTeams:
                         for u, t in participant_types.items()
                     ],
                     "members": [member_doc(m) for m in members],
+                    "memberIds": sorted({mongo._oid(m.user_id) for m in members}),
                 },
                 "$max": {"updatedAt": at},
             },
@@ -185,3 +188,37 @@ class MongoCareTeams:
             {"conversationId": mongo._oid(conversation_id), "undeliveredTo": me},
             {"$pull": {"undeliveredTo": me}},
         )
+
+    async def care_teams_of(self, user_id: str) -> list[Conversation]:
+        """Every care team the user is or was in (`memberIds`: a flat list, simply indexed)."""
+        docs = await self._conversations.find({"memberIds": mongo._oid(user_id)}).to_list()
+        return [mongo._conversation(d) for d in docs]
+
+    async def search_messages_within(
+        self,
+        scopes: Sequence[tuple[str, Sequence[Window] | None]],
+        tokens: Sequence[str],
+        skip: int,
+        limit: int,
+    ) -> tuple[list[Message], int]:
+        *whole, last = tokens
+        clauses: list[Doc] = [{"searchTokens": t} for t in whole]
+        clauses.append({"searchTokens": {"$regex": "^" + re.escape(last)}})
+        whole_convs = [mongo._oid(c) for c, w in scopes if w is None]
+        where: list[Doc] = [{"conversationId": {"$in": whole_convs}}] if whole_convs else []
+        where += [
+            {"conversationId": mongo._oid(c), **_window_clause(w)}
+            for c, w in scopes
+            if w is not None
+        ]
+        if not where:
+            return [], 0
+        query: Doc = {"isDeleted": False, "$and": [*clauses, {"$or": where}]}
+        cursor = (
+            self._messages.find(query)
+            .sort([("createdAt", DESCENDING), ("_id", DESCENDING)])
+            .skip(skip)
+            .limit(limit)
+        )
+        docs, total = await asyncio.gather(cursor.to_list(), self._messages.count_documents(query))
+        return [mongo._message(d) for d in docs], total
