@@ -109,7 +109,7 @@ async def add_member(
     now = utcnow()
     conv.participants = sorted([*conv.participants, target])
     conv.participant_types[target] = role
-    conv.members.append(Member(target, now))
+    conv.members.append(Member(target, now, joined_seq=conv.seq))  # from the next message on
     await core.store.set_membership(
         conv.id, conv.participants, conv.participant_types, conv.members, now
     )
@@ -132,7 +132,8 @@ async def remove_member(
     conv.participants = [p for p in conv.participants if p != target]
     for m in conv.members:
         if m.user_id == target and m.left_at is None:
-            m.left_at = now  # they keep what was sent up to now, nothing after
+            # They keep what was numbered up to now, nothing after.
+            m.left_at, m.left_seq = now, conv.seq
     await core.store.set_membership(
         conv.id, conv.participants, conv.participant_types, conv.members, now
     )
@@ -172,7 +173,7 @@ def _update_payload(
 
 def windows_of(conv: Conversation, user_id: str) -> list[Window]:
     """The periods `user_id` was (or is) a member: what they may read of the thread."""
-    return [(m.joined_at, m.left_at) for m in conv.members if m.user_id == user_id]
+    return [(m.joined_seq, m.left_seq) for m in conv.members if m.user_id == user_id]
 
 
 async def conversation_to_read(

@@ -50,6 +50,10 @@ class Member:
     user_id: str
     joined_at: datetime
     left_at: datetime | None = None
+    # The conversation's seq when they joined and left: what they may read is decided on these
+    # (the order messages were numbered in), not on clocks that tie within a millisecond.
+    joined_seq: int = 0
+    left_seq: int | None = None
 
 
 @dataclass(slots=True)
@@ -213,12 +217,13 @@ class AuditRecord:
     reason: str | None = None  # operator actions (legal hold) say why
 
 
-# Care teams (#18): a span of time a member was in the team (left open while they still are).
-Window = tuple[datetime, datetime | None]
+# Care teams (#18): a member's period as message numbers: after `joined_seq`, up to `left_seq`
+# included (None while they are still in).
+Window = tuple[int, int | None]
 
 
-def within(at: datetime, windows: "list[Window] | None") -> bool:
-    """Whether a message sent `at` falls in one of the windows (None: no period applies)."""
+def within(seq: int, windows: "list[Window] | None") -> bool:
+    """Whether message number `seq` falls in one of the windows (None: no period applies)."""
     if windows is None:
         return True
-    return any(start <= at and (end is None or at <= end) for start, end in windows)
+    return any(start < seq and (end is None or seq <= end) for start, end in windows)

@@ -56,7 +56,7 @@ class MemoryCareTeams:
             m
             for m in self._messages.values()
             if m.conversation_id == conversation_id
-            and within(m.created_at, spans)
+            and within(m.seq, spans)
             and (before_seq is None or m.seq < before_seq)
             and (after_seq is None or m.seq > after_seq)
         ]
@@ -173,7 +173,7 @@ class MemoryCareTeams:
             m
             for m in self._messages.values()
             if m.conversation_id in spans
-            and within(m.created_at, spans[m.conversation_id])
+            and within(m.seq, spans[m.conversation_id])
             and not m.is_deleted
             and matches(m)
         ]

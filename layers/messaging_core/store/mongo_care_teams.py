@@ -23,20 +23,32 @@ Doc = dict[str, Any]
 def _window_clause(windows: Sequence[Window]) -> Doc:
     spans: list[Doc] = []
     for start, end in windows:
-        created: Doc = {"$gte": start}
+        numbered: Doc = {"$gt": start}
         if end is not None:
-            created["$lte"] = end
-        spans.append({"createdAt": created})
+            numbered["$lte"] = end
+        spans.append({"seq": numbered})
     # No window at all: nothing matches (fail closed), not everything.
     return {"$or": spans} if spans else {"_id": None}
 
 
 def member_doc(m: Member) -> Doc:
-    return {"userId": mongo._oid(m.user_id), "joinedAt": m.joined_at, "leftAt": m.left_at}
+    return {
+        "userId": mongo._oid(m.user_id),
+        "joinedAt": m.joined_at,
+        "leftAt": m.left_at,
+        "joinedSeq": m.joined_seq,
+        "leftSeq": m.left_seq,
+    }
 
 
 def member_of(d: Doc) -> Member:
-    return Member(mongo._hex(d["userId"]), d["joinedAt"], d.get("leftAt"))
+    return Member(
+        mongo._hex(d["userId"]),
+        d["joinedAt"],
+        d.get("leftAt"),
+        int(d.get("joinedSeq", 0)),
+        d.get("leftSeq"),
+    )
 
 
 class MongoCareTeams:
