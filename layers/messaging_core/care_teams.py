@@ -207,3 +207,26 @@ async def member_view(core: Core, user: Principal, change: MembershipChange) -> 
     conv = change.conversation
     unread = await unread_counts(core, user.id, [conv.id])
     return await team_view(core, conv, user.id, unread.get(conv.id, 0))
+
+
+# -- typing and presence among members
+TYPING_TARGET_PREFIX = "members:"
+
+
+def typing_target(conv: Conversation, user_id: str) -> str:
+    """The typing relay keeps one target per (user, conversation): for a care team, every other
+    current member, packed in one string the socket tier's notify unpacks (typing_members)."""
+    return TYPING_TARGET_PREFIX + ",".join(p for p in conv.participants if p != user_id)
+
+
+def typing_members(target: str) -> list[str] | None:
+    """The members a typing target names, or None for a plain user id."""
+    if not target.startswith(TYPING_TARGET_PREFIX):
+        return None
+    return [p for p in target[len(TYPING_TARGET_PREFIX) :].split(",") if p]
+
+
+async def share_a_team(core: Core, user_id: str, other_id: str) -> bool:
+    """Whether two users are current members of one care team (presence between them)."""
+    teams = await core.store.care_teams_of(user_id)
+    return any(t.has(user_id) and t.has(other_id) for t in teams)

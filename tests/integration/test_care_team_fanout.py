@@ -156,6 +156,15 @@ async def test_a_team_message_and_its_receipts_reach_every_member_on_two_tasks(
         for c in (c_creator, c_colleague, other_device):
             r = await c.wait_for("messages_read", lambda d: d["conversationId"] == team)
             assert r["readBy"] == patient["id"]
+        # Typing in the team names no receiver: every other member's devices see it.
+        typing = await c_creator.call("typing_start", {"conversationId": team})
+        assert typing == {"ok": True, "relayed": True}
+        for c in (c_patient, c_colleague, other_device):
+            t = await c.wait_for("user_typing", lambda d: d["conversationId"] == team)
+            assert t["userId"] == creator["id"]
+        await c_creator.call("typing_stop", {"conversationId": team})
+        for c in (c_patient, c_colleague, other_device):
+            await c.wait_for("user_stopped_typing", lambda d: d["conversationId"] == team)
         # And nobody else: the outsider's next event is a later one-to-one message from task A.
         later = await c_creator.call(
             "send_message", {"conversationId": barrier, "content": "after the team's"}
@@ -163,6 +172,7 @@ async def test_a_team_message_and_its_receipts_reach_every_member_on_two_tasks(
         await c_outsider.wait_for("new_message", lambda d: d["id"] == later["messageId"])
         assert [d["id"] for d in c_outsider.events["new_message"]] == [later["messageId"]]
         assert c_outsider.events["messages_read"] == []
+        assert c_outsider.events["user_typing"] == []
         assert len(cs) == 5
 
 

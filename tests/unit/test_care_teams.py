@@ -314,6 +314,27 @@ async def test_a_removal_seen_by_another_process_at_once(
         await send_text(other, cast.doctor2.principal, team.id, SendMessageIn(content="after"))
 
 
+async def test_members_see_each_others_status_and_strangers_do_not(
+    client: httpx.AsyncClient, cast: Cast, team: Team
+) -> None:
+    # The patient and doctor2 share no one-to-one conversation, only the team.
+    r = await client.get(
+        f"{API}/users/{cast.doctor2.id}/online-status", headers=cast.patient.headers
+    )
+    assert r.status_code == 200, r.text
+    r = await client.get(
+        f"{API}/users/{cast.doctor2.id}/online-status", headers=cast.patient2.headers
+    )
+    assert r.status_code == 403
+    # Once removed, no longer.
+    url = f"{API}/conversations/{team.id}/participants/{cast.patient.id}"
+    assert (await client.delete(url, headers=cast.doctor.headers)).status_code == 200
+    r = await client.get(
+        f"{API}/users/{cast.doctor2.id}/online-status", headers=cast.patient.headers
+    )
+    assert r.status_code == 403
+
+
 async def test_one_to_one_send_has_no_care_team_fields(
     client: httpx.AsyncClient, core: Core, cast: Cast, open_conversation: Any
 ) -> None:
