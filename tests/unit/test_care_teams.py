@@ -350,3 +350,31 @@ async def test_one_to_one_send_has_no_care_team_fields(
     [listed] = r.json()["data"]
     assert "title" not in listed
     assert listed["recipient"]["id"] == cast.doctor.id
+
+
+def test_offline_members_are_each_notified_without_content() -> None:
+    from datetime import UTC, datetime
+
+    from messaging_core.adapters.notifications import team_notification_payloads
+    from messaging_core.care_team_messages import team_message_sent
+    from messaging_core.models import Message
+
+    at = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    sender, online, offline = "a" * 24, "b" * 24, "c" * 24
+    m = Message(
+        id="d" * 24,
+        conversation_id="e" * 24,
+        sender_id=sender,
+        sender_type="doctor",
+        receiver_id="",
+        receiver_type="doctor",
+        message_type="text",
+        content="confidential",
+        created_at=at,
+        updated_at=at,
+        seq=1,
+        recipients=[online, offline],
+    )
+    payloads = team_notification_payloads(team_message_sent(m, {online}))
+    assert [p["userId"] for p in payloads] == [offline]
+    assert "confidential" not in str(payloads)
