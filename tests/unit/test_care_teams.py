@@ -378,3 +378,28 @@ def test_offline_members_are_each_notified_without_content() -> None:
     payloads = team_notification_payloads(team_message_sent(m, {online}))
     assert [p["userId"] for p in payloads] == [offline]
     assert "confidential" not in str(payloads)
+
+
+async def test_a_deletion_and_a_file_reach_every_member(
+    client: httpx.AsyncClient, core: Core, cast: Cast, team: Team
+) -> None:
+    from messaging_core.adapters.memory import MemoryFileStore
+    from messaging_core.store.uploads import MemoryUploads
+
+    core.files, core.uploads = MemoryFileStore(), MemoryUploads()
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+    r = await client.post(
+        f"{API}/conversations/{team.id}/send-file",
+        data={"messageType": "image", "caption": "ECG"},
+        files={"file": ("ecg.png", png, "image/png")},
+        headers=cast.doctor2.headers,
+    )
+    assert r.status_code == 201, r.text
+    sent = r.json()["data"]
+    assert "receiverId" not in sent
+    got = sorted(u for u, d in pushes(core, "new_message") if d["id"] == sent["id"])
+    assert got == sorted([cast.doctor.id, cast.patient.id])
+    r = await client.delete(f"{API}/{sent['id']}", headers=cast.doctor2.headers)
+    assert r.status_code == 200, r.text
+    told = sorted(u for u, d in pushes(core, "message_deleted") if d["messageId"] == sent["id"])
+    assert told == sorted(u.id for u in team.members)
