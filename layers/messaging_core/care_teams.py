@@ -9,6 +9,7 @@ also let a former member read what was sent while they were in).
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from .access import conversation_for
 from .budgets import spend
@@ -16,7 +17,7 @@ from .care_team_views import team_view, unread_counts
 from .clock import utcnow
 from .conversations import Opened, open_conversation
 from .core import Core
-from .errors import Forbidden, Invalid, NotFound
+from .errors import Forbidden, Invalid, NotFound, Unavailable
 from .ids import new_id, parse_id
 from .inputs import CreateConversationIn
 from .models import USER_TYPES, Conversation, Member, Principal, UserType, Window
@@ -26,6 +27,8 @@ MIN_MEMBERS = 3  # the creator included; two people are a one-to-one conversatio
 MAX_MEMBERS = 20
 MAX_TITLE_LENGTH = 100
 PARTICIPANT_NOT_FOUND = "Participant not found"
+MAX_MEMBERSHIP_ATTEMPTS = 5  # concurrent changes to one team: re-read and retry, bounded
+MEMBERSHIP_BUSY = "The care team changed meanwhile, please retry"
 CARE_TEAM_UPDATED = "care_team_updated"  # socket event to every member, past and present
 
 
@@ -97,24 +100,25 @@ async def add_member(
     core: Core, user: Principal, conversation_id: object, member_id: object
 ) -> MembershipChange:
     await spend(core, user, "open_conversation")
-    conv = await _team_for(core, user, conversation_id)
     target = parse_id(member_id, "userId")
-    if not _may_manage(conv, user):
-        raise Forbidden("Only the creator or a doctor of the team can add members")
-    if conv.has(target):
-        return MembershipChange(conv, target, "added")  # idempotent retry
-    if len(conv.participants) >= MAX_MEMBERS:
-        raise Invalid(f"A care team has at most {MAX_MEMBERS} participants")
-    role = await member_role(core, target)
-    now = utcnow()
-    conv.participants = sorted([*conv.participants, target])
-    conv.participant_types[target] = role
-    conv.members.append(Member(target, now, joined_seq=conv.seq))  # from the next message on
-    await core.store.set_membership(
-        conv.id, conv.participants, conv.participant_types, conv.members, now
-    )
-    await _announce(core, conv, user.id, target, "added")
-    return MembershipChange(conv, target, "added")
+    role: UserType | None = None
+    for _ in range(MAX_MEMBERSHIP_ATTEMPTS):
+        conv = await _team_for(core, user, conversation_id)
+        if not _may_manage(conv, user):
+            raise Forbidden("Only the creator or a doctor of the team can add members")
+        if conv.has(target):
+            return MembershipChange(conv, target, "added")  # idempotent retry
+        if len(conv.participants) >= MAX_MEMBERS:
+            raise Invalid(f"A care team has at most {MAX_MEMBERS} participants")
+        role = role or await member_role(core, target)
+        now = utcnow()
+        conv.participants = sorted([*conv.participants, target])
+        conv.participant_types[target] = role
+        conv.members.append(Member(target, now, joined_seq=conv.seq))  # from the next message on
+        if await _write_membership(core, conv, now):
+            await _announce(core, conv, user.id, target, "added")
+            return MembershipChange(conv, target, "added")
+    raise Unavailable(MEMBERSHIP_BUSY)
 
 
 async def remove_member(
@@ -122,25 +126,37 @@ async def remove_member(
 ) -> MembershipChange:
     """Remove a member (the creator or a doctor member), or leave (anyone, themselves)."""
     await spend(core, user, "open_conversation")
-    conv = await _team_for(core, user, conversation_id)
     target = parse_id(member_id, "userId")
-    if target != user.id and not _may_manage(conv, user):
-        raise Forbidden("Only the creator or a doctor of the team can remove members")
-    if not conv.has(target):
-        raise NotFound(PARTICIPANT_NOT_FOUND)
-    now = utcnow()
-    conv.participants = [p for p in conv.participants if p != target]
-    for m in conv.members:
-        if m.user_id == target and m.left_at is None:
-            # They keep what was numbered up to now, nothing after.
-            m.left_at, m.left_seq = now, conv.seq
-    await core.store.set_membership(
-        conv.id, conv.participants, conv.participant_types, conv.members, now
+    for _ in range(MAX_MEMBERSHIP_ATTEMPTS):
+        conv = await _team_for(core, user, conversation_id)
+        if target != user.id and not _may_manage(conv, user):
+            raise Forbidden("Only the creator or a doctor of the team can remove members")
+        if not conv.has(target):
+            raise NotFound(PARTICIPANT_NOT_FOUND)
+        now = utcnow()
+        conv.participants = [p for p in conv.participants if p != target]
+        for m in conv.members:
+            if m.user_id == target and m.left_at is None:
+                # They keep what was numbered up to now, nothing after.
+                m.left_at, m.left_seq = now, conv.seq
+        if await _write_membership(core, conv, now):
+            # Nothing more waits for them there: no unread count they could never clear.
+            await core.store.drop_member_pending(conv.id, target)
+            await _announce(core, conv, user.id, target, "removed")
+            return MembershipChange(conv, target, "removed")
+    raise Unavailable(MEMBERSHIP_BUSY)
+
+
+async def _write_membership(core: Core, conv: Conversation, now: datetime) -> bool:
+    """Write the change if nobody changed the team since it was read; else the caller re-reads
+    and decides again (two doctors adding two colleagues at once both get in)."""
+    version = conv.membership_version
+    written = await core.store.set_membership(
+        conv.id, conv.participants, conv.participant_types, conv.members, now, version
     )
-    # Nothing more waits for them there: no unread count they could never clear.
-    await core.store.drop_member_pending(conv.id, target)
-    await _announce(core, conv, user.id, target, "removed")
-    return MembershipChange(conv, target, "removed")
+    if written:
+        conv.membership_version = version + 1
+    return written
 
 
 async def _team_for(core: Core, user: Principal, conversation_id: object) -> Conversation:

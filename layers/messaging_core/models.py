@@ -80,6 +80,7 @@ class Conversation:
     title: str | None = None
     created_by: str | None = None
     members: list[Member] = field(default_factory=list)
+    membership_version: int = 0  # each change needs the version it read (no lost update)
 
     @property
     def is_care_team(self) -> bool:

@@ -142,7 +142,10 @@ class CareTeamRepository(Protocol):
         participant_types: dict[str, UserType],
         members: Sequence[Member],
         at: datetime,
-    ) -> None: ...
+        version: int,
+    ) -> bool:
+        """Write a new membership if it is still at `version` (then version + 1); else False."""
+
     async def list_messages_within(
         self,
         conversation_id: str,

@@ -1,6 +1,8 @@
 """Care teams (#18) through the core on both stores (in-memory and the loopback MongoDB-protocol
 server): per-member receipts and counts, delivery, membership periods in history and search."""
 
+import asyncio
+
 import pytest
 from messaging_core import care_teams, messages, search
 from messaging_core.container import build_core
@@ -90,3 +92,19 @@ async def test_membership_periods_bound_history_and_search(core: Core) -> None:
     assert await ids(core, COLLEAGUE, conv) == [back, early]
     teams = await core.store.care_teams_of(COLLEAGUE.id)
     assert [t.id for t in teams] == [conv]
+
+
+async def test_concurrent_membership_changes_are_not_lost(core: Core) -> None:
+    opened = await care_teams.create_care_team(core, LEAD, [PATIENT.id, COLLEAGUE.id], "Team")
+    conv = opened.conversation["conversationId"]
+    # Two changes from the same starting point: an add and a removal, at once.
+    await asyncio.gather(
+        care_teams.add_member(core, LEAD, conv, LATE.id),
+        care_teams.remove_member(core, COLLEAGUE, conv, COLLEAGUE.id),
+    )
+    stored = await core.store.get_conversation(conv)
+    assert stored is not None
+    assert sorted(stored.participants) == sorted([LEAD.id, PATIENT.id, LATE.id])
+    left = [m for m in stored.members if m.user_id == COLLEAGUE.id]
+    assert left[0].left_at is not None
+    assert stored.membership_version == 2

@@ -403,3 +403,30 @@ async def test_a_deletion_and_a_file_reach_every_member(
     assert r.status_code == 200, r.text
     told = sorted(u for u, d in pushes(core, "message_deleted") if d["messageId"] == sent["id"])
     assert told == sorted(u.id for u in team.members)
+
+
+async def test_two_members_added_at_once_are_both_in(
+    core: Core, cast: Cast, team: Team, settings: Any
+) -> None:
+    # Attack (a lost update): two doctors add two colleagues at the same moment; each change
+    # starts from the same membership, and the second write must not erase the first.
+    import asyncio
+
+    from messaging_core import care_teams
+
+    first, second = await extra_doctors(core, settings, 2)
+    lookup = core.directory.lookup
+
+    async def remote_lookup(user_id: str) -> Any:
+        await asyncio.sleep(0)  # a user service answers later: the two changes interleave
+        return await lookup(user_id)
+
+    core.directory.lookup = remote_lookup  # type: ignore[method-assign]
+    await asyncio.gather(
+        care_teams.add_member(core, cast.doctor.principal, team.id, first.id),
+        care_teams.add_member(core, cast.doctor2.principal, team.id, second.id),
+    )
+    conv = await core.store.get_conversation(team.id)
+    assert conv is not None
+    assert {first.id, second.id} <= set(conv.participants)
+    assert {first.id, second.id} <= {m.user_id for m in conv.members}

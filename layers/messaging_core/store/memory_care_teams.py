@@ -30,14 +30,19 @@ class MemoryCareTeams:
         participant_types: dict[str, UserType],
         members: Sequence[Member],
         at: datetime,
-    ) -> None:
+        version: int,
+    ) -> bool:
         from .memory import _clone
 
         conv = self._conversations[conversation_id]
+        if conv.membership_version != version:
+            return False
+        conv.membership_version = version + 1
         conv.participants = sorted(participants)
         conv.participant_types = dict(participant_types)
         conv.members = [_clone(m) for m in members]
         conv.updated_at = max(conv.updated_at, at)
+        return True
 
     async def list_messages_within(
         self,

@@ -677,6 +677,7 @@ def _conversation_doc(c: Conversation) -> Doc:
                 "createdBy": _oid(c.created_by) if c.created_by else None,
                 "members": [member_doc(m) for m in c.members],
                 "memberIds": sorted({_oid(m.user_id) for m in c.members}),
+                "membershipVersion": c.membership_version,
             }
             if c.is_care_team
             else {}
@@ -709,6 +710,7 @@ def _conversation(d: Doc) -> Conversation:
         title=d.get("title"),
         created_by=_hex(d["createdBy"]) if d.get("createdBy") else None,
         members=[member_of(m) for m in d.get("members") or []],
+        membership_version=int(d.get("membershipVersion", 0)),
     )
 
 

@@ -69,9 +69,10 @@ class MongoCareTeams:
         participant_types: dict[str, UserType],
         members: Sequence[Member],
         at: datetime,
-    ) -> None:
-        await self._conversations.update_one(
-            {"_id": mongo._oid(conversation_id)},
+        version: int,
+    ) -> bool:
+        result = await self._conversations.update_one(
+            {"_id": mongo._oid(conversation_id), "membershipVersion": version},
             {
                 "$set": {
                     "participants": [mongo._oid(p) for p in sorted(participants)],
@@ -83,8 +84,10 @@ class MongoCareTeams:
                     "memberIds": sorted({mongo._oid(m.user_id) for m in members}),
                 },
                 "$max": {"updatedAt": at},
+                "$inc": {"membershipVersion": 1},
             },
         )
+        return result.modified_count == 1
 
     async def list_messages_within(
         self,
