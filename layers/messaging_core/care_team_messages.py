@@ -148,6 +148,7 @@ async def mark_team_read(
     changed = await core.store.mark_member_read(candidates, user.id, now, event)
     if changed:
         await audit.record(core, user.id, user.role, audit.READ_RECEIPT, conv.id, candidates)
+        await _preview_read_by_all(core, conv, candidates)
         await core.dispatch([event])
         payload = {
             "conversationId": conv.id,
@@ -157,6 +158,16 @@ async def mark_team_read(
         }
         await core.notify_many(conv.participants, "messages_read", payload)
     return changed, candidates if changed else []
+
+
+async def _preview_read_by_all(core: Core, conv: Conversation, marked: list[str]) -> None:
+    """The list's preview says `isRead` once every recipient has read the last message."""
+    last = conv.last_message
+    if last is None or last.message_id not in marked:
+        return
+    stored = await core.store.get_message(last.message_id)
+    if stored is not None and not stored.unread_by:
+        await core.store.mark_last_message_read(conv.id, [last.message_id])
 
 
 async def deliver_team_pending(

@@ -197,6 +197,12 @@ async def test_read_receipts_and_unread_counts_are_per_member(
     )
     r = await client.get(f"{API}/conversations", headers=cast.doctor.headers)
     assert r.json()["data"][0]["unreadCount"] == 0
+    assert r.json()["data"][0]["lastMessage"]["isRead"] is False  # doctor2 has not read "two"
+    await client.put(
+        f"{API}/conversations/{team.id}/mark-read", json={}, headers=cast.doctor2.headers
+    )
+    r = await client.get(f"{API}/conversations", headers=cast.doctor.headers)
+    assert r.json()["data"][0]["lastMessage"]["isRead"] is True
     r = await client.get(f"{API}/conversations/{team.id}/messages", headers=cast.patient.headers)
     by_id = {m["id"]: m for m in r.json()["data"]["messages"]}
     assert by_id[m1["id"]]["isRead"] is True
