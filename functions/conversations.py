@@ -3,9 +3,10 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
-from messaging_core import conversations
+from messaging_core import care_teams, conversations
 from messaging_core.inputs import CreateConversationIn
 
+from . import care_teams as care_team_routes
 from .api.app import create_app, lambda_handler
 from .api.deps import CurrentUser, PageNumber, Services, page_of
 from .api.openapi import RESPONSES
@@ -26,8 +27,8 @@ router = APIRouter(prefix="/api/v1/messages", tags=["conversations"])
 async def create_conversation(
     body: CreateConversationIn, user: CurrentUser, core: Services, response: Response
 ) -> dict[str, Any]:
-    """Create a conversation with a recipient (201), or return the existing one (200)."""
-    opened = await conversations.open_conversation(core, user, body.recipientId, body.recipientType)
+    """Create a conversation (201) or return the pair's existing one (200); or a care team."""
+    opened = await care_teams.open_any(core, user, body)
     if not opened.created:
         response.status_code = 200
     verb = "created" if opened.created else "retrieved"
@@ -42,7 +43,9 @@ async def create_conversation(
 async def list_conversations(
     user: CurrentUser,
     core: Services,
-    type: Annotated[str, Query(description="all, patient_doctor or doctor_doctor")] = "all",
+    type: Annotated[
+        str, Query(description="all, patient_doctor, doctor_doctor or care_team")
+    ] = "all",
     page: PageNumber = 1,
     limit: Annotated[int | None, Query(description="1..100, default 20")] = None,
 ) -> dict[str, Any]:
@@ -53,5 +56,5 @@ async def list_conversations(
     return {"message": "Conversations retrieved successfully", "data": data, "pagination": paging}
 
 
-app = create_app(router)
+app = create_app(router, care_team_routes.router)  # care-team membership (#18) shares this function
 handler = lambda_handler(app)

@@ -12,6 +12,7 @@ from starlette.types import Scope
 
 from . import (
     attachments,
+    care_teams,
     compliance,
     conversations,
     dev,
@@ -31,6 +32,7 @@ ROUTERS = (
     message_actions.router,  # issue #16 part A
     scheduled.router,  # issue #16 B: scheduled messages
     scheduled.forward_router,  # issue #16 B: forwarding (the attachments Lambda in AWS)
+    care_teams.router,  # care-team membership (#18)
 )
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 

@@ -137,6 +137,13 @@ ROUTES: Final = (
     ("POST", f"{API_PREFIX}/{{messageId}}/forward", FN_ATTACHMENTS),
     ("GET", f"{API_PREFIX}/scheduled", FN_SCHEDULED),
     ("DELETE", f"{API_PREFIX}/scheduled/{{scheduledMessageId}}", FN_SCHEDULED),
+    # Care-team membership (#18), served by the conversations function.
+    ("POST", f"{API_PREFIX}/conversations/{{conversationId}}/participants", FN_CONVERSATIONS),
+    (
+        "DELETE",
+        f"{API_PREFIX}/conversations/{{conversationId}}/participants/{{userId}}",
+        FN_CONVERSATIONS,
+    ),
 )
 HEALTH_ROUTE: Final = ("GET", "/health", FN_PRESENCE)  # public: no token
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import socketio
+from messaging_core.care_teams import typing_members
 from messaging_core.config import Settings, get_settings
 from messaging_core.core import Core
 from messaging_core.models import Principal
@@ -107,4 +108,8 @@ class Realtime:
         await self.sio.emit(event, data, room=user_room(user_id))
 
     async def _notify(self, user_id: str, event: str, data: dict[str, Any]) -> None:
+        members = typing_members(user_id)  # a care team's typing target (#18)
+        if members is not None:
+            await self.core.notify_many(members, event, data)
+            return
         await self.core.notify(user_id, event, data)

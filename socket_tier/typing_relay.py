@@ -93,8 +93,10 @@ class TypingRelay:
 
     async def end_for_message(self, user_id: str, conversation_id: str, other: str) -> None:
         """A sent message ends the sender's typing state in that conversation."""
-        if self.is_typing(user_id, conversation_id):
-            await self.stop(user_id, conversation_id, other)
+        st = self._state.get((user_id, conversation_id))
+        if st is not None:
+            # Whom the start went to (a care team's members: the sender names no one, #18).
+            await self.stop(user_id, conversation_id, st.other or other)
 
     async def drop_socket(self, sid: str) -> None:
         """A socket went away mid-typing: its partner sees the indicator stop at once."""

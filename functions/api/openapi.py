@@ -72,6 +72,9 @@ RESPONSES: dict[str, dict[int | str, dict[str, Any]]] = {
     "message_versions": _errors(400, 401, 403, 404, 429, 503),
     "add_reaction": _action_errors(),
     "remove_reaction": _action_errors(),
+    # Care teams (#18)
+    "add_participant": _errors(400, 401, 403, 404, 429, 503),
+    "remove_participant": _errors(400, 401, 403, 404, 429, 503),
 }
 
 # --- Forwarding and scheduled messages (issue #16 B)

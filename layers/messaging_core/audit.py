@@ -217,5 +217,10 @@ async def conversation_to_read(
     try:
         return await conversation_for(core, user, conv_id)
     except (Forbidden, NotFound):
-        await record(core, user.id, user.role, action, conv_id, outcome=OUTCOME_DENIED)
+        await record_denied(core, user, action, conv_id)
         raise
+
+
+async def record_denied(core: Core, user: Principal, action: str, conv_id: str) -> None:
+    """The one `denied` record of a refused read (see `conversation_to_read`)."""
+    await record(core, user.id, user.role, action, conv_id, outcome=OUTCOME_DENIED)

@@ -4,6 +4,7 @@ import asyncio
 from dataclasses import dataclass
 
 from .budgets import spend
+from .care_team_views import team_view, unread_counts
 from .clock import utcnow
 from .core import Core
 from .errors import Forbidden, Invalid, NotFound
@@ -12,7 +13,7 @@ from .inputs import check_offset
 from .models import USER_TYPES, Conversation, ConversationType, Page, Principal, UserType
 from .views import JSON, conversation_view, pagination
 
-CONVERSATION_TYPES: tuple[str, ...] = ("patient_doctor", "doctor_doctor")
+CONVERSATION_TYPES: tuple[str, ...] = ("patient_doctor", "doctor_doctor", "care_team")
 RECIPIENT_NOT_FOUND = "Recipient not found"
 
 
@@ -85,7 +86,7 @@ async def list_conversations(
     await spend(core, user, "list")
     check_offset(core.settings, page, "filter by type instead")
     if conversation_type != "all" and conversation_type not in CONVERSATION_TYPES:
-        raise Invalid("type must be one of all, patient_doctor, doctor_doctor")
+        raise Invalid("type must be one of all, patient_doctor, doctor_doctor, care_team")
     wanted: ConversationType | None = (
         None if conversation_type == "all" else conversation_type  # type: ignore[assignment]
     )
@@ -94,10 +95,12 @@ async def list_conversations(
     profiles, online, unread = await asyncio.gather(
         core.directory.get_profiles(others),
         core.presence.online_among(others),
-        core.store.unread_counts(user.id, [c.id for c in convs]),
+        unread_counts(core, user.id, [c.id for c in convs]),
     )
     views = [
         conversation_view(c, user.id, profiles.get(o), o in online, unread.get(c.id, 0))
+        if not c.is_care_team
+        else await team_view(core, c, user.id, unread.get(c.id, 0))  # title, members (#18)
         for c, o in zip(convs, others, strict=True)
     ]
     return views, pagination(page.page, page.limit, total)
@@ -105,16 +108,17 @@ async def list_conversations(
 
 async def unread_summary(core: Core, user: Principal) -> JSON:
     await spend(core, user, "unread")
-    counts = await core.store.unread_counts(user.id, None)
+    counts = await unread_counts(core, user.id, None)
     convs = await core.store.get_conversations(list(counts)) if counts else []
     profiles = await core.directory.get_profiles([c.other(user.id) for c in convs])
     by_conversation = []
     for c in convs:
         other = profiles.get(c.other(user.id))
+        name = c.title if c.is_care_team else (other.name if other else None)  # (#18)
         by_conversation.append(
             {
                 "conversationId": c.id,
-                "recipientName": other.name if other else None,
+                "recipientName": name,
                 "unreadCount": counts[c.id],
             }
         )

@@ -103,3 +103,23 @@ class Core:
         """Wait for background publishes (shutdown, tests)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # -- care teams (#18): one push to several users
+    async def notify_many(self, user_ids: Sequence[str], event: str, data: dict[str, Any]) -> None:
+        """Push to every socket of several users: a notifier that groups them (the Redis fan-out)
+        publishes once per task holding any of them; one without `emit_to_users` goes user by
+        user. A realtime failure never fails the stored change."""
+        users = list(dict.fromkeys(user_ids))
+        if not users:
+            return
+        emit_many = getattr(self.notifier, "emit_to_users", None)
+        try:
+            if emit_many is not None:
+                await emit_many(users, event, data)
+            else:
+                for user_id in users:
+                    await self.notifier.emit_to_user(user_id, event, data)
+        except Exception as exc:
+            logger.warning(
+                "realtime emit failed", extra={"socket_event": event, "error": type(exc).__name__}
+            )

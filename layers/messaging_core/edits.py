@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from . import audit, events
 from .access import conversation_for
 from .budgets import spend
+from .care_team_messages import notify_members
 from .clock import iso, utcnow
 from .core import Core
 from .errors import Conflict, Forbidden, Invalid, NotFound
@@ -97,9 +98,9 @@ async def _announce(
         "content": m.content,
         "editedAt": iso(m.edited_at),
     }
-    # Every participant, every device (the sender's other devices too).
-    for participant in conv.participants:
-        await core.notify(participant, "message_edited", payload)
+    # Every participant, every device (the sender's other devices too); on a care team (#18)
+    # whoever received the message too, in one publish per task.
+    await notify_members(core, conv, m, "message_edited", payload)
 
 
 async def versions(core: Core, user: Principal, message_id: object) -> JSON:

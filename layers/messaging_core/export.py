@@ -9,6 +9,7 @@ from typing import Literal
 
 from . import audit
 from .budgets import spend
+from .care_teams import conversation_to_read
 from .clock import iso, utcnow
 from .core import Core
 from .errors import Invalid
@@ -37,11 +38,19 @@ async def export_conversation(
     kind = check_format(fmt)
     await spend(core, user, "history")
     check_offset(core.settings, page)
-    conv = await audit.conversation_to_read(core, user, conversation_id, audit.CONVERSATION_EXPORT)
-    # after_seq=0: every message, oldest first (the order of a medical record).
-    found, total = await core.store.list_messages(
-        conv.id, skip=page.skip, limit=page.limit, after_seq=0
+    # A care team's former member exports their membership periods only (#18).
+    conv, windows = await conversation_to_read(
+        core, user, conversation_id, audit.CONVERSATION_EXPORT
     )
+    # after_seq=0: every message, oldest first (the order of a medical record).
+    if windows is None:
+        found, total = await core.store.list_messages(
+            conv.id, skip=page.skip, limit=page.limit, after_seq=0
+        )
+    else:
+        found, total = await core.store.list_messages_within(
+            conv.id, windows, skip=page.skip, limit=page.limit, after_seq=0
+        )
     views = await message_views(core, found)
     await audit.record_read(core, user, audit.CONVERSATION_EXPORT, found, conv.id)
     paging = pagination(page.page, page.limit, total)
@@ -92,6 +101,8 @@ def communication(m: Message, view: JSON) -> JSON:
         "sender": _actor(m.sender_id, m.sender_type),
         "recipient": [_actor(m.receiver_id, m.receiver_type)],
     }
+    if m.recipients:  # a care team (#18): every member it was sent to, by id (no role stored)
+        resource["recipient"] = [{"identifier": {"value": r}} for r in m.recipients]
     if m.delivered_at is not None:
         resource["received"] = iso(m.delivered_at)
     if m.is_deleted:

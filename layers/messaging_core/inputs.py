@@ -34,8 +34,12 @@ class InputModel(BaseModel):
 
 
 class CreateConversationIn(InputModel):
-    recipientId: ClientId
+    # Required for a one-to-one conversation (the route says so); a care team names
+    # `participantIds` and a `title` instead (#18).
+    recipientId: ClientId | None = None
     recipientType: StrictStr | None = None
+    participantIds: Annotated[list[ClientId], Field(max_length=50)] | None = None
+    title: StrictStr | None = None
 
 
 class SendMessageIn(InputModel):
@@ -148,3 +152,8 @@ class ReactionIn(InputModel):
 
 class SocketReactionIn(ReactionIn):
     messageId: ClientId
+
+
+# -- care teams (#18)
+class AddParticipantIn(InputModel):
+    userId: ClientId

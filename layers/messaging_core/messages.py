@@ -5,7 +5,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from . import audit, events
+from . import audit, care_team_messages, care_teams, events
 from .access import conversation_for, receiver_of
 from .budgets import BudgetName, spend
 from .clock import iso, utcnow
@@ -138,6 +138,20 @@ async def store_message(
     `message_id` (a scheduled send, issue #16 B) makes the send idempotent by that id: a second
     call returns the stored message and announces nothing. Its budget was spent when scheduled.
     """
+    if conv.is_care_team:  # every member, receipts per member (#18); no receiverId needed
+        return await care_team_messages.store_team_message(
+            core,
+            user,
+            conv,
+            message_type=message_type,
+            content=content,
+            temp_id=temp_id,
+            metadata=metadata,
+            attachment=attachment,
+            forwarded_from=forwarded_from,
+            message_id=message_id,
+            budget=budget,
+        )
     other = receiver_of(user, conv, receiver_id)
     replay = await _replay_of(core, user, temp_id) or await _replay_by_id(core, message_id)
     if replay is not None:
@@ -291,7 +305,8 @@ async def history_page(
     await spend(core, user, budget)
     check_offset(core.settings, page)
     action = audit.SYNC_READ if budget == "sync" else audit.HISTORY_READ
-    conv = await audit.conversation_to_read(core, user, conversation_id, action)
+    # A care team's former member reads their membership periods only (#18).
+    conv, windows = await care_teams.conversation_to_read(core, user, conversation_id, action)
     before, after = cursor.before, cursor.after
     if before is not None and (after is not None or cursor.after_seq is not None):
         raise Invalid("Use either before or after, not both")
@@ -299,12 +314,22 @@ async def history_page(
     start_seq = cursor.after_seq
     if after is not None:
         start_seq = await _cursor_seq(core, conv, after, "after")
-    if start_seq is None and before is None:
+    if start_seq is None and before is None and conv.has(user.id):
         # Viewing the conversation delivers what was still waiting for this reader.
         await deliver_pending(core, user, conv.id)
-    messages, total = await core.store.list_messages(
-        conv.id, skip=page.skip, limit=page.limit, before_seq=before_seq, after_seq=start_seq
-    )
+    if windows is None:
+        messages, total = await core.store.list_messages(
+            conv.id, skip=page.skip, limit=page.limit, before_seq=before_seq, after_seq=start_seq
+        )
+    else:
+        messages, total = await core.store.list_messages_within(
+            conv.id,
+            windows,
+            skip=page.skip,
+            limit=page.limit,
+            before_seq=before_seq,
+            after_seq=start_seq,
+        )
     paging = pagination(page.page, page.limit, total)
     paging.pop("hasPrevious")
     views = await message_views(core, messages)
@@ -338,6 +363,9 @@ async def mark_read(
     now = utcnow()
     if ids == []:
         return ReadReceipt(conv.id, 0, [], now)
+    if conv.is_care_team:  # the caller's own receipt among the members' (#18)
+        changed, marked = await care_team_messages.mark_team_read(core, user, conv, ids, now)
+        return ReadReceipt(conv.id, changed, marked, now)
     candidates = await core.store.unread_ids(conv.id, user.id, ids)
     if not candidates:
         return ReadReceipt(conv.id, 0, [], now)
@@ -381,7 +409,8 @@ async def deliver_pending(core: Core, user: Principal, conversation_id: str | No
         await core.notify(
             m.sender_id, "message_delivered", {"messageId": m.id, "deliveredAt": iso(now)}
         )
-    return delivered
+    # Care-team messages wait per member (#18).
+    return delivered + await care_team_messages.deliver_team_pending(core, user, conversation_id)
 
 
 async def delete_message(core: Core, user: Principal, message_id: object) -> Deleted:
@@ -407,6 +436,9 @@ async def delete_message(core: Core, user: Principal, message_id: object) -> Del
         if m.attachment is not None:
             await _retire_file(core, m.attachment.s3_key)
         payload = {"messageId": m.id, "conversationId": conv.id, "deletedAt": iso(now)}
+        if m.recipients:  # a care team's members (#18)
+            await care_team_messages.notify_members(core, conv, m, "message_deleted", payload)
+            return Deleted(m.id, conv.id, now)
         await asyncio.gather(
             core.notify(m.receiver_id, "message_deleted", payload),
             core.notify(user.id, "message_deleted", payload),

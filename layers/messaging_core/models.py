@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 UserType = Literal["patient", "doctor"]
-ConversationType = Literal["patient_doctor", "doctor_doctor"]
+ConversationType = Literal["patient_doctor", "doctor_doctor", "care_team"]
 MessageType = Literal["text", "image", "document", "system"]
 USER_TYPES: tuple[str, ...] = ("patient", "doctor")
 
@@ -44,9 +44,30 @@ class LastMessage:
 
 
 @dataclass(slots=True)
+class Member:
+    """One membership period of a care team (care_teams.py): reads honour it."""
+
+    user_id: str
+    joined_at: datetime
+    left_at: datetime | None = None
+    # The conversation's seq when they joined and left: what they may read is decided on these
+    # (the order messages were numbered in), not on clocks that tie within a millisecond.
+    joined_seq: int = 0
+    left_seq: int | None = None
+
+
+@dataclass(slots=True)
+class Receipt:
+    """A care-team member's read or delivery of a message."""
+
+    user_id: str
+    at: datetime
+
+
+@dataclass(slots=True)
 class Conversation:
     id: str
-    participants: list[str]  # sorted, exactly two
+    participants: list[str]  # sorted; exactly two, or a care team's current members
     participant_types: dict[str, UserType]
     conversation_type: ConversationType
     created_at: datetime
@@ -55,9 +76,20 @@ class Conversation:
     seq: int = 0
     is_active: bool = True
     is_archived: bool = False
+    # Care teams (#18): their title, creator and every membership period, left ones included.
+    title: str | None = None
+    created_by: str | None = None
+    members: list[Member] = field(default_factory=list)
+    membership_version: int = 0  # each change needs the version it read (no lost update)
+
+    @property
+    def is_care_team(self) -> bool:
+        return self.conversation_type == "care_team"
 
     @property
     def pair_key(self) -> str:
+        if self.is_care_team:  # unique per team: any number of teams may share members
+            return f"team:{self.id}"
         return pair_key(self.participants[0], self.participants[1])
 
     def other(self, user_id: str) -> str:
@@ -135,6 +167,13 @@ class Message:
     reaction_rev: int = 0  # bumped by each reaction change: the store's compare-and-set
     # Forwarding (issue #16 B): set on a forwarded copy, None otherwise.
     forwarded_from: ForwardedFrom | None = None
+    # Care-team messages (#18): receiver_id is "", receipts are per member. `recipients` are the
+    # members when it was sent (but the sender); the two pending lists shrink as they read it.
+    recipients: list[str] = field(default_factory=list)
+    unread_by: list[str] = field(default_factory=list)
+    undelivered_to: list[str] = field(default_factory=list)
+    read_by: list[Receipt] = field(default_factory=list)
+    delivered_to: list[Receipt] = field(default_factory=list)
 
     @property
     def client_key(self) -> str:
@@ -239,3 +278,15 @@ class ScheduledMessage:
     @property
     def client_key(self) -> str:
         return f"{self.sender_id}:{self.temp_id}" if self.temp_id else f"{self.sender_id}#{self.id}"
+
+
+# Care teams (#18): a member's period as message numbers: after `joined_seq`, up to `left_seq`
+# included (None while they are still in).
+Window = tuple[int, int | None]
+
+
+def within(seq: int, windows: "list[Window] | None") -> bool:
+    """Whether message number `seq` falls in one of the windows (None: no period applies)."""
+    if windows is None:
+        return True
+    return any(start < seq and (end is None or seq <= end) for start, end in windows)

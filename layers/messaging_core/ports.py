@@ -9,6 +9,7 @@ from .models import (
     Conversation,
     ConversationType,
     LastMessage,
+    Member,
     Message,
     MessageVersion,
     PendingEvent,
@@ -17,6 +18,8 @@ from .models import (
     ScheduledStatus,
     Upload,
     UserProfile,
+    UserType,
+    Window,
 )
 
 
@@ -133,6 +136,63 @@ class RetentionRepository(Protocol):
         """Events with no document of their own (a purge): pending until acked."""
 
 
+class CareTeamRepository(Protocol):
+    """Care teams (#18): membership, reads within membership periods, receipts per member."""
+
+    async def set_membership(
+        self,
+        conversation_id: str,
+        participants: Sequence[str],
+        participant_types: dict[str, UserType],
+        members: Sequence[Member],
+        at: datetime,
+        version: int,
+    ) -> bool:
+        """Write a new membership if it is still at `version` (then version + 1); else False."""
+
+    async def list_messages_within(
+        self,
+        conversation_id: str,
+        windows: Sequence[Window],
+        *,
+        skip: int,
+        limit: int,
+        before_seq: int | None = None,
+        after_seq: int | None = None,
+    ) -> tuple[list[Message], int]:
+        """As list_messages, only messages created within one of the windows."""
+
+    async def team_unread_counts(
+        self, user_id: str, conversation_ids: Sequence[str] | None
+    ) -> dict[str, int]: ...
+    async def team_unread_ids(
+        self, conversation_id: str, reader_id: str, message_ids: Sequence[str] | None
+    ) -> list[str]: ...
+    async def mark_member_read(
+        self, message_ids: Sequence[str], reader_id: str, at: datetime, event: PendingEvent | None
+    ) -> int:
+        """The reader's receipt on each message still unread by them; how many changed."""
+
+    async def team_undelivered_for(
+        self, user_id: str, conversation_id: str | None, limit: int
+    ) -> list[Message]: ...
+    async def mark_member_delivered(
+        self, message_id: str, user_id: str, at: datetime, event: PendingEvent
+    ) -> bool: ...
+    async def drop_member_pending(self, conversation_id: str, user_id: str) -> None: ...
+    async def care_teams_of(self, user_id: str) -> list[Conversation]:
+        """Every care team the user is or was a member of."""
+
+    async def search_messages_within(
+        self,
+        scopes: Sequence[tuple[str, Sequence[Window] | None]],
+        tokens: Sequence[str],
+        skip: int,
+        limit: int,
+    ) -> tuple[list[Message], int]:
+        """As search_messages; a conversation with windows matches only within them."""
+
+
 class UserRepository(Protocol):
     async def remember_user(self, profile: UserProfile) -> None: ...
     async def get_user(self, user_id: str) -> UserProfile | None: ...
@@ -169,6 +229,7 @@ class Store(
     AuditRepository,
     RetentionRepository,
     MessageActionRepository,  # issue #16 part A
+    CareTeamRepository,
     Protocol,
 ):
     async def ensure_indexes(self) -> None: ...
@@ -213,6 +274,14 @@ class EventPublisher(Protocol):
 
 class RealtimeNotifier(Protocol):
     async def emit_to_user(self, user_id: str, event: str, data: dict[str, Any]) -> None: ...
+
+
+class GroupNotifier(RealtimeNotifier, Protocol):
+    """Care teams (#18): one event to several users, published once per task holding any."""
+
+    async def emit_to_users(
+        self, user_ids: Sequence[str], event: str, data: dict[str, Any]
+    ) -> None: ...
 
 
 class RateLimiter(Protocol):

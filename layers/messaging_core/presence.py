@@ -7,6 +7,7 @@ from typing import Literal
 
 from .access import conversation_for, receiver_of
 from .budgets import spend
+from .care_teams import share_a_team, typing_target
 from .clock import iso, utcnow
 from .core import Core
 from .errors import Forbidden
@@ -24,7 +25,11 @@ HEALTH_PRESENCE_TIMEOUT_SECONDS = 2.0
 async def online_status(core: Core, user: Principal, user_id: object) -> JSON:
     await spend(core, user, "online_status")
     target = parse_id(user_id, "userId")
-    if target != user.id and await core.store.find_conversation_between(user.id, target) is None:
+    if (
+        target != user.id
+        and await core.store.find_conversation_between(user.id, target) is None
+        and not await share_a_team(core, user.id, target)  # care-team members (#18)
+    ):
         raise Forbidden("You can only see the status of your conversation partners")
     return {"userId": target, "isOnline": await core.presence.is_online(target)}
 
@@ -61,7 +66,10 @@ async def typing_partner(
     throttled keystrokes in between never get here)."""
     await spend(core, user, "typing")
     conv = await conversation_for(core, user, conversation_id)
-    other = receiver_of(user, conv, receiver_id)
+    if conv.is_care_team and receiver_id is None:  # every other member (#18)
+        other = typing_target(conv, user.id)
+    else:
+        other = receiver_of(user, conv, receiver_id)
     return TypingPartner(other, await display_name(core, user) if with_name else None)
 
 

@@ -14,6 +14,7 @@ import regex  # type: ignore[import-untyped]  # no stubs; used for \X and \p{...
 
 from . import audit, events
 from .budgets import spend
+from .care_team_messages import notify_members
 from .clock import utcnow
 from .core import Core
 from .edits import message_in_conversation
@@ -120,8 +121,8 @@ async def _change(
             await core.dispatch([event])
             result = _result(m, updated, changed=True)
             payload = result.view()
-            for participant in conv.participants:  # every participant, every device
-                await core.notify(participant, "reaction_updated", payload)
+            # Every participant, every device (a care team's members in one publish per task).
+            await notify_members(core, conv, m, "reaction_updated", payload)
             return result
     raise Conflict("The message was changed meanwhile, please retry")
 

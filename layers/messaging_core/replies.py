@@ -88,11 +88,17 @@ class ConversationView(TypedDict):
 
     conversationId: str
     conversationType: ConversationType
-    recipient: RecipientView
+    recipient: NotRequired[RecipientView]  # one-to-one only: a care team lists `participants`
     lastMessage: LastMessageView | None
     unreadCount: int
     createdAt: MaybeTimestamp
     updatedAt: MaybeTimestamp
+    # Care teams (#18) only.
+    title: NotRequired[str]
+    createdBy: NotRequired[str]
+    participants: NotRequired[list[RecipientView]]
+    members: NotRequired[list["MemberView"]]
+    isMember: NotRequired[bool]
 
 
 @with_config(STRICT)
@@ -125,8 +131,8 @@ class MessageView(TypedDict):
     senderId: str
     senderName: str | None
     senderType: UserType
-    receiverId: str
-    receiverType: UserType
+    receiverId: NotRequired[str]  # one-to-one only: a care team's receipts are per member
+    receiverType: NotRequired[UserType]
     messageType: MessageType
     content: str
     isRead: bool
@@ -144,6 +150,9 @@ class MessageView(TypedDict):
     deletedAt: NotRequired[MaybeTimestamp]
     metadata: NotRequired[dict[str, Any]]
     attachment: NotRequired[AttachmentView]
+    # Care teams (#18) only.
+    readBy: NotRequired[list["ReadByView"]]
+    deliveredTo: NotRequired[list["DeliveredToView"]]
 
 
 @with_config(STRICT)
@@ -337,3 +346,29 @@ class ScheduledView(TypedDict):
 class CancelledView(TypedDict):
     scheduledMessageId: str
     status: Literal["cancelled"]
+
+
+# -- care teams (#18)
+@with_config(STRICT)
+class MemberView(TypedDict):
+    """One membership period of a care team; `leftAt` null while they are in it."""
+
+    userId: str
+    joinedAt: MaybeTimestamp
+    leftAt: MaybeTimestamp
+
+
+@with_config(STRICT)
+class ReadByView(TypedDict):
+    """A care-team member's read receipt."""
+
+    userId: str
+    readAt: MaybeTimestamp
+
+
+@with_config(STRICT)
+class DeliveredToView(TypedDict):
+    """A care-team member's delivery receipt."""
+
+    userId: str
+    deliveredAt: MaybeTimestamp

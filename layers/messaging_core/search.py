@@ -1,11 +1,14 @@
 """Word search over the caller's conversations: accent- and case-insensitive, last word a prefix."""
 
+import asyncio
+
 from . import audit
 from .budgets import spend
+from .care_teams import conversation_to_read, windows_of
 from .core import Core
 from .errors import Invalid
 from .inputs import check_offset
-from .models import Page, Principal
+from .models import Message, Page, Principal, Window
 from .text import words
 from .views import JSON, message_views, pagination
 
@@ -23,17 +26,28 @@ async def search_messages(
     if len(query) > MAX_QUERY_LENGTH:
         raise Invalid(f"query must be at most {MAX_QUERY_LENGTH} characters")
     scoped: str | None = None
+    # Care teams (#18): each searched within the caller's membership periods.
+    windows: dict[str, list[Window] | None] = {}
     if conversation_id is not None:
-        conv = await audit.conversation_to_read(core, user, conversation_id, audit.SEARCH_READ)
-        scoped = conv.id
-        scope = [scoped]
+        conv, spans = await conversation_to_read(core, user, conversation_id, audit.SEARCH_READ)
+        scoped, scope, windows[conv.id] = conv.id, [conv.id], spans
     else:
-        scope = await core.store.conversation_ids_for(user.id)
+        scope, teams = await asyncio.gather(
+            core.store.conversation_ids_for(user.id), core.store.care_teams_of(user.id)
+        )
+        windows = {t.id: windows_of(t, user.id) for t in teams}
+        scope = list(dict.fromkeys([*scope, *windows]))
     tokens = list(dict.fromkeys(words(query)))[:MAX_QUERY_WORDS]
-    if tokens and scope:
+    found: list[Message]
+    if not (tokens and scope):
+        found, total = [], 0
+    elif not any(w is not None for w in windows.values()):
         found, total = await core.store.search_messages(scope, tokens, page.skip, page.limit)
     else:
-        found, total = [], 0
+        scopes = [(c, windows.get(c)) for c in scope]
+        found, total = await core.store.search_messages_within(
+            scopes, tokens, page.skip, page.limit
+        )
     results = []
     views = await message_views(core, found)
     await audit.record_read(core, user, audit.SEARCH_READ, found, scoped)

@@ -62,6 +62,13 @@ def conversation_view(
 
 
 async def message_view(core: Core, m: Message, sender: UserProfile | None) -> JSON:
+    view = await _message_view(core, m, sender)
+    if m.recipients:  # care teams (#18): receipts per member, no single receiver
+        care_team_receipts(view, m)
+    return view
+
+
+async def _message_view(core: Core, m: Message, sender: UserProfile | None) -> JSON:
     view: JSON = {
         "id": m.id,
         "conversationId": m.conversation_id,
@@ -129,3 +136,13 @@ def forwarded_view(m: Message) -> JSON | None:
         "senderId": f.sender_id,
         "createdAt": iso(f.created_at),
     }
+
+
+# -- care teams (#18)
+def care_team_receipts(view: JSON, m: Message) -> None:
+    """A care-team message has no receiver: `readBy` and `deliveredTo` list each member's receipt;
+    `isRead`/`isDelivered` say whether every recipient has."""
+    view.pop("receiverId", None)
+    view.pop("receiverType", None)
+    view["readBy"] = [{"userId": r.user_id, "readAt": iso(r.at)} for r in m.read_by]
+    view["deliveredTo"] = [{"userId": r.user_id, "deliveredAt": iso(r.at)} for r in m.delivered_to]

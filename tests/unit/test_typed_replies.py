@@ -181,6 +181,12 @@ async def test_every_routes_success_reply_matches_its_schema_and_its_old_bytes(
     await ok("GET", f"{API}/conversations/{conv}/access-log", headers=patient)
     await ok("GET", f"{API}/conversations/{conv}/export", params={"format": "json"}, headers=doctor)
     await ok("GET", "/health")
+    # Care teams (#18): the membership routes (the views above are one-to-one, unchanged).
+    team_body = {"participantIds": [cast.patient.id, cast.doctor2.id], "title": "Équipe"}
+    team = await ok("POST", f"{API}/conversations", 201, json=team_body, headers=doctor)
+    members = f"{API}/conversations/{team['conversationId']}/participants"
+    await ok("POST", members, json={"userId": cast.patient2.id}, headers=doctor)
+    await ok("DELETE", f"{members}/{cast.patient2.id}", headers=doctor)
 
     # Then every documented success was received and checked against its schema...
     documented = {

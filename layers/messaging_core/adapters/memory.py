@@ -73,6 +73,10 @@ class RecordingNotifier:
     async def emit_to_user(self, user_id: str, event: str, data: dict[str, Any]) -> None:
         self.emitted.append((user_id, event, data))
 
+    async def emit_to_users(self, user_ids: list[str], event: str, data: dict[str, Any]) -> None:
+        for user_id in user_ids:  # care teams (#18)
+            self.emitted.append((user_id, event, data))
+
 
 class LocalNotifier:
     """Single-process delivery (no Redis): the socket server's own emit to a user's room."""
@@ -82,6 +86,10 @@ class LocalNotifier:
 
     async def emit_to_user(self, user_id: str, event: str, data: dict[str, Any]) -> None:
         await self._emit(user_id, event, data)
+
+    async def emit_to_users(self, user_ids: list[str], event: str, data: dict[str, Any]) -> None:
+        for user_id in user_ids:  # care teams (#18): one process, one room per user
+            await self._emit(user_id, event, data)
 
 
 class MemoryRateLimiter:

@@ -87,6 +87,7 @@ class NotifyingPublisher:
         # First and without an await before it: the inner publisher sees calls in order.
         await self.inner.publish(events)
         wanted = [notification_payload(e) for e in events if needs_notification(e)]
+        wanted += [p for e in events for p in team_notification_payloads(e)]  # care teams (#18)
         if wanted:
             await asyncio.gather(*(self._notify(p) for p in wanted))
 
@@ -104,3 +105,27 @@ class NotifyingPublisher:
         if close is not None:
             await close()
         await self.inner.close()
+
+
+# -- care teams (#18)
+def team_notification_payloads(event: PendingEvent) -> list[dict[str, Any]]:
+    """A care-team `message.sent` (participantIds, no receiverId): one notification per member
+    who was offline, the sender excepted. Same payload as a one-to-one notification."""
+    p = event.payload
+    if event.event_type != MESSAGE_SENT or "participantIds" not in p:
+        return []
+    reached = set(p.get("onlineParticipantIds") or ()) | {p["senderId"]}
+    return [
+        {
+            "type": "new_message",
+            "userId": member,
+            "conversationId": p["conversationId"],
+            "messageId": p["messageId"],
+            "senderId": p["senderId"],
+            "messageType": p["messageType"],
+            "timestamp": p["timestamp"],
+            "eventId": event.event_id,
+        }
+        for member in p["participantIds"]
+        if member not in reached
+    ]

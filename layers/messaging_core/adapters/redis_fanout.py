@@ -58,6 +58,26 @@ end
 return n
 """
 
+# Care teams (#18). KEYS: conns of each user. ARGV: own task, payload, channel prefix. One PUBLISH
+# per live task holding any of the users (not one per user): the payload names them all, and each
+# task emits to the ones it holds.
+_ROUTE_AND_PUBLISH_MANY = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local seen, n = {}, 0
+for _, key in ipairs(KEYS) do
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', key, '(' .. now, '+inf')) do
+    local task = string.match(m, '^([^|]+)|')
+    if task and task ~= ARGV[1] and not seen[task] then
+      seen[task] = true
+      redis.call('PUBLISH', ARGV[3] .. task, ARGV[2])
+      n = n + 1
+    end
+  end
+end
+return n
+"""
+
 
 def channel_of(task_id: str) -> str:
     return CHANNEL_PREFIX + task_id
@@ -65,6 +85,11 @@ def channel_of(task_id: str) -> str:
 
 def encode(user_id: str, event: str, data: dict[str, Any]) -> str:
     return json.dumps({"u": user_id, "e": event, "d": data}, separators=(",", ":"), default=str)
+
+
+def encode_many(user_ids: list[str], event: str, data: dict[str, Any]) -> str:
+    """One event for several users (a care team's members): each task emits to those it holds."""
+    return json.dumps({"us": user_ids, "e": event, "d": data}, separators=(",", ":"), default=str)
 
 
 def encode_close(user_id: str, sid: str) -> str:
@@ -95,6 +120,7 @@ class RedisFanout:
         self._has_local = has_local
         self._deadline = deadline_seconds
         self._route = script_batcher(redis).register(_ROUTE_AND_PUBLISH)
+        self._route_many = script_batcher(redis).register(_ROUTE_AND_PUBLISH_MANY)
         self.published = 0
         self.retried = 0
 
@@ -109,14 +135,24 @@ class RedisFanout:
         # Other devices of the user may sit on other tasks: the script publishes to those only.
         await self._publish(user_id, encode(user_id, event, data))
 
+    async def emit_to_users(self, user_ids: list[str], event: str, data: dict[str, Any]) -> None:
+        """Care teams (#18): local sockets first, then one publish per other task holding any."""
+        if self._local_emit is not None and self._has_local is not None:
+            for user_id in user_ids:
+                if self._has_local(user_id):
+                    await self._local_emit(user_id, event, data)
+        keys = [CONNS_PREFIX + u for u in user_ids]
+        await self._publish_with(self._route_many, keys, encode_many(user_ids, event, data))
+
     async def _publish(self, user_id: str, payload: str) -> None:
+        await self._publish_with(self._route, [CONNS_PREFIX + user_id], payload)
+
+    async def _publish_with(self, route: Any, keys: list[str], payload: str) -> None:
         give_up = time.monotonic() + self._deadline
         delay = 0.05
         while True:
             try:
-                sent = await self._route(
-                    keys=[CONNS_PREFIX + user_id], args=[self.task_id, payload, CHANNEL_PREFIX]
-                )
+                sent = await route(keys=keys, args=[self.task_id, payload, CHANNEL_PREFIX])
                 self.published += int(sent)
                 return
             except RedisError as exc:
@@ -214,15 +250,18 @@ class TaskChannel:
             if "close" in body:
                 await self._close(str(body["u"]), str(body["close"]))
                 return
-            user, event, data = body["u"], body["e"], body["d"]
+            # One user, or several (a care team's members, #18).
+            users = [str(u) for u in body["us"]] if "us" in body else [body["u"]]
+            event, data = body["e"], body["d"]
         except (ValueError, KeyError, TypeError):
             logger.warning("dropped a malformed fan-out message")
             return
         self.received += 1
-        try:
-            await self._local_emit(user, event, data)
-        except Exception as exc:  # one bad socket must not stop the channel
-            logger.warning("local emit failed", extra={"error": type(exc).__name__})
+        for user in users:
+            try:
+                await self._local_emit(user, event, data)
+            except Exception as exc:  # one bad socket must not stop the channel
+                logger.warning("local emit failed", extra={"error": type(exc).__name__})
 
     async def _close(self, user_id: str, sid: str) -> None:
         if self._on_close is None:  # a task that caps nothing closes nothing

@@ -16,6 +16,7 @@ from ..models import (
     Reaction,
     UserProfile,
 )
+from .memory_care_teams import MemoryCareTeams
 
 _IMMUTABLE = (str, int, float, datetime, type(None))
 
@@ -46,7 +47,7 @@ def _clone[T](value: T) -> T:
     return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))  # type: ignore[no-any-return]  # noqa: S301
 
 
-class MemoryStore:
+class MemoryStore(MemoryCareTeams):
     """Methods never await, so each is atomic on the event loop, as one DB update is."""
 
     def __init__(self) -> None:
@@ -110,7 +111,13 @@ class MemoryStore:
         return [c.id for c in self._conversations.values() if user_id in c.participants]
 
     async def partners_of(self, user_id: str) -> list[str]:
-        return [c.other(user_id) for c in self._conversations.values() if user_id in c.participants]
+        return [
+            p
+            for c in self._conversations.values()
+            if user_id in c.participants
+            for p in c.participants
+            if p != user_id  # a care team's members too (#18)
+        ]
 
     async def get_conversations(self, conversation_ids: Sequence[str]) -> list[Conversation]:
         found = [self._conversations[c] for c in conversation_ids if c in self._conversations]

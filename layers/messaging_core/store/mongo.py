@@ -30,6 +30,7 @@ from ..models import (
     MessageVersion,
     PendingEvent,
     Reaction,
+    Receipt,
     UserProfile,
 )
 
@@ -75,8 +76,14 @@ def driver_errors_as_unavailable(cls: type) -> type:
     return cls
 
 
+# Care teams (#18): their queries in their own module, wrapped like the rest.
+from .mongo_care_teams import MongoCareTeams, member_doc, member_of  # noqa: E402
+
+driver_errors_as_unavailable(MongoCareTeams)
+
+
 @driver_errors_as_unavailable
-class MongoStore:
+class MongoStore(MongoCareTeams):
     def __init__(self, client: AsyncMongoClient[Doc], db_name: str) -> None:
         self._client = client
         db = client[db_name]
@@ -144,6 +151,7 @@ class MongoStore:
             await self._audit.create_index([("at", ASCENDING), ("_id", ASCENDING)])
             await self._messages.create_index("createdAt")
             await self._messages.create_index([("isDeleted", ASCENDING), ("deletedAt", ASCENDING)])
+            await self.ensure_care_team_indexes()
             for collection, field, seconds in TTL_INDEXES:
                 await self._ttl_index(collection, field, seconds)
         except PyMongoError as exc:
@@ -743,6 +751,18 @@ def _conversation_doc(c: Conversation) -> Doc:
         "isArchived": c.is_archived,
         "createdAt": c.created_at,
         "updatedAt": c.updated_at,
+        # Care teams (#18) only: a one-to-one document keeps its fields.
+        **(
+            {
+                "title": c.title,
+                "createdBy": _oid(c.created_by) if c.created_by else None,
+                "members": [member_doc(m) for m in c.members],
+                "memberIds": sorted({_oid(m.user_id) for m in c.members}),
+                "membershipVersion": c.membership_version,
+            }
+            if c.is_care_team
+            else {}
+        ),
     }
 
 
@@ -768,6 +788,10 @@ def _conversation(d: Doc) -> Conversation:
         seq=int(d.get("seq", 0)),
         is_active=d.get("isActive", True),
         is_archived=d.get("isArchived", False),
+        title=d.get("title"),
+        created_by=_hex(d["createdBy"]) if d.get("createdBy") else None,
+        members=[member_of(m) for m in d.get("members") or []],
+        membership_version=int(d.get("membershipVersion", 0)),
     )
 
 
@@ -798,7 +822,7 @@ def _message_doc(m: Message) -> Doc:
         "conversationId": _oid(m.conversation_id),
         "senderId": _oid(m.sender_id),
         "senderType": m.sender_type,
-        "receiverId": _oid(m.receiver_id),
+        "receiverId": _oid(m.receiver_id) if m.receiver_id else None,  # none in a care team
         "receiverType": m.receiver_type,
         "messageType": m.message_type,
         "content": m.content,
@@ -834,6 +858,18 @@ def _message_doc(m: Message) -> Doc:
         "reactionRev": m.reaction_rev,
         # Forwarding (issue #16 B)
         "forwardedFrom": _forwarded_doc(m.forwarded_from) if m.forwarded_from else None,
+        # Care-team messages (#18) only: per-member receipts (mongo_care_teams.py).
+        **(
+            {
+                "recipients": [_oid(u) for u in m.recipients],
+                "unreadBy": [_oid(u) for u in m.unread_by],
+                "undeliveredTo": [_oid(u) for u in m.undelivered_to],
+                "readBy": [{"userId": _oid(r.user_id), "at": r.at} for r in m.read_by],
+                "deliveredTo": [{"userId": _oid(r.user_id), "at": r.at} for r in m.delivered_to],
+            }
+            if m.recipients
+            else {}
+        ),
     }
 
 
@@ -844,7 +880,7 @@ def _message(d: Doc) -> Message:
         conversation_id=_hex(d["conversationId"]),
         sender_id=_hex(d["senderId"]),
         sender_type=d["senderType"],
-        receiver_id=_hex(d["receiverId"]),
+        receiver_id=_hex(d["receiverId"]) if d.get("receiverId") else "",
         receiver_type=d["receiverType"],
         message_type=d["messageType"],
         content=d.get("content") or "",
@@ -877,6 +913,12 @@ def _message(d: Doc) -> Message:
         reactions=[_reaction(r) for r in d.get("reactions") or []],
         reaction_rev=int(d.get("reactionRev") or 0),
         forwarded_from=_forwarded(d["forwardedFrom"]) if d.get("forwardedFrom") else None,
+        # Care-team messages (#18)
+        recipients=[_hex(u) for u in d.get("recipients") or []],
+        unread_by=[_hex(u) for u in d.get("unreadBy") or []],
+        undelivered_to=[_hex(u) for u in d.get("undeliveredTo") or []],
+        read_by=[Receipt(_hex(r["userId"]), r["at"]) for r in d.get("readBy") or []],
+        delivered_to=[Receipt(_hex(r["userId"]), r["at"]) for r in d.get("deliveredTo") or []],
     )
 
 
