@@ -93,7 +93,8 @@ async def schedule_message(
     when = checked_time(core, data.scheduledAt, now)
     metadata = check_metadata(data.metadata)
     conv = await conversation_for(core, user, conversation_id)
-    other = receiver_of(user, conv, data.receiverId)
+    # A care team (#18) has no single receiver: the send fans out to its members at that time.
+    other = "" if conv.is_care_team else receiver_of(user, conv, data.receiverId)
     repo = _repo(core)
     if data.tempId:  # a retry of a schedule that was stored: the same answer, nothing new
         earlier = await repo.scheduled_by_client_key(user.id, data.tempId)
