@@ -128,6 +128,10 @@ class Settings(BaseSettings):
     # Files through API Gateway + Lambda: 6 MB invoke payload, and base64 adds a third.
     multipart_max_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
 
+    # Voice and video messages (#17): their own ceilings (MAX_FILE_SIZE stays for the rest).
+    max_audio_size: int = Field(default=10 * 1024 * 1024, gt=0)
+    max_video_size: int = Field(default=100 * 1024 * 1024, gt=0)
+
     @model_validator(mode="after")
     def _refuse_dev_defaults_in_production(self) -> "Settings":
         if self.environment != "development":

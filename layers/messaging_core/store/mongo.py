@@ -726,6 +726,8 @@ def _message_doc(m: Message) -> Doc:
             "fileSize": a.file_size,
             "mimeType": a.mime_type,
             "s3Key": a.s3_key,
+            # Voice and video messages (#17): only when declared, so other files keep their shape.
+            **({"durationSeconds": a.duration_seconds} if a.duration_seconds is not None else {}),
         }
         if a
         else None,
@@ -769,6 +771,7 @@ def _message(d: Doc) -> Message:
             file_size=int(a["fileSize"]),
             mime_type=a["mimeType"],
             s3_key=a["s3Key"],
+            duration_seconds=a.get("durationSeconds"),
         )
         if a
         else None,
