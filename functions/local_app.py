@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import Scope
 
-from . import attachments, compliance, conversations, dev, messages, presence
+from . import attachments, compliance, conversations, dev, doctor_tools, messages, presence
 from .api.app import create_app
 
 ROUTERS = (
@@ -19,6 +19,7 @@ ROUTERS = (
     compliance.router,
     attachments.router,
     presence.router,
+    doctor_tools.router,  # doctors' tools (#17)
 )
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 

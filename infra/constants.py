@@ -89,7 +89,14 @@ FN_ATTACHMENTS: Final = "attachments"
 FN_PRESENCE: Final = "presence"
 FN_RELAY: Final = "relay"
 FN_PURGE: Final = "purge"  # retention (issue #15), scheduled daily
-API_FUNCTIONS: Final = (FN_CONVERSATIONS, FN_MESSAGES, FN_ATTACHMENTS, FN_PRESENCE)
+FN_DOCTOR_TOOLS: Final = "doctor_tools"  # templates and response analytics (issue #17)
+API_FUNCTIONS: Final = (
+    FN_CONVERSATIONS,
+    FN_MESSAGES,
+    FN_ATTACHMENTS,
+    FN_PRESENCE,
+    FN_DOCTOR_TOOLS,  # issue #17
+)
 ALL_FUNCTIONS: Final = (*API_FUNCTIONS, FN_RELAY, FN_PURGE)
 
 
@@ -114,6 +121,12 @@ ROUTES: Final = (
     ("POST", f"{API_PREFIX}/conversations/{{conversationId}}/attachments", FN_ATTACHMENTS),
     ("POST", f"{API_PREFIX}/conversations/{{conversationId}}/send-file", FN_ATTACHMENTS),
     ("GET", f"{API_PREFIX}/users/{{userId}}/online-status", FN_PRESENCE),
+    # Doctors' tools (issue #17): templates and response analytics.
+    ("GET", f"{API_PREFIX}/templates", FN_DOCTOR_TOOLS),
+    ("POST", f"{API_PREFIX}/templates", FN_DOCTOR_TOOLS),
+    ("PUT", f"{API_PREFIX}/templates/{{templateId}}", FN_DOCTOR_TOOLS),
+    ("DELETE", f"{API_PREFIX}/templates/{{templateId}}", FN_DOCTOR_TOOLS),
+    ("GET", f"{API_PREFIX}/analytics", FN_DOCTOR_TOOLS),
 )
 HEALTH_ROUTE: Final = ("GET", "/health", FN_PRESENCE)  # public: no token
 

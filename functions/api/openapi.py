@@ -58,6 +58,12 @@ RESPONSES: dict[str, dict[int | str, dict[str, Any]]] = {
     "health": _errors(),
     "access_log": _errors(400, 401, 403, 404, 429, 503),
     "export_conversation": _errors(400, 401, 403, 404, 429, 503),
+    # Doctors' tools (#17): templates and analytics (403 for patients).
+    "list_templates": _errors(401, 403, 429, 503),
+    "create_template": _errors(400, 401, 403, 429, 503),
+    "update_template": _errors(400, 401, 403, 404, 429, 503),
+    "delete_template": _errors(400, 401, 403, 404, 429, 503),
+    "analytics": _errors(400, 401, 403, 429, 503),
 }
 
 

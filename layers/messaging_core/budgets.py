@@ -29,6 +29,8 @@ BudgetName = Literal[
     "unread",
     "online_status",
     "delete",
+    "templates",  # doctors' tools (#17)
+    "analytics",  # doctors' tools (#17)
 ]
 
 
@@ -74,6 +76,9 @@ def budget_table(settings: Settings) -> dict[BudgetName, Budget]:
         "unread": _budget(s.rate_limit_unread, "unread count requests"),
         "online_status": _budget(s.rate_limit_online_status, "online status requests"),
         "delete": _budget(s.rate_limit_delete, "deletions"),
+        # Doctors' tools (#17).
+        "templates": _budget(s.rate_limit_templates, "template requests"),
+        "analytics": _budget(s.rate_limit_analytics, "analytics requests"),
     }
 
 

@@ -5,7 +5,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from . import audit, events
+from . import audit, events, templates
 from .access import conversation_for, receiver_of
 from .budgets import BudgetName, spend
 from .clock import iso, utcnow
@@ -98,13 +98,12 @@ async def send_text(
     """Send a text message: the one path for the socket `send_message` and the REST send."""
     if data.messageType != "text":
         raise Invalid("messageType must be 'text' here; files go through send-file")
-    content = data.content.strip()
-    if not content:
-        raise Invalid("content must not be empty")
-    limit = core.settings.max_message_length
-    if len(content) > limit:
-        raise Invalid(f"content must be at most {limit} characters")
-    conv = await conversation_for(core, user, conversation_id)
+    if data.templateId is None:
+        content = _checked_text(core, data.content or "")
+        conv = await conversation_for(core, user, conversation_id)
+    else:  # a doctor's template (#17), filled for this conversation once membership is checked
+        conv = await conversation_for(core, user, conversation_id)
+        content = _checked_text(core, await templates.render(core, user, conv, data.templateId))
     return await store_message(
         core,
         user,
@@ -115,6 +114,16 @@ async def send_text(
         temp_id=data.tempId,
         metadata=check_metadata(data.metadata),
     )
+
+
+def _checked_text(core: Core, text: str) -> str:
+    content = text.strip()
+    if not content:
+        raise Invalid("content must not be empty")
+    limit = core.settings.max_message_length
+    if len(content) > limit:
+        raise Invalid(f"content must be at most {limit} characters")
+    return content
 
 
 async def store_message(

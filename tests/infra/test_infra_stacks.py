@@ -387,7 +387,8 @@ def test_kafka_write_only_where_events_are_published(synth: Synth) -> None:
         if "kafka-cluster:WriteData" in handler_actions(synth, name)
     }
     # The purge publishes message.purged and its access records (issue #15).
-    assert producers == {c.FN_MESSAGES, c.FN_ATTACHMENTS, c.FN_RELAY, c.FN_PURGE}
+    # doctor_tools (#17) produces the `audit.access` record of each analytics read.
+    assert producers == {c.FN_MESSAGES, c.FN_ATTACHMENTS, c.FN_RELAY, c.FN_PURGE, c.FN_DOCTOR_TOOLS}
     # Topic writes are scoped to the service's topics (message.*) on its one cluster.
     for lid, st in statements_of(synth.compute_json):
         if "kafka-cluster:WriteData" in as_list(st["Action"]):

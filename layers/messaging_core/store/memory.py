@@ -14,6 +14,7 @@ from ..models import (
     PendingEvent,
     UserProfile,
 )
+from .doctor_tools_memory import MemoryDoctorTools
 
 _IMMUTABLE = (str, int, float, datetime, type(None))
 
@@ -44,7 +45,7 @@ def _clone[T](value: T) -> T:
     return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))  # type: ignore[no-any-return]  # noqa: S301
 
 
-class MemoryStore:
+class MemoryStore(MemoryDoctorTools):  # doctors' tools (#17)
     """Methods never await, so each is atomic on the event loop, as one DB update is."""
 
     def __init__(self) -> None:

@@ -29,6 +29,7 @@ from ..models import (
     PendingEvent,
     UserProfile,
 )
+from .doctor_tools_mongo import MongoDoctorTools  # doctors' tools (#17)
 
 Doc = dict[str, Any]
 logger = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ def driver_errors_as_unavailable(cls: type) -> type:
 
 
 @driver_errors_as_unavailable
-class MongoStore:
+class MongoStore(driver_errors_as_unavailable(MongoDoctorTools)):  # type: ignore[misc]  # #17
     def __init__(self, client: AsyncMongoClient[Doc], db_name: str) -> None:
         self._client = client
         db = client[db_name]
@@ -141,6 +142,7 @@ class MongoStore:
             await self._audit.create_index([("at", ASCENDING), ("_id", ASCENDING)])
             await self._messages.create_index("createdAt")
             await self._messages.create_index([("isDeleted", ASCENDING), ("deletedAt", ASCENDING)])
+            await self.ensure_doctor_tools_indexes()  # templates (#17)
             for collection, field, seconds in TTL_INDEXES:
                 await self._ttl_index(collection, field, seconds)
         except PyMongoError as exc:
