@@ -5,7 +5,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from . import audit, events, templates
+from . import audit, events, sent_metrics, templates
 from .access import conversation_for, receiver_of
 from .budgets import BudgetName, spend
 from .clock import iso, utcnow
@@ -229,6 +229,7 @@ async def _announce(
     now, other = message.created_at, message.receiver_id
     last = LastMessage(message.id, message.content, user.id, now, False, message.seq)
     await core.store.record_message(message.conversation_id, last, other, now)
+    sent_metrics.count_sent(message.message_type)  # per type and tier (#17)
     await core.dispatch(pending)
     view = await _one_view(core, message)
     await core.notify(other, "new_message", view)
