@@ -274,3 +274,10 @@ async def test_core_refusals(core: Core, cast: Cast) -> None:
         await templates.delete_template(core, cast.doctor.principal, {"$ne": None})
     with pytest.raises(NotFound):
         await templates.delete_template(core, cast.doctor.principal, "673a1b2c3d4e5f6a7b8c9d99")
+
+
+def test_the_mongo_side_maps_driver_errors_like_the_rest_of_the_store() -> None:
+    from messaging_core.store.mongo import MongoStore
+
+    for name in ("list_templates", "insert_template", "update_template", "activity_rows"):
+        assert hasattr(getattr(MongoStore, name), "__wrapped__"), name  # the 503 wrapper

@@ -73,8 +73,12 @@ def driver_errors_as_unavailable(cls: type) -> type:
     return cls
 
 
+# Doctors' tools (#17): their methods get the same driver-error mapping as the store's own.
+driver_errors_as_unavailable(MongoDoctorTools)
+
+
 @driver_errors_as_unavailable
-class MongoStore(driver_errors_as_unavailable(MongoDoctorTools)):  # type: ignore[misc]  # #17
+class MongoStore(MongoDoctorTools):
     def __init__(self, client: AsyncMongoClient[Doc], db_name: str) -> None:
         self._client = client
         db = client[db_name]
