@@ -61,6 +61,7 @@ async def seed(store: MongoStore, n_messages: int, n_conversations: int) -> list
     per = n_messages // n_conversations
     step = (end - start) / per
     batch: list[dict[str, object]] = []
+    inserted = [0]
     for c in conversations:  # bounded: n_conversations x per
         patient = c.other(DOCTOR)
         for i in range(per):
@@ -89,6 +90,8 @@ async def seed(store: MongoStore, n_messages: int, n_conversations: int) -> list
             if len(batch) >= BATCH:
                 await store.db["messages"].insert_many(batch, ordered=False)
                 batch = []
+                inserted[0] += BATCH
+                print(f"seeded {inserted[0]}", file=sys.stderr, flush=True)
     if batch:
         await store.db["messages"].insert_many(batch, ordered=False)
     return [c.id for c in conversations]
@@ -115,6 +118,7 @@ async def main() -> None:
     doctor = Principal(DOCTOR, "doctor", "Dr. Bench")
     try:
         await store.ensure_indexes()
+        print("indexes ready", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
         conversation_ids = await seed(store, args.messages, args.conversations)
         seeded = time.perf_counter() - t0
