@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from messaging_core import attachments
 from messaging_core.errors import Invalid, TooLarge
 from messaging_core.inputs import InputModel, parse_input
-from pydantic import StrictInt, StrictStr
+from pydantic import Field, StrictFloat, StrictInt, StrictStr
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from . import scheduled
@@ -30,6 +30,8 @@ class SendFileIn(InputModel):
     receiverId: StrictStr | None = None
     messageType: StrictStr
     caption: StrictStr | None = None
+    # Voice and video messages (#17): seconds, as the client measured them (the core checks).
+    durationSeconds: StrictInt | StrictFloat | None = Field(default=None, allow_inf_nan=False)
 
 
 SEND_FILE_BODY = {
@@ -44,8 +46,16 @@ SEND_FILE_BODY = {
                     "properties": {
                         "file": {"type": "string", "format": "binary"},
                         "receiverId": {"type": "string"},
-                        "messageType": {"type": "string", "enum": ["image", "document"]},
+                        "messageType": {
+                            "type": "string",
+                            "enum": ["image", "document", "audio", "video"],
+                        },
                         "caption": {"type": "string", "maxLength": 500},
+                        "durationSeconds": {
+                            "type": "number",
+                            "exclusiveMinimum": 0,
+                            "maximum": 600,
+                        },
                     },
                 }
             },
@@ -91,7 +101,9 @@ async def send_file(
                 "Request body must be JSON {key, receiverId, messageType, caption}"
             ) from None
         body = parse_input(SendFileIn, raw)
-        message = attachments.FileMessage(body.receiverId, body.messageType, body.caption)
+        message = attachments.FileMessage(
+            body.receiverId, body.messageType, body.caption, body.durationSeconds
+        )
         sent = await attachments.send_uploaded_file(core, user, conversationId, body.key, message)
     return {"message": "File sent successfully", "data": sent.message}
 
@@ -120,7 +132,9 @@ async def _send_multipart(
             value = form.get(name)
             return value if isinstance(value, str) else None
 
-        message = attachments.FileMessage(text("receiverId"), text("messageType"), text("caption"))
+        message = attachments.FileMessage(
+            text("receiverId"), text("messageType"), text("caption"), text("durationSeconds")
+        )
         return attachments.SmallFile(upload.filename, upload.content_type, data, message)
 
     return await attachments.send_multipart_file(

@@ -16,6 +16,7 @@ from . import (
     compliance,
     conversations,
     dev,
+    doctor_tools,
     message_actions,
     messages,
     presence,
@@ -33,6 +34,7 @@ ROUTERS = (
     scheduled.router,  # issue #16 B: scheduled messages
     scheduled.forward_router,  # issue #16 B: forwarding (the attachments Lambda in AWS)
     care_teams.router,  # care-team membership (#18)
+    doctor_tools.router,  # doctors' tools (#17)
 )
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 

@@ -95,6 +95,7 @@ FN_MESSAGE_ACTIONS: Final = "message_actions"  # edits and reactions (issue #16 
 # Scheduled messages (issue #16 B): the REST routes, and the one-minute sender.
 FN_SCHEDULED: Final = "scheduled"
 FN_SCHEDULED_SENDER: Final = "scheduled_sender"
+FN_DOCTOR_TOOLS: Final = "doctor_tools"  # templates and response analytics (issue #17)
 API_FUNCTIONS: Final = (
     FN_CONVERSATIONS,
     FN_MESSAGES,
@@ -102,6 +103,7 @@ API_FUNCTIONS: Final = (
     FN_PRESENCE,
     FN_MESSAGE_ACTIONS,  # issue #16 part A
     FN_SCHEDULED,  # issue #16 B
+    FN_DOCTOR_TOOLS,  # issue #17
 )
 ALL_FUNCTIONS: Final = (*API_FUNCTIONS, FN_RELAY, FN_PURGE, FN_SCHEDULED_SENDER)
 
@@ -144,6 +146,12 @@ ROUTES: Final = (
         f"{API_PREFIX}/conversations/{{conversationId}}/participants/{{userId}}",
         FN_CONVERSATIONS,
     ),
+    # Doctors' tools (issue #17): templates and response analytics.
+    ("GET", f"{API_PREFIX}/templates", FN_DOCTOR_TOOLS),
+    ("POST", f"{API_PREFIX}/templates", FN_DOCTOR_TOOLS),
+    ("PUT", f"{API_PREFIX}/templates/{{templateId}}", FN_DOCTOR_TOOLS),
+    ("DELETE", f"{API_PREFIX}/templates/{{templateId}}", FN_DOCTOR_TOOLS),
+    ("GET", f"{API_PREFIX}/analytics", FN_DOCTOR_TOOLS),
 )
 HEALTH_ROUTE: Final = ("GET", "/health", FN_PRESENCE)  # public: no token
 

@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger, Metrics
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from mangum import Mangum
-from messaging_core import audit
+from messaging_core import audit, sent_metrics
 from messaging_core.config import get_settings
 from messaging_core.container import get_core
 from messaging_core.errors import DomainError
@@ -113,6 +113,9 @@ def lambda_handler(app: FastAPI) -> Callable[[dict[str, Any], Any], dict[str, An
         if not loop or loop[0].is_closed():
             loop[:] = [asyncio.new_event_loop()]
         asyncio.set_event_loop(loop[0])
-        return asgi(event, context)
+        try:
+            return asgi(event, context)
+        finally:
+            sent_metrics.flush()  # messages sent per type and tier (#17), as EMF
 
     return handler

@@ -75,6 +75,12 @@ RESPONSES: dict[str, dict[int | str, dict[str, Any]]] = {
     # Care teams (#18)
     "add_participant": _errors(400, 401, 403, 404, 429, 503),
     "remove_participant": _errors(400, 401, 403, 404, 429, 503),
+    # Doctors' tools (#17): templates and analytics (403 for patients).
+    "list_templates": _errors(401, 403, 429, 503),
+    "create_template": _errors(400, 401, 403, 429, 503),
+    "update_template": _errors(400, 401, 403, 404, 429, 503),
+    "delete_template": _errors(400, 401, 403, 404, 429, 503),
+    "analytics": _errors(400, 401, 403, 429, 503),
 }
 
 # --- Forwarding and scheduled messages (issue #16 B)

@@ -233,6 +233,9 @@ class ComputeStack(Stack):
                 kafka=True,
                 timeout_seconds=c.SCHEDULED_SENDER_TIMEOUT_SECONDS,
             ),
+            # Templates and analytics (issue #17): budgets in Redis; an analytics read is
+            # audited, and its `audit.access` record goes out on Kafka.
+            c.FN_DOCTOR_TOOLS: self._function(c.FN_DOCTOR_TOOLS, redis=True, kafka=True),
         }
         for name in c.API_FUNCTIONS:
             # Every route re-checks the token in the function, not only at the edge.

@@ -20,7 +20,7 @@ from .budgets import spend
 from .clock import utcnow
 from .core import Core
 from .errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unavailable
-from .filetypes import SNIFF_BYTES, FileType, content_matches, file_type
+from .filetypes import MEDIA_KINDS, SNIFF_BYTES, FileType, content_matches, file_type
 from .messages import Sent, store_message
 from .models import Attachment, Conversation, Principal, Upload
 from .ports import FileStore, UploadRepository
@@ -49,6 +49,8 @@ class FileMessage:
     receiver_id: object | None
     message_type: object
     caption: object | None = None
+    # Voice and video messages (#17): what the client declares, shown as given (<= 600 s).
+    duration_seconds: object | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +60,25 @@ class CheckedMessage:
     kind: FileType
     message_type: str
     caption: str | None
+    duration_seconds: float | None = None
 
 
 def _checked_message(core: Core, kind: FileType, message: FileMessage) -> CheckedMessage:
     return CheckedMessage(
-        kind, _message_type(kind, message.message_type), _caption(core, message.caption)
+        kind,
+        _message_type(kind, message.message_type),
+        _caption(core, message.caption),
+        _duration(kind, message.duration_seconds),
     )
+
+
+def size_limit(core: Core, kind: FileType) -> int:
+    """The ceiling of one file of this kind: audio and video have their own (#17)."""
+    if kind.kind == "audio":
+        return core.settings.max_audio_size
+    if kind.kind == "video":
+        return core.settings.max_video_size
+    return core.settings.max_file_size
 
 
 def _ports(core: Core) -> tuple[FileStore, UploadRepository]:
@@ -75,8 +90,11 @@ def _ports(core: Core) -> tuple[FileStore, UploadRepository]:
 def _checked_type(mime: object, size: object, core: Core) -> tuple[FileType, int]:
     kind = file_type(mime)
     if kind is None:
-        raise Invalid("File type not allowed: images (jpeg, png, gif) or pdf, doc, docx, xls, xlsx")
-    limit = core.settings.max_file_size
+        raise Invalid(
+            "File type not allowed: images (jpeg, png, gif), pdf, doc, docx, xls, xlsx, "
+            "audio (mpeg, mp4, webm, ogg) or video (mp4, webm, quicktime)"
+        )
+    limit = size_limit(core, kind)
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise Invalid("fileSize must be a positive number of bytes")
     if size > limit:
@@ -114,14 +132,14 @@ async def request_upload(
     kind, declared = _checked_type(mime, size, core)
     key = new_key(conv.id, kind)
     ttl = core.settings.upload_url_ttl_seconds
-    post = await files.presigned_upload(key, kind.mime, core.settings.max_file_size, ttl)
+    post = await files.presigned_upload(key, kind.mime, size_limit(core, kind), ttl)
     await uploads.record_upload(Upload(key, conv.id, user.id, name, kind.mime, declared, utcnow()))
     return {
         "uploadUrl": post["url"],
         "fields": post["fields"],
         "key": key,
         "expiresIn": ttl,
-        "maxFileSize": core.settings.max_file_size,
+        "maxFileSize": size_limit(core, kind),
     }
 
 
@@ -157,7 +175,9 @@ async def send_uploaded_file(
     await _verify_stored(core, files, confirmed, kind, upload.file_size, also_delete=key)
     await files.delete(key)  # the upload key is spent; its policy can only write a dead key
     # The size is the copy's, just checked.
-    attachment = Attachment(upload.file_name, upload.file_size, kind.mime, confirmed)
+    attachment = Attachment(
+        upload.file_name, upload.file_size, kind.mime, confirmed, checked.duration_seconds
+    )
     return await _send(core, user, conv, message.receiver_id, checked, attachment)
 
 
@@ -234,7 +254,7 @@ async def _send_small(core: Core, user: Principal, conv: Conversation, small: Sm
     # Checked in memory already: stored straight under the confirmed prefix.
     key = new_key(conv.id, kind, CONFIRMED_PREFIX)
     await files.put(key, data, kind.mime)
-    attachment = Attachment(name, len(data), kind.mime, key)
+    attachment = Attachment(name, len(data), kind.mime, key, checked.duration_seconds)
     return await _send(core, user, conv, small.message.receiver_id, checked, attachment)
 
 
@@ -260,8 +280,8 @@ async def _verify_stored(
     problem = None
     if stat is None:
         problem = "The file could not be confirmed"
-    elif stat[0] > core.settings.max_file_size:
-        problem = f"File too large: at most {core.settings.max_file_size} bytes"
+    elif stat[0] > size_limit(core, kind):
+        problem = f"File too large: at most {size_limit(core, kind)} bytes"
     elif stat[0] != declared_size:
         problem = "The uploaded file's size differs from the declared size"
     elif stat[1].lower() != kind.mime:
@@ -282,7 +302,7 @@ async def _send(
     checked: CheckedMessage,
     attachment: Attachment,
 ) -> Sent:
-    default = "Sent an image" if checked.kind.kind == "image" else "Sent a document"
+    default = DEFAULT_CONTENT[checked.kind.kind]
     sent = await store_message(
         core,
         user,
@@ -297,9 +317,18 @@ async def _send(
     return sent
 
 
+DEFAULT_CONTENT = {
+    "image": "Sent an image",
+    "document": "Sent a document",
+    "audio": "Sent a voice message",
+    "video": "Sent a video",
+}
+MAX_DURATION_SECONDS = 600
+
+
 def _message_type(kind: FileType, requested: object) -> str:
-    if requested not in ("image", "document"):
-        raise Invalid("messageType must be 'image' or 'document'")
+    if requested not in DEFAULT_CONTENT:
+        raise Invalid("messageType must be 'image', 'document', 'audio' or 'video'")
     if requested != kind.kind:
         raise Invalid(f"messageType '{requested}' does not match a {kind.mime} file")
     return kind.kind
@@ -314,3 +343,23 @@ def _caption(core: Core, caption: object | None) -> str | None:
     if len(caption) > limit:
         raise Invalid(f"caption must be at most {limit} characters")
     return caption.strip() or None
+
+
+def _duration(kind: FileType, value: object | None) -> float | None:
+    """`durationSeconds` (#17): optional, audio and video only, a number in (0, 600]."""
+    if value is None or value == "":
+        return None
+    if kind.kind not in MEDIA_KINDS:
+        raise Invalid("durationSeconds is for audio and video messages only")
+    if isinstance(value, str):  # a multipart form field
+        try:
+            value = float(value)
+        except ValueError:
+            raise Invalid("durationSeconds must be a number of seconds") from None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise Invalid("durationSeconds must be a number of seconds")
+    seconds = float(value)
+    # NaN and infinities fail both comparisons' complement: refused, never stored.
+    if not 0 < seconds <= MAX_DURATION_SECONDS:
+        raise Invalid(f"durationSeconds must be more than 0 and at most {MAX_DURATION_SECONDS}")
+    return seconds

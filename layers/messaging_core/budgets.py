@@ -32,6 +32,8 @@ BudgetName = Literal[
     # -- issue #16 part A
     "edit",
     "reaction",
+    "templates",  # doctors' tools (#17)
+    "analytics",  # doctors' tools (#17)
 ]
 
 
@@ -80,6 +82,9 @@ def budget_table(settings: Settings) -> dict[BudgetName, Budget]:
         # -- issue #16 part A
         "edit": _budget(s.rate_limit_edit, "edits"),
         "reaction": _budget(s.rate_limit_reaction, "reactions"),
+        # Doctors' tools (#17).
+        "templates": _budget(s.rate_limit_templates, "template requests"),
+        "analytics": _budget(s.rate_limit_analytics, "analytics requests"),
     }
 
 

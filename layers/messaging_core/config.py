@@ -147,6 +147,12 @@ class Settings(BaseSettings):
     # request, or the ARN of the Secrets Manager secret holding it. Unset: no check.
     origin_verify_secret: SecretStr | None = None
     origin_verify_secret_arn: str | None = None
+    # Voice and video messages (#17): their own ceilings (MAX_FILE_SIZE stays for the rest).
+    max_audio_size: int = Field(default=10 * 1024 * 1024, gt=0)
+    max_video_size: int = Field(default=100 * 1024 * 1024, gt=0)
+    # Doctors' tools (#17): budgets of the template routes and of the analytics read.
+    rate_limit_templates: str = Field(default="60/60", pattern=BUDGET_PATTERN)
+    rate_limit_analytics: str = Field(default="20/60", pattern=BUDGET_PATTERN)
 
     @model_validator(mode="after")
     def _refuse_dev_defaults_in_production(self) -> "Settings":

@@ -12,6 +12,7 @@ from pydantic import (
     StrictInt,
     StrictStr,
     ValidationError,
+    model_validator,
 )
 
 from .config import Settings
@@ -45,11 +46,19 @@ class CreateConversationIn(InputModel):
 class SendMessageIn(InputModel):
     receiverId: ClientId | None = None
     messageType: StrictStr = "text"
-    content: StrictStr
+    # Exactly one of `content` and `templateId` (a doctor's template, #17).
+    content: StrictStr | None = None
     tempId: TempId | None = None
     metadata: dict[str, Any] | None = None
     # Scheduled messages (issue #16 B): ISO 8601 with a time zone; checked in scheduling.py.
     scheduledAt: Annotated[StrictStr, Field(max_length=64)] | None = None
+    templateId: ClientId | None = None
+
+    @model_validator(mode="after")
+    def _content_or_template(self) -> "SendMessageIn":
+        if (self.content is None) == (self.templateId is None):
+            raise ValueError("give either content or templateId")
+        return self
 
 
 class SocketSendMessageIn(SendMessageIn):
@@ -106,6 +115,8 @@ def describe_errors(errors: Sequence[Any]) -> str:
     reason = first.get("msg", "is invalid")
     if first.get("type") == "missing":
         reason = "is required"
+    if first.get("type") == "value_error":  # a model's own rule: its sentence, unprefixed
+        reason = str((first.get("ctx") or {}).get("error") or reason)
     return f"{where}: {reason}" if where else reason
 
 

@@ -5,7 +5,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from . import audit, care_team_messages, care_teams, events
+from . import audit, care_team_messages, care_teams, events, sent_metrics, templates
 from .access import conversation_for, receiver_of
 from .budgets import BudgetName, spend
 from .clock import iso, utcnow
@@ -97,8 +97,12 @@ async def send_text(
     core: Core, user: Principal, conversation_id: object, data: SendMessageIn
 ) -> Sent:
     """Send a text message: the one path for the socket `send_message` and the REST send."""
-    content = checked_text(core, data)
-    conv = await conversation_for(core, user, conversation_id)
+    if data.templateId is None:
+        content = checked_text(core, data)
+        conv = await conversation_for(core, user, conversation_id)
+    else:  # a doctor's template (#17), filled for this conversation once membership is checked
+        conv = await conversation_for(core, user, conversation_id)
+        content = await template_text(core, user, conv, data)
     return await store_message(
         core,
         user,
@@ -111,11 +115,22 @@ async def send_text(
     )
 
 
-def checked_text(core: Core, data: SendMessageIn) -> str:
-    """A text message's content, stripped and within MAX_MESSAGE_LENGTH (send and schedule)."""
+def checked_text(core: Core, data: SendMessageIn, text: str | None = None) -> str:
+    """A text message's content, stripped and within MAX_MESSAGE_LENGTH (send and schedule);
+    `text` is a filled template (#17) to check instead of `data.content`."""
     if data.messageType != "text":
         raise Invalid("messageType must be 'text' here; files go through send-file")
-    return clean_text(core.settings, data.content)
+    return clean_text(core.settings, (data.content if text is None else text) or "")
+
+
+async def template_text(
+    core: Core, user: Principal, conv: Conversation, data: SendMessageIn
+) -> str:
+    """A doctor's template (#17) filled for this conversation, checked like any text (the plain
+    text when no template is named)."""
+    if data.templateId is None:
+        return checked_text(core, data)
+    return checked_text(core, data, await templates.render(core, user, conv, data.templateId))
 
 
 async def store_message(
@@ -258,6 +273,7 @@ async def _announce(
     now, other = message.created_at, message.receiver_id
     last = LastMessage(message.id, message.content, user.id, now, False, message.seq)
     await core.store.record_message(message.conversation_id, last, other, now)
+    sent_metrics.count_sent(message.message_type)  # per type and tier (#17)
     await core.dispatch(pending)
     view = await _one_view(core, message)
     await core.notify(other, "new_message", view)

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 UserType = Literal["patient", "doctor"]
 ConversationType = Literal["patient_doctor", "doctor_doctor", "care_team"]
-MessageType = Literal["text", "image", "document", "system"]
+MessageType = Literal["text", "image", "document", "system", "audio", "video"]
 USER_TYPES: tuple[str, ...] = ("patient", "doctor")
 
 
@@ -111,6 +111,8 @@ class Attachment:
     file_size: int
     mime_type: str
     s3_key: str
+    # Voice and video messages (#17): the duration the sender declared, in seconds.
+    duration_seconds: float | None = None
 
 
 @dataclass(slots=True)

@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from .doctor_records import ActivityRow, Template
 from .models import (
     AuditRecord,
     Conversation,
@@ -222,6 +223,31 @@ class MessageActionRepository(Protocol):
         """Store the new reaction list; False when deleted or `reaction_rev` moved meanwhile."""
 
 
+# -- Doctors' tools (#17): message templates and the rows of response analytics.
+class TemplateRepository(Protocol):
+    """The `templates` collection: every query names the owner, so no doctor reaches another's."""
+
+    async def list_templates(self, owner_id: str, limit: int) -> list[Template]:
+        """The owner's templates, most recently changed first."""
+
+    async def count_templates(self, owner_id: str) -> int: ...
+    async def insert_template(self, template: Template) -> None: ...
+    async def get_template(self, template_id: str, owner_id: str) -> Template | None: ...
+    async def update_template(
+        self, template_id: str, owner_id: str, title: str, content: str, at: datetime
+    ) -> Template | None:
+        """The template as changed, or None when the owner has no such template."""
+
+    async def delete_template(self, template_id: str, owner_id: str) -> bool: ...
+
+
+class ActivityRepository(Protocol):
+    async def activity_rows(
+        self, conversation_ids: Sequence[str], start: datetime, end: datetime, limit: int
+    ) -> list[ActivityRow]:
+        """Messages of these conversations created in [start, end), projected (no content)."""
+
+
 class Store(
     ConversationRepository,
     MessageRepository,
@@ -230,6 +256,8 @@ class Store(
     RetentionRepository,
     MessageActionRepository,  # issue #16 part A
     CareTeamRepository,
+    TemplateRepository,  # doctors' tools (#17)
+    ActivityRepository,  # doctors' tools (#17)
     Protocol,
 ):
     async def ensure_indexes(self) -> None: ...

@@ -109,6 +109,7 @@ class AttachmentView(TypedDict):
     fileSize: int
     mimeType: str
     url: str | None
+    durationSeconds: NotRequired[float]  # voice and video messages (#17), as declared
 
 
 @with_config(STRICT)

@@ -24,7 +24,7 @@ from .core import Core
 from .errors import Conflict, DuplicateKey, Forbidden, Invalid, NotFound, RateLimited, Unavailable
 from .ids import new_id, parse_id
 from .inputs import SendMessageIn, check_metadata, check_offset
-from .messages import Sent, checked_text, send_text, store_message
+from .messages import Sent, checked_text, send_text, store_message, template_text
 from .models import Page, Principal, ScheduledMessage
 from .ports import ScheduledRepository
 from .views import JSON, pagination
@@ -87,12 +87,15 @@ def checked_time(core: Core, value: object, now: datetime) -> datetime:
 async def schedule_message(
     core: Core, user: Principal, conversation_id: object, data: SendMessageIn
 ) -> Scheduled:
-    """Store a text message to send later; every rule of a send is checked now."""
-    content = checked_text(core, data)
+    """Store a text message to send later; every rule of a send is checked now (a template,
+    #17, is filled now: the names it holds are the ones at scheduling time)."""
+    content = checked_text(core, data) if data.templateId is None else ""
     now = utcnow()
     when = checked_time(core, data.scheduledAt, now)
     metadata = check_metadata(data.metadata)
     conv = await conversation_for(core, user, conversation_id)
+    if data.templateId is not None:
+        content = await template_text(core, user, conv, data)
     # A care team (#18) has no single receiver: the send fans out to its members at that time.
     other = "" if conv.is_care_team else receiver_of(user, conv, data.receiverId)
     repo = _repo(core)

@@ -111,6 +111,8 @@ async def _message_view(core: Core, m: Message, sender: UserProfile | None) -> J
             "mimeType": a.mime_type,
             "url": url,
         }
+        if a.duration_seconds is not None:  # voice and video messages (#17)
+            view["attachment"]["durationSeconds"] = a.duration_seconds
     return view
 
 

@@ -80,6 +80,9 @@ RUN = {
     ("docs/attachments.md", "API=http://localhost:3006/api/v1/messages"),
     ("docs/attachments.md", "# a 1x1 PNG to send"),
     ("README.md", "# Edit and react:"),  # issue #16 part A
+    # Doctors' tools (#17): templates and analytics, a voice note.
+    ("README.md", "# Templates:"),
+    ("docs/attachments.md", "# A voice note"),
 }
 # Blocks that start long-running servers or the whole suite: the test starts the same server
 # (`python -m socket_tier.local`, what `make run` runs) itself.
@@ -167,6 +170,8 @@ def walkthrough(server: ServerProc, workdir: Path) -> tuple[dict[str, str], str]
             f"cd {workdir}",  # the attachment steps write files: keep them out of the repo
             local(block("docs/attachments.md", "API=http://localhost").code, server),
             local(block("docs/attachments.md", "# a 1x1 PNG to send").code, server),
+            local(block("README.md", "# Templates:").code, server),  # #17
+            local(block("docs/attachments.md", "# A voice note").code, server),  # #17
             SAVE_ENV,
         ]
     )
@@ -259,6 +264,21 @@ def test_readme_curl_walkthrough(walkthrough: tuple[dict[str, str], str]) -> Non
     assert '"forwardedFrom":{"messageId":' in out
     assert '"status":"pending"' in out
     assert "Scheduled message cancelled" in out
+
+
+def test_doctor_tools_and_voice_examples(walkthrough: tuple[dict[str, str], str]) -> None:
+    """README's templates and analytics steps and docs/attachments.md's voice note (#17)."""
+    _, out = walkthrough
+    assert "Templates retrieved successfully" in out
+    assert "Bonjour John Doe, vos résultats sont arrivés. Dr. Sarah Smith" in out
+    assert "Template updated successfully" in out
+    assert "Template deleted successfully" in out
+    assert "Analytics retrieved successfully" in out
+    assert '"awaitingReply"' in out
+    assert '"messageType": "audio"' in out  # the reply's data, as json.dumps writes it
+    assert '"content": "Sent a voice message"' in out
+    assert '"durationSeconds": 1.0' in out
+    assert re.search(r"(?im)^content-disposition: inline;", out)
 
 
 def node(path: Path, env: dict[str, str], timeout: float = 30) -> subprocess.CompletedProcess[str]:

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from messaging_core import conversations
+from messaging_core import conversations, templates
 from messaging_core.adapters.memory import RecordingNotifier
 from messaging_core.care_teams import create_care_team
 from messaging_core.clock import iso, utcnow
@@ -16,7 +16,7 @@ from messaging_core.forwarding import forward_message
 from messaging_core.ids import new_id
 from messaging_core.inputs import SendMessageIn
 from messaging_core.messages import send_text
-from messaging_core.models import Principal
+from messaging_core.models import Principal, UserProfile
 from messaging_core.reactions import add_reaction
 from messaging_core.scheduling import Scheduled, send_due, send_or_schedule
 from messaging_core.store.memory import MemoryStore
@@ -90,3 +90,14 @@ async def test_a_message_forwarded_into_a_care_team_reaches_its_members() -> Non
         u for u, e, d in t.core.notifier.emitted if e == "new_message" and d["id"] == view["id"]
     }  # type: ignore[attr-defined]
     assert receivers == ids(t.members[1:])
+
+
+async def test_a_template_on_a_care_team_names_its_one_patient() -> None:
+    t = await team()
+    patient = t.members[1]
+    await t.core.directory.remember(UserProfile(id=patient.id, type="patient", name="Marie Curie"))
+    await t.core.directory.remember(UserProfile(id=t.doctor.id, type="doctor", name="Dr. House"))
+    text = "Bonjour {{patientName}}, {{doctorName}}"
+    made = await templates.create_template(t.core, t.doctor, "Suivi", text)
+    sent = await send_text(t.core, t.doctor, t.conv, SendMessageIn(templateId=made["id"]))
+    assert sent.message["content"] == "Bonjour Marie Curie, Dr. House"

@@ -31,6 +31,7 @@ from pydantic import TypeAdapter, ValidationError
 from functions import attachments, conversations, message_actions, messages, presence
 from functions.api.schemas import MessageReply
 from functions.local_app import create_local_app
+from tests import media_samples  # voice messages (#17)
 from tests.conftest import Cast, make_settings
 from tests.replies_check import UNTYPED, ReplyChecker, same_bytes_as_untyped, served_document
 
@@ -180,6 +181,20 @@ async def test_every_routes_success_reply_matches_its_schema_and_its_old_bytes(
     await ok("GET", f"{API}/unread-count", headers=doctor)  # nothing unread
     await ok("GET", f"{API}/conversations/{conv}/access-log", headers=patient)
     await ok("GET", f"{API}/conversations/{conv}/export", params={"format": "json"}, headers=doctor)
+    # Doctors' tools (#17): templates, a template sent, analytics; a voice note's duration.
+    tpl = {"title": "Accueil", "content": "Bonjour {{patientName}}"}
+    made = await ok("POST", f"{API}/templates", 201, json=tpl, headers=doctor)
+    await ok("GET", f"{API}/templates", headers=doctor)
+    await ok("PUT", f"{API}/templates/{made['id']}", json=tpl, headers=doctor)
+    by_template = {"templateId": made["id"]}
+    url = f"{API}/conversations/{conv}/messages"
+    await ok("POST", url, 201, json=by_template, headers=doctor)
+    voice = {"messageType": "audio", "durationSeconds": "7.5"}
+    note = {"file": ("v.mp3", media_samples.mp3(frames=4), "audio/mpeg")}
+    url = f"{API}/conversations/{conv}/send-file"
+    await ok("POST", url, 201, data=voice, files=note, headers=doctor)
+    await ok("GET", f"{API}/analytics", headers=doctor)
+    await ok("DELETE", f"{API}/templates/{made['id']}", headers=doctor)
     await ok("GET", "/health")
     # Care teams (#18): the membership routes (the views above are one-to-one, unchanged).
     team_body = {"participantIds": [cast.patient.id, cast.doctor2.id], "title": "Équipe"}

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from ..config import Settings
 from ..errors import NotFound
-from ..filetypes import neutral_file_name
+from ..filetypes import neutral_file_name, plays_inline
 
 STATE_TAG = "state"
 
@@ -26,10 +26,14 @@ def _missing(exc: Exception) -> bool:
     return code in ("404", "NoSuchKey", "NotFound")
 
 
-def content_disposition(file_name: str) -> str:
-    """RFC 6266: an ASCII fallback and the UTF-8 name, so "résultat.pdf" downloads as itself."""
+def content_disposition(file_name: str, *, inline: bool = False) -> str:
+    """RFC 6266: an ASCII fallback and the UTF-8 name, so "résultat.pdf" downloads as itself.
+
+    `inline` lets a browser play a voice or video message in place (#17); the caller decides it
+    from the verified type (filetypes.plays_inline), so HTML or SVG can never be inline."""
     ascii_name = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in file_name)
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(file_name, safe='')}"
+    disposition = "inline" if inline else "attachment"
+    return f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(file_name, safe='')}"
 
 
 class S3ArchiveSink:
@@ -222,7 +226,9 @@ class S3FileStore:
                 Params={
                     "Bucket": self._bucket,
                     "Key": key,
-                    "ResponseContentDisposition": content_disposition(neutral_file_name(mime)),
+                    "ResponseContentDisposition": content_disposition(
+                        neutral_file_name(mime), inline=plays_inline(mime)
+                    ),
                 },
                 ExpiresIn=self._settings.download_url_ttl_seconds,
             )

@@ -16,6 +16,7 @@ from ..models import (
     Reaction,
     UserProfile,
 )
+from .doctor_tools_memory import MemoryDoctorTools
 from .memory_care_teams import MemoryCareTeams
 
 _IMMUTABLE = (str, int, float, datetime, type(None))
@@ -47,7 +48,7 @@ def _clone[T](value: T) -> T:
     return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))  # type: ignore[no-any-return]  # noqa: S301
 
 
-class MemoryStore(MemoryCareTeams):
+class MemoryStore(MemoryCareTeams, MemoryDoctorTools):  # care teams (#18), doctors' tools (#17)
     """Methods never await, so each is atomic on the event loop, as one DB update is."""
 
     def __init__(self) -> None:

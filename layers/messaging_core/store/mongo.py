@@ -33,6 +33,7 @@ from ..models import (
     Receipt,
     UserProfile,
 )
+from .doctor_tools_mongo import MongoDoctorTools  # doctors' tools (#17)
 
 Doc = dict[str, Any]
 logger = logging.getLogger(__name__)
@@ -80,10 +81,12 @@ def driver_errors_as_unavailable(cls: type) -> type:
 from .mongo_care_teams import MongoCareTeams, member_doc, member_of  # noqa: E402
 
 driver_errors_as_unavailable(MongoCareTeams)
+# Doctors' tools (#17): their methods get the same driver-error mapping as the store's own.
+driver_errors_as_unavailable(MongoDoctorTools)
 
 
 @driver_errors_as_unavailable
-class MongoStore(MongoCareTeams):
+class MongoStore(MongoCareTeams, MongoDoctorTools):
     def __init__(self, client: AsyncMongoClient[Doc], db_name: str) -> None:
         self._client = client
         db = client[db_name]
@@ -152,6 +155,7 @@ class MongoStore(MongoCareTeams):
             await self._messages.create_index("createdAt")
             await self._messages.create_index([("isDeleted", ASCENDING), ("deletedAt", ASCENDING)])
             await self.ensure_care_team_indexes()
+            await self.ensure_doctor_tools_indexes()  # templates (#17)
             for collection, field, seconds in TTL_INDEXES:
                 await self._ttl_index(collection, field, seconds)
         except PyMongoError as exc:
@@ -831,6 +835,8 @@ def _message_doc(m: Message) -> Doc:
             "fileSize": a.file_size,
             "mimeType": a.mime_type,
             "s3Key": a.s3_key,
+            # Voice and video messages (#17): only when declared, so other files keep their shape.
+            **({"durationSeconds": a.duration_seconds} if a.duration_seconds is not None else {}),
         }
         if a
         else None,
@@ -893,6 +899,7 @@ def _message(d: Doc) -> Message:
             file_size=int(a["fileSize"]),
             mime_type=a["mimeType"],
             s3_key=a["s3Key"],
+            duration_seconds=a.get("durationSeconds"),
         )
         if a
         else None,
