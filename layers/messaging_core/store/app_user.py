@@ -36,6 +36,7 @@ READ_WRITE_COLLECTIONS = (
     "legal_holds",
     "scheduled_messages",  # scheduled messages (issue #16 B, store/scheduled.py)
     "scheduled_claims",
+    "membership_claims",  # care-team membership changes (#18, store/mongo_care_teams.py)
 )
 READ_WRITE_ACTIONS = ["find", "insert", "update", "remove", "createCollection", "createIndex"]
 # The access audit trail (audit.py) is append-only: insert and read, never update or remove.

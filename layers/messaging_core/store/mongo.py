@@ -45,7 +45,11 @@ NOT_IMPLEMENTED = 238  # the server's error code for an unsupported index option
 UPLOAD_TTL = 24 * 3600
 AUDIT_COLLECTION = "audit"
 AUDIT_OUTBOX_COLLECTION = "audit_outbox"
-TTL_INDEXES = (("uploads", "createdAt", UPLOAD_TTL), ("upload_claims", "claimedAt", 2 * UPLOAD_TTL))
+TTL_INDEXES = (
+    ("uploads", "createdAt", UPLOAD_TTL),
+    ("upload_claims", "claimedAt", 2 * UPLOAD_TTL),
+    ("membership_claims", "claimedAt", 60),  # care teams (#18): mongo_care_teams.py
+)
 
 
 def _oid(value: str) -> ObjectId:

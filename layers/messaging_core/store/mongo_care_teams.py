@@ -8,7 +8,7 @@ an array (multikey index), and `$pull` under that filter changes each member's s
 import asyncio
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -51,11 +51,21 @@ def member_of(d: Doc) -> Member:
     )
 
 
+# A membership change first claims (conversation, version) by inserting that key: a filtered
+# update_one alone is not a compare-and-set on FerretDB (two writers from one version both
+# matched under load), a unique `_id` is. A claim left by a writer that died before its update
+# expires after the TTL (a TTL index in mongo.TTL_INDEXES; where the server has none, the next
+# writer removes a claim that old), so the team is never stuck on that version.
+MEMBERSHIP_CLAIMS = "membership_claims"
+MEMBERSHIP_CLAIM_TTL_SECONDS = 60
+
+
 class MongoCareTeams:
     """Mixed into MongoStore (its collections); wrapped like it by driver_errors_as_unavailable."""
 
     _conversations: AsyncCollection[Doc]
     _messages: AsyncCollection[Doc]
+    db: Any
 
     async def ensure_care_team_indexes(self) -> None:
         await self._messages.create_index([("unreadBy", ASCENDING), ("conversationId", ASCENDING)])
@@ -71,6 +81,19 @@ class MongoCareTeams:
         at: datetime,
         version: int,
     ) -> bool:
+        from pymongo.errors import DuplicateKeyError
+
+        claim = {"_id": f"{conversation_id}:{version}", "claimedAt": at}
+        try:
+            await self.db[MEMBERSHIP_CLAIMS].insert_one(claim)
+        except DuplicateKeyError:
+            # Another change from this version won, or died before its update: the caller
+            # re-reads either way; a dead writer's claim is cleared once it is that old.
+            stale = at - timedelta(seconds=MEMBERSHIP_CLAIM_TTL_SECONDS)
+            await self.db[MEMBERSHIP_CLAIMS].delete_one(
+                {"_id": claim["_id"], "claimedAt": {"$lt": stale}}
+            )
+            return False
         result = await self._conversations.update_one(
             {"_id": mongo._oid(conversation_id), "membershipVersion": version},
             {
