@@ -36,7 +36,7 @@ async def execute(
     request_id: str | None = None,
 ) -> str:
     """One operator command on `core`: the direct path, `make run`'s socket, the AWS Lambda."""
-    # The Lambda passes its request id: the access record then matches CloudTrail's Invoke.
+    # The Lambda passes its invocation's request id: the record then names that invocation.
     audit.bind("operator", request_id)
     if command in ("hold", "lift") and not operator.strip():
         raise Invalid("a legal hold change needs the operator's name (OPERATOR=...)")
