@@ -105,7 +105,10 @@ API_FUNCTIONS: Final = (
     FN_SCHEDULED,  # issue #16 B
     FN_DOCTOR_TOOLS,  # issue #17
 )
-ALL_FUNCTIONS: Final = (*API_FUNCTIONS, FN_RELAY, FN_PURGE, FN_SCHEDULED_SENDER)
+# Legal holds and a manual purge in AWS (issue #15): no route, no schedule, no resource policy;
+# run by `aws lambda invoke` from an IAM principal allowed to (docs/deploy.md).
+FN_OPERATOR: Final = "operator"
+ALL_FUNCTIONS: Final = (*API_FUNCTIONS, FN_RELAY, FN_PURGE, FN_SCHEDULED_SENDER, FN_OPERATOR)
 
 
 def handler_of(function: str) -> str:
@@ -308,3 +311,5 @@ ALB_DIRECT_ACCESS_BODY: Final = '{"message": "Direct access is not allowed: use 
 # --- Lambda SnapStart (issue #19) ------------------------------------------------------------
 # The alias API Gateway invokes on each REST function (its current published version).
 SNAPSTART_ALIAS: Final = "live"
+# --- The operator Lambda (issue #15): its name, for `aws lambda invoke` ---------------------
+OUTPUT_OPERATOR_FUNCTION: Final = "OperatorFunctionName"

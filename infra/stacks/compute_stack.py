@@ -98,6 +98,12 @@ class ComputeStack(Stack):
         CfnOutput(self, c.OUTPUT_API_URL, value=self.rest.url, description="REST base URL")
         CfnOutput(self, c.OUTPUT_SOCKET_URL, value=self.socket.url, description="Socket.IO URL")
         CfnOutput(self, c.OUTPUT_ALARM_TOPIC, value=self.monitoring.topic.topic_arn)
+        CfnOutput(  # issue #15: what `aws lambda invoke --function-name` names (deploy.md)
+            self,
+            c.OUTPUT_OPERATOR_FUNCTION,
+            value=self.functions[c.FN_OPERATOR].function.function_name,
+            description="Operator commands: legal holds and a manual purge (IAM invoke only)",
+        )
 
     # --- configuration shared by every process ------------------------------------------------
     def _build_environment(self) -> dict[str, str]:
@@ -236,6 +242,11 @@ class ComputeStack(Stack):
             # Templates and analytics (issue #17): budgets in Redis; an analytics read is
             # audited, and its `audit.access` record goes out on Kafka.
             c.FN_DOCTOR_TOOLS: self._function(c.FN_DOCTOR_TOOLS, redis=True, kafka=True),
+            # Operator commands (issue #15): a hold change's access record goes out on Kafka,
+            # and a manual purge is a whole purge run (its timeout, its S3 grant below).
+            c.FN_OPERATOR: self._function(
+                c.FN_OPERATOR, kafka=True, timeout_seconds=c.PURGE_TIMEOUT_SECONDS
+            ),
         }
         for name in c.API_FUNCTIONS:
             # Every route re-checks the token in the function, not only at the edge.
@@ -261,6 +272,8 @@ class ComputeStack(Stack):
         # The purge erases files past retention, every version of them.
         purge = fns[c.FN_PURGE]
         grant_attachments_purge(bucket, purge.function, owner=purge)
+        operator = fns[c.FN_OPERATOR]  # issue #15: `purge` runs the same erasure on demand
+        grant_attachments_purge(bucket, operator.function, owner=operator)
         return fns
 
     def _build_rest_api(self) -> RestApi:

@@ -2,12 +2,14 @@
 
     python -m messaging_core.compliance_admin hold --conversation-id ID --reason WHY --operator WHO
     python -m messaging_core.compliance_admin lift --conversation-id ID --reason WHY --operator WHO
+    python -m messaging_core.compliance_admin status --conversation-id ID
     python -m messaging_core.compliance_admin purge
 
 Locally `make legal-hold` and `make purge`: with MONGODB_URI they act on the database directly;
 without it they ask the running `make run` over its operator socket (operator_socket.py), since
-the embedded store lives inside that process. In AWS the same module runs from an admin task with
-the database's credentials (docs/deploy.md). Each hold change is an access record with its reason.
+the embedded store lives inside that process. In AWS the `operator` Lambda (functions/operator.py,
+no route: `aws lambda invoke` by an IAM principal, docs/deploy.md) calls `execute` with the
+database's credentials. Each hold change is an access record with its reason.
 """
 
 import argparse
@@ -26,10 +28,16 @@ logger = logging.getLogger("messaging.compliance")
 
 
 async def execute(
-    core: Core, command: str, conversation_id: str, reason: str, operator: str
+    core: Core,
+    command: str,
+    conversation_id: str,
+    reason: str,
+    operator: str,
+    request_id: str | None = None,
 ) -> str:
-    """One operator command on `core`: the direct path below and `make run`'s operator socket."""
-    audit.bind("operator")
+    """One operator command on `core`: the direct path, `make run`'s socket, the AWS Lambda."""
+    # The Lambda passes its invocation's request id: the record then names that invocation.
+    audit.bind("operator", request_id)
     if command in ("hold", "lift") and not operator.strip():
         raise Invalid("a legal hold change needs the operator's name (OPERATOR=...)")
     if command == "hold":
@@ -38,8 +46,11 @@ async def execute(
     if command == "lift":
         lifted = await retention.lift_legal_hold(core, operator, conversation_id, reason)
         return "legal hold lifted" if lifted else "the conversation was not held"
+    if command == "status":  # a read of the hold only (no health data): not an access record
+        held = await retention.is_held(core, conversation_id)
+        return f"conversation {conversation_id} is {'under legal hold' if held else 'not held'}"
     if command != "purge":
-        raise Invalid("command must be hold, lift or purge")
+        raise Invalid("command must be hold, lift, status or purge")
     report = await retention.purge_once(core)
     return (
         f"purge: {report.expired} expired messages erased, {report.content_erased} deleted "
@@ -115,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         cmd.add_argument("--conversation-id", required=True)
         cmd.add_argument("--reason", required=True, help="kept in the audit trail")
         cmd.add_argument("--operator", required=True, help="who asks (kept in the audit trail)")
+    status = sub.add_parser("status", help="is a conversation held")
+    status.add_argument("--conversation-id", required=True)
     sub.add_parser("purge", help="run the purge once now")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")

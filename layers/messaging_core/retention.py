@@ -64,6 +64,12 @@ async def lift_legal_hold(core: Core, operator: str, conversation_id: object, re
     return await core.store.lift_legal_hold(conv_id)
 
 
+async def is_held(core: Core, conversation_id: object) -> bool:
+    """Whether a conversation is under legal hold (the operator's `status`)."""
+    # Holds are few (one per dispute), so the purge's own list answers it.
+    return parse_id(conversation_id, "conversationId") in await core.store.held_conversations()
+
+
 def _checked(conversation_id: object, reason: str) -> tuple[str, str]:
     conv_id = parse_id(conversation_id, "conversationId")
     why = reason.strip()

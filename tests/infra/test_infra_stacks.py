@@ -401,6 +401,7 @@ def test_kafka_write_only_where_events_are_published(synth: Synth) -> None:
         c.FN_MESSAGE_ACTIONS,
         *scheduled,
         c.FN_DOCTOR_TOOLS,  # the `audit.access` record of each analytics read (#17)
+        c.FN_OPERATOR,  # a legal hold change's `audit.access` record, a manual purge's (#15)
     }
     # Topic writes are scoped to the service's topics (message.*) on its one cluster.
     for lid, st in statements_of(synth.compute_json):

@@ -90,7 +90,7 @@ async def test_a_wrong_key_a_missing_key_and_an_oversized_request_change_nothing
 
 async def test_an_unknown_command_or_a_nameless_hold_is_refused(serving: Path, core: Core) -> None:
     reply = await ask(serving, {"command": "drop_everything"})
-    assert reply == {"ok": False, "message": "command must be hold, lift or purge"}
+    assert reply == {"ok": False, "message": "command must be hold, lift, status or purge"}
     hold = {"command": "hold", "conversationId": "ef" * 12, "reason": "r", "operator": " "}
     reply = await ask(serving, hold)
     assert reply["ok"] is False
