@@ -1,4 +1,4 @@
-"""The ASGI server under the socket tier, chosen by SOCKET_SERVER: granian (default) or uvicorn.
+"""The ASGI server under the socket tier, chosen by SOCKET_SERVER: uvicorn (default) or granian.
 
 granian (Rust HTTP/websocket server) delivered about twice the messages per second of uvicorn
 for the same python-socketio relay (issue #19, bench/RESULTS-connections.md). It has no

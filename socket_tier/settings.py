@@ -45,9 +45,11 @@ class SocketSettings(BaseSettings):
     # A token whose socket was closed for flooding, or whose connect was refused, is refused on
     # this task for this long before any token check or Redis call (#11, cooldown.py); 0: off.
     flood_cooldown_seconds: float = Field(default=10.0, ge=0, le=300)
-    # Issue #19 (capacity): the ASGI server under this tier (socket_tier/serving.py); uvicorn
-    # stays available.
-    socket_server: Literal["granian", "uvicorn"] = "granian"
+    # Issue #19 (capacity): the ASGI server under this tier (socket_tier/serving.py). granian
+    # delivers more messages per second, but holds about 4x uvicorn's memory per idle socket and,
+    # under CPU load, its serve() sometimes does not return after the drain (the task then exits
+    # after the grace, presence left to its TTL): uvicorn stays the default until both are fixed.
+    socket_server: Literal["granian", "uvicorn"] = "uvicorn"
 
     def model_post_init(self, __context: object) -> None:
         if self.presence_heartbeat_seconds * 2 > self.presence_ttl_seconds:

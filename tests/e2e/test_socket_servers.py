@@ -144,9 +144,23 @@ async def test_sigterm_closes_polling_sessions_and_refuses_new_ones(kind: str) -
             await client.disconnect()
 
 
-async def test_draining_task_fails_health_and_refuses_handshakes() -> None:
-    # Given a granian task with one open session (so the drain has something to wait on)...
-    task = ServerProc("server", {"SOCKET_SERVER": "granian", "SHUTDOWN_GRACE_SECONDS": "20"})
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "uvicorn",
+        pytest.param(
+            "granian",
+            marks=pytest.mark.xfail(
+                strict=False,
+                reason="#19: under CPU load granian's serve() sometimes does not return after the "
+                "drain; the task then exits 1 after the grace + slack (seen 1 in 6 runs)",
+            ),
+        ),
+    ],
+)
+async def test_draining_task_fails_health_and_refuses_handshakes(kind: str) -> None:
+    # Given a task with one open session (so the drain has something to wait on)...
+    task = ServerProc("server", {"SOCKET_SERVER": kind, "SHUTDOWN_GRACE_SECONDS": "20"})
     with servers(task):
         user = new_user()
         # A raw websocket that never answers the CLOSE keeps the drain busy a moment.
@@ -163,4 +177,4 @@ async def test_draining_task_fails_health_and_refuses_handshakes() -> None:
             assert closing == "1"
         # (The gate itself is unit-tested in tests/unit/test_socket_serving.py.)
         code = await asyncio.to_thread(task.proc.wait, 30)
-        assert code in (0, -15)
+        assert code in (0, -15), task.output()[-2000:]
