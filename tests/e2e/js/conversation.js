@@ -7,41 +7,7 @@ const { io } = require("socket.io-client");
 const [base, patientToken, doctorToken, conversationId, doctorId] = process.argv.slice(2);
 const TIMEOUT_MS = 5000;
 
-function client(token) {
-  const socket = io(base, { auth: { token }, transports: ["websocket"], reconnection: false });
-  const seen = {};
-  socket.onAny((event, data) => {
-    (seen[event] ||= []).push(data);
-  });
-  return { socket, seen };
-}
-
-function waitFor(c, event, pred = () => true) {
-  return new Promise((resolve, reject) => {
-    const found = (c.seen[event] || []).find(pred);
-    if (found) return resolve(found);
-    const timer = setTimeout(() => reject(new Error(`no ${event} within ${TIMEOUT_MS} ms`)), TIMEOUT_MS);
-    const listener = (data) => {
-      if (pred(data)) {
-        clearTimeout(timer);
-        c.socket.off(event, listener);
-        resolve(data);
-      }
-    };
-    c.socket.on(event, listener);
-  });
-}
-
-function connected(c) {
-  return new Promise((resolve, reject) => {
-    c.socket.on("connect", resolve);
-    c.socket.on("connect_error", (err) => reject(new Error(`connect_error: ${err.message}`)));
-  });
-}
-
-function check(cond, what) {
-  if (!cond) throw new Error(`expectation failed: ${what}`);
-}
+const { client, waitFor, connected, check } = require("./harness")(base, TIMEOUT_MS);
 
 async function main() {
   // A refused handshake explains itself.
