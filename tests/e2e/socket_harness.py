@@ -214,3 +214,18 @@ async def open_conversation(base_url: str, a: dict[str, str], b: dict[str, str])
         )
         assert r.status_code in (200, 201), r.text
         return str(r.json()["data"]["conversationId"])
+
+
+async def assert_each_refused(c: Client, bad: dict[str, list[Any]]) -> None:
+    """Send every bad payload of every event: each gets `{ok: false, message}` and one `error
+    {event, message}` naming that event, in order."""
+    expected = 0
+    for event, payloads in bad.items():
+        for payload in payloads:
+            ack = await c.call(event, payload)
+            expected += 1
+            assert ack["ok"] is False, (event, payload)
+            assert ack["message"], (event, payload)
+            err = await c.wait_for("error", lambda _e, n=expected: len(c.events["error"]) >= n)
+            assert set(err) == {"event", "message"}
+            assert c.events["error"][expected - 1]["event"] == event, (event, payload)

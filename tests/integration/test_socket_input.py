@@ -16,6 +16,7 @@ from tests.e2e.socket_harness import (
     SETTINGS,
     Client,
     ServerProc,
+    assert_each_refused,
     clients,
     new_user,
     open_conversation,
@@ -86,18 +87,7 @@ async def test_every_event_refuses_bad_input_with_an_error_each(server: ServerPr
     async with clients(Client(alice), Client(bob)) as (ca, cb):
         await cb.connect(server.url)
         await ca.connect(server.url)
-        expected = 0
-        for event, payloads in bad_payloads(conv).items():
-            for payload in payloads:
-                ack = await ca.call(event, payload)
-                expected += 1
-                assert ack["ok"] is False, (event, payload)
-                assert ack["message"], (event, payload)
-                err = await ca.wait_for(
-                    "error", lambda _e, n=expected: len(ca.events["error"]) >= n
-                )
-                assert set(err) == {"event", "message"}
-                assert ca.events["error"][expected - 1]["event"] == event, (event, payload)
+        await assert_each_refused(ca, bad_payloads(conv))
         # Nothing was stored, nothing was pushed, and the server still serves.
         synced = await ca.call("sync", {"conversationId": conv, "afterSeq": 0})
         assert synced["ok"]
