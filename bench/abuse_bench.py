@@ -10,6 +10,17 @@ time the server closes it) and, every few connections, a binary packet declaring
 attachments followed by 100 kB frames. The server's RSS is sampled during each run.
 The sending budget is raised for the run (it measures the flood, not the budget). Every loop is
 bounded in time.
+
+--rounds N alternates the two runs N times (no flood, flood, no flood, ...) and compares the
+medians of their p99s: one 15 s run's p99 is its 45 slowest messages, and two runs in a row on
+this machine differ by 2x without any flood (RESULTS-abuse.md).
+
+--pin keeps the three parties off each other's core on a 2-core machine: the server alone on
+CPU 0; the measuring clients and the flooder on CPU 1, the flooder at nice 19 so that it gets
+what the measuring clients leave. An attacker runs on its own machine; unpinned, the flooder's
+own CPU (a core, sending as fast as it can) takes it from the server and from the clients that
+measure, and the run measures the machine. The pinned flood still reaches the server at
+thousands of packets a second (the flooder's packet count is reported).
 """
 
 from __future__ import annotations
@@ -18,6 +29,8 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
+import statistics
 import subprocess
 import sys
 import time
@@ -153,9 +166,14 @@ async def flood(url: str, seconds: float) -> dict[str, int]:
     return stats
 
 
-def start_flooder(url: str, seconds: float) -> subprocess.Popen[bytes]:
+# --pin: the server's CPU, and the CPU of the measuring clients and the flooder.
+SERVER_CPU, CLIENT_CPU = "0", "1"
+
+
+def start_flooder(url: str, seconds: float, pin: bool = False) -> subprocess.Popen[bytes]:
+    prefix = ["nice", "-n", "19", "taskset", "-c", CLIENT_CPU] if pin else []
     return subprocess.Popen(
-        [sys.executable, __file__, "--flooder", url, "--seconds", str(seconds)],
+        [*prefix, sys.executable, __file__, "--flooder", url, "--seconds", str(seconds)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
     )
@@ -188,24 +206,32 @@ def start_profiler(path: str, pid: int, seconds: float) -> subprocess.Popen[byte
     return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL)
 
 
-def report(rows: dict[str, dict[str, Any]], args: argparse.Namespace, flood: dict[str, Any]) -> str:
+def report(
+    rows: list[tuple[str, dict[str, Any]]], args: argparse.Namespace, floods: list[dict[str, Any]]
+) -> str:
     lines = [
         f"`bench/abuse_bench.py --seconds {args.seconds:g} --rate {args.rate} "
-        f"--pairs {args.pairs}`",
+        f"--pairs {args.pairs} --rounds {args.rounds}{' --pin' if args.pin else ''}`",
         "",
         "| run | sent | delivered | p50 ms | p99 ms | server CPU s "
         "| server RSS start → max → end (MB) |",
         "|---|---|---|---|---|---|---|",
     ]
-    for name, r in rows.items():
+    for name, r in rows:
         lines.append(
             f"| {name} | {r['sent']} | {r['delivered']} | {r['p50_ms']:.1f} | "
             f"{r['p99_ms']:.1f} | {r['server_cpu_s']:.1f} | "
             f"{r['rss_start_mb']:.0f} → {r['rss_max_mb']:.0f} → "
             f"{r['rss_end_mb']:.0f} |"
         )
-    base, flooded = rows["no flood"]["p99_ms"], rows["flood"]["p99_ms"]
-    lines += ["", f"p99 ratio flood / no flood: {flooded / base:.2f}×", f"flooder: {flood}"]
+    base = statistics.median(r["p99_ms"] for name, r in rows if name.startswith("no flood"))
+    flooded = statistics.median(r["p99_ms"] for name, r in rows if name.startswith("flood"))
+    lines += [
+        "",
+        f"median p99: no flood {base:.1f} ms, flood {flooded:.1f} ms; "
+        f"ratio flood / no flood: {flooded / base:.2f}×",
+    ]
+    lines += [f"flooder, round {i + 1}: {f}" for i, f in enumerate(floods)]
     return "\n".join(lines)
 
 
@@ -216,7 +242,10 @@ async def main_async(args: argparse.Namespace) -> None:
         "LOG_LEVEL": "ERROR",
         "ENVIRONMENT": "development",
     }
-    server = Proc([sys.executable, "-m", "socket_tier.local"], env)
+    pin = ["taskset", "-c", SERVER_CPU] if args.pin else []
+    if args.pin:
+        os.sched_setaffinity(0, {int(CLIENT_CPU)})  # this process: the measuring clients
+    server = Proc([*pin, sys.executable, "-m", "socket_tier.local"], env)
     if args.flood_only:
         with running(server):
             assert server.p is not None
@@ -226,16 +255,26 @@ async def main_async(args: argparse.Namespace) -> None:
         assert server.p is not None
         pid = server.p.pid
         await load(server.url, args.pairs, args.rate, 2, pid)  # warm-up, not reported
-        rows = {"no flood": await load(server.url, args.pairs, args.rate, args.seconds, pid)}
-        flooder = start_flooder(server.url, args.seconds + 2)
-        await asyncio.sleep(1)  # the flood is under way before the measured sends
-        profiler = start_profiler(args.profile, pid, args.seconds) if args.profile else None
-        rows["flood"] = await load(server.url, args.pairs, args.rate, args.seconds, pid)
-        out, _ = flooder.communicate(timeout=60)
-        if profiler is not None:
-            profiler.wait(timeout=60)
-        flood = json.loads(out.decode().strip().splitlines()[-1]) if out else {}
-    print(report(rows, args, flood))
+        rows: list[tuple[str, dict[str, Any]]] = []
+        floods: list[dict[str, Any]] = []
+        for n in range(1, args.rounds + 1):
+            rows.append(
+                (f"no flood {n}", await load(server.url, args.pairs, args.rate, args.seconds, pid))
+            )
+            flooder = start_flooder(server.url, args.seconds + 2, args.pin)
+            await asyncio.sleep(1)  # the flood is under way before the measured sends
+            profile = args.profile if args.profile and n == args.rounds else None
+            profiler = start_profiler(profile, pid, args.seconds) if profile else None
+            rows.append(
+                (f"flood {n}", await load(server.url, args.pairs, args.rate, args.seconds, pid))
+            )
+            out, _ = flooder.communicate(timeout=60)
+            if profiler is not None:
+                profiler.wait(timeout=60)
+            floods.append(json.loads(out.decode().strip().splitlines()[-1]) if out else {})
+            # The next round starts after the cooldown the flood earned has expired.
+            await asyncio.sleep(args.pause)
+    print(report(rows, args, floods))
 
 
 def main() -> None:
@@ -244,7 +283,14 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=300)
     parser.add_argument("--pairs", type=int, default=20)
     parser.add_argument("--redis-url", help="default: the test Redis (started if needed), db 14")
-    parser.add_argument("--profile", help="py-spy raw profile of the server during the flood run")
+    parser.add_argument("--rounds", type=int, default=1, help="no flood / flood pairs, alternated")
+    parser.add_argument("--pause", type=float, default=0, help="seconds between rounds")
+    parser.add_argument(
+        "--pin", action="store_true", help="server on CPU 0; clients and a nice 19 flooder on CPU 1"
+    )
+    parser.add_argument(
+        "--profile", help="py-spy raw profile of the server during the last flood run"
+    )
     parser.add_argument(
         "--flood-only", action="store_true", help="no load: the flood's own cost to the server"
     )
