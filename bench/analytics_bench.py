@@ -4,10 +4,12 @@ one call), spread over conversations with one patient each.
 
     eval "$(bash scripts/servers/env.sh)"
     PYTHONPATH=layers:. .venv/bin/python bench/analytics_bench.py --mongo "$TEST_MONGODB_URI" \
-        [--messages 100000] [--conversations 200] [--repeat 5]
+        [--messages 100000] [--conversations 200] [--repeat 5] [--warmup 1] [--keep | --db NAME]
 
 The seeding goes straight through pymongo in batches (the store's own document mapping), so the
-figures measure the reads only. The database is dropped at the end.
+figures measure the reads only. The database is dropped at the end, unless --keep (its name is
+printed); --db NAME measures an earlier --keep'd database without seeding again (on FerretDB's
+SQLite backend, 100,000 messages take minutes to seed and each read scans them all).
 """
 
 import argparse
@@ -108,10 +110,15 @@ async def main() -> None:
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--conversations", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=1, help="unmeasured calls of each first")
+    parser.add_argument("--keep", action="store_true", help="keep the seeded database")
+    parser.add_argument("--db", help="measure this kept database (bench_analytics_...)")
     args = parser.parse_args()
     if not args.mongo:
         sys.exit("--mongo (or TEST_MONGODB_URI) is required: run scripts/servers/env.sh")
-    db_name = f"bench_analytics_{uuid.uuid4().hex[:8]}"
+    db_name = args.db or f"bench_analytics_{uuid.uuid4().hex[:8]}"
+    if not db_name.startswith("bench_analytics_"):
+        sys.exit("--db: a database this benchmark seeded (bench_analytics_...)")
     store = MongoStore.from_uri(_loopback(args.mongo), db_name)
     settings = make_settings(rate_limit_analytics="100000/60", rate_limit_history="100000/60")
     core = await build_core(settings, store=store)
@@ -120,12 +127,19 @@ async def main() -> None:
         await store.ensure_indexes()
         print("indexes ready", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
-        conversation_ids = await seed(store, args.messages, args.conversations)
+        if args.db:
+            found = store.db["conversations"].find({}, {"_id": 1}).sort("_id", 1)
+            conversation_ids = [str(d["_id"]) async for d in found]
+        else:
+            conversation_ids = await seed(store, args.messages, args.conversations)
         seeded = time.perf_counter() - t0
-        total = await store.db["messages"].count_documents({})
-        # One warm-up of each (connection, plan caches), then the measured calls.
-        report = await analytics.doctor_analytics(core, doctor)
-        await messages.history(core, doctor, conversation_ids[0], Page(1, 50))
+        total = await store.db["messages"].estimated_document_count()
+        print(f"{total} messages in {db_name}", file=sys.stderr, flush=True)
+        # Warm-up calls of each (connection, plan caches), then the measured calls.
+        report = {}
+        for _ in range(args.warmup):  # bounded
+            report = await analytics.doctor_analytics(core, doctor)
+            await messages.history(core, doctor, conversation_ids[0], Page(1, 50))
         analytics_times, history_times = [], []
         for _ in range(args.repeat):  # bounded
             t = time.perf_counter()
@@ -135,14 +149,17 @@ async def main() -> None:
             await messages.history(core, doctor, conversation_ids[1], Page(1, 50))
             history_times.append(time.perf_counter() - t)
         rows = report["totals"]["sent"] + report["totals"]["received"]
-        print(f"seeded {total} messages in {args.conversations} conversations in {seeded:.1f} s")
+        print(f"{total} messages in {len(conversation_ids)} conversations ({seeded:.1f} s to seed)")
         print(f"analytics covered {rows} messages; totals: {report['totals']}")
         print("| call | median ms | min ms | max ms | runs |")
         print("|---|---|---|---|---|")
         print(_row(f"analytics, last {DAYS} days ({rows} messages)", analytics_times))
         print(_row("history page (50 newest of one conversation)", history_times))
     finally:
-        await store._client.drop_database(db_name)
+        if args.keep or args.db:
+            print(f"kept {db_name}", file=sys.stderr)
+        else:
+            await store._client.drop_database(db_name)
         await store.close()
 
 
