@@ -21,6 +21,8 @@ import socket
 import threading
 from typing import Any
 
+from messaging_core import sent_metrics
+
 logger = logging.getLogger(__name__)
 
 MAX_PENDING = 1000  # documents; one per (tier, messageType) a minute, so far more than enough
@@ -130,3 +132,21 @@ class EmfAgentSink:
                 self._count_dropped()
         if conn is not None:
             conn.close()
+
+
+def start_sending(endpoint: str, log_group: str = "") -> EmfAgentSink | None:
+    """Point the send path's flushes at the agent (None, and stdout as before, without one)."""
+    if not endpoint:
+        return None
+    sink = EmfAgentSink(endpoint, log_group)
+    sent_metrics.send_to(sink.write)
+    return sink
+
+
+def stop_sending(sink: EmfAgentSink | None) -> None:
+    """At shutdown: the counts not yet flushed go too, then the thread stops (bounded)."""
+    if sink is None:
+        return
+    sent_metrics.send_to(None)
+    sent_metrics.flush(sink.write)
+    sink.close()

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from messaging_core import presence, sent_metrics
+from messaging_core import presence
 from messaging_core.compliance_admin import start_operator_socket
 from messaging_core.config import Settings
 from messaging_core.container import (
@@ -25,7 +25,7 @@ from messaging_core.relay import start_background_relay
 from messaging_core.retention import start_background_purge
 from messaging_core.scheduling import start_background_scheduler
 
-from .emf_agent import EmfAgentSink
+from .emf_agent import EmfAgentSink, start_sending, stop_sending
 from .settings import SocketSettings
 from .tasks import BackgroundTasks
 from .typing_relay import TypingRelay
@@ -117,9 +117,7 @@ class Lifecycle:
             self._loops.append(start_background_scheduler(runtime.core))
         self._loops.append(asyncio.create_task(self._revocation_loop()))
         # Socket-tier metrics on Fargate (#17): the send path's EMF flushes go to the agent.
-        if self._sock.emf_agent_endpoint:
-            self._emf = EmfAgentSink(self._sock.emf_agent_endpoint, self._sock.emf_log_group)
-            sent_metrics.send_to(self._emf.write)
+        self._emf = start_sending(self._sock.emf_agent_endpoint, self._sock.emf_log_group)
         # Everything built so far (modules, the app, clients) lives as long as the process: out
         # of the collector's sight, a full collection only walks what came after (the p99 of
         # the realtime benchmark, bench/RESULTS-socket.md).
@@ -145,11 +143,9 @@ class Lifecycle:
         if runtime is not None:
             await runtime.core.drain()
             await runtime.core.publisher.close()  # flush the producer (bounded) before exit
-        if self._emf is not None:  # #17: the last counts, then the sender thread (bounded)
-            sent_metrics.send_to(None)
-            sent_metrics.flush(self._emf.write)
-            await asyncio.to_thread(self._emf.close)
-            self._emf = None
+        # #17: the last counts to the agent, then its sender thread (bounded, off the loop).
+        await asyncio.to_thread(stop_sending, self._emf)
+        self._emf = None
         if runtime is not None and runtime.client is not None:
             from messaging_core.adapters.redis_client import script_batcher
 

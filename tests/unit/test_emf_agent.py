@@ -15,7 +15,7 @@ from messaging_core.inputs import SendMessageIn
 from messaging_core.messages import send_text
 from pydantic import ValidationError
 
-from socket_tier.emf_agent import EmfAgentSink, parse_endpoint
+from socket_tier.emf_agent import EmfAgentSink, parse_endpoint, start_sending, stop_sending
 from socket_tier.settings import SocketSettings
 from tests.conftest import Cast
 
@@ -139,7 +139,7 @@ async def test_a_missing_agent_never_fails_a_send_and_drops_the_counts(
     "endpoint", ["", "udp://127.0.0.1:25888", "tcp://127.0.0.1", "tcp://:25888", "tcp://h:0"]
 )
 def test_a_malformed_endpoint_is_refused(endpoint: str) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="EMF_AGENT_ENDPOINT"):
         parse_endpoint(endpoint)
 
 
@@ -148,3 +148,27 @@ def test_the_setting_is_off_by_default_and_checked() -> None:
     assert SocketSettings(emf_agent_endpoint="tcp://127.0.0.1:25888").emf_agent_endpoint
     with pytest.raises(ValidationError):
         SocketSettings(emf_agent_endpoint="http://127.0.0.1:25888")
+
+
+async def test_the_task_sends_only_when_the_setting_is_given_and_flushes_at_stop(
+    agent: Agent, core: Core, cast: Cast
+) -> None:
+    # Unset (`make run`): nothing is installed
+    assert start_sending("") is None
+    # Set (the CDK app's value, with the agent's port): a count not yet due goes out at stop
+    sink = start_sending(f"tcp://127.0.0.1:{agent.port}", "/esante/socket-metrics")
+    assert sink is not None
+    opened = await open_conversation(core, cast.patient.principal, cast.doctor.id, "doctor")
+    sent_metrics.flush(lambda _: None)  # just flushed: the next send is not due
+    audit.bind("socket")
+    await send_text(
+        core,
+        cast.doctor.principal,
+        opened.conversation["conversationId"],
+        SendMessageIn(content="x"),
+    )
+    assert not agent.got_line.is_set()
+    stop_sending(sink)
+    assert agent.got_line.wait(WAIT_S), "the last counts were not sent at stop"
+    doc = json.loads(agent.raw.decode().splitlines()[0])
+    assert (doc["tier"], doc["messageType"]) == ("socket", "text")
