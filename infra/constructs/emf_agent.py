@@ -73,10 +73,3 @@ class EmfAgent(Construct):
                 )
             ],
         )
-
-    def socket_environment(self) -> dict[str, str]:
-        """What the socket container needs to send there."""
-        return {
-            c.ENV_EMF_AGENT_ENDPOINT: c.EMF_AGENT_ENDPOINT,
-            c.ENV_EMF_LOG_GROUP: self.log_group.log_group_name,
-        }

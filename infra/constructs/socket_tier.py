@@ -90,8 +90,8 @@ class SocketTier(Construct):
             logs_key=logs_key,
             log_retention=log_retention,
         )
-        for name, value in self.emf_agent.socket_environment().items():
-            self.container.add_environment(name, value)
+        self.container.add_environment(c.ENV_EMF_AGENT_ENDPOINT, c.EMF_AGENT_ENDPOINT)
+        self.container.add_environment(c.ENV_EMF_LOG_GROUP, self.emf_agent.log_group.log_group_name)
 
         self.task_security_group = ec2.SecurityGroup(
             self,

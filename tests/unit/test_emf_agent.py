@@ -15,6 +15,7 @@ from messaging_core.inputs import SendMessageIn
 from messaging_core.messages import send_text
 from pydantic import ValidationError
 
+from infra.constants import EMF_AGENT_ENDPOINT, EMF_AGENT_PORT
 from socket_tier.emf_agent import EmfAgentSink, parse_endpoint, start_sending, stop_sending
 from socket_tier.settings import SocketSettings
 from tests.conftest import Cast
@@ -145,7 +146,9 @@ def test_a_malformed_endpoint_is_refused(endpoint: str) -> None:
 
 def test_the_setting_is_off_by_default_and_checked() -> None:
     assert SocketSettings().emf_agent_endpoint == ""
-    assert SocketSettings(emf_agent_endpoint="tcp://127.0.0.1:25888").emf_agent_endpoint
+    # What the CDK app sets (infra/constants.py) is accepted and parsed as the agent's port.
+    assert SocketSettings(emf_agent_endpoint=EMF_AGENT_ENDPOINT).emf_agent_endpoint
+    assert parse_endpoint(EMF_AGENT_ENDPOINT) == ("127.0.0.1", EMF_AGENT_PORT)
     with pytest.raises(ValidationError):
         SocketSettings(emf_agent_endpoint="http://127.0.0.1:25888")
 
