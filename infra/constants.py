@@ -313,3 +313,16 @@ ALB_DIRECT_ACCESS_BODY: Final = '{"message": "Direct access is not allowed: use 
 SNAPSTART_ALIAS: Final = "live"
 # --- The operator Lambda (issue #15): its name, for `aws lambda invoke` ---------------------
 OUTPUT_OPERATOR_FUNCTION: Final = "OperatorFunctionName"
+# --- Socket-tier metrics on Fargate (#17, infra/constructs/emf_agent.py) ----------------------
+# The CloudWatch agent as a sidecar of the socket task, listening for EMF on its default port;
+# the socket container sends there (socket_tier/emf_agent.py) and the agent writes the documents
+# to a log group of ours, where CloudWatch extracts the metrics.
+ENV_EMF_AGENT_ENDPOINT: Final = "EMF_AGENT_ENDPOINT"
+ENV_EMF_LOG_GROUP: Final = "EMF_LOG_GROUP"
+ENV_CW_CONFIG_CONTENT: Final = "CW_CONFIG_CONTENT"  # the agent image reads its config from it
+EMF_AGENT_PORT: Final = 25888
+EMF_AGENT_ENDPOINT: Final = f"tcp://127.0.0.1:{EMF_AGENT_PORT}"  # same task: shared loopback
+# Pin a digest for production deploys (`cdk.json` context or here); the tag is AWS's own.
+EMF_AGENT_IMAGE: Final = "public.ecr.aws/cloudwatch-agent/cloudwatch-agent:latest"
+EMF_AGENT_CONFIG: Final = {"logs": {"metrics_collected": {"emf": {}}}}
+EMF_AGENT_MEMORY_RESERVATION_MB: Final = 64

@@ -25,6 +25,7 @@ from messaging_core.relay import start_background_relay
 from messaging_core.retention import start_background_purge
 from messaging_core.scheduling import start_background_scheduler
 
+from .emf_agent import EmfAgentSink, start_sending, stop_sending
 from .settings import SocketSettings
 from .tasks import BackgroundTasks
 from .typing_relay import TypingRelay
@@ -60,6 +61,7 @@ class Lifecycle:
         self._on_close = on_close
         self._runtime: SocketRuntime | None = None
         self._loops: list[asyncio.Task[Any]] = []
+        self._emf: EmfAgentSink | None = None  # #17: socket-tier metrics on Fargate
 
     @property
     def core(self) -> Core:
@@ -114,6 +116,8 @@ class Lifecycle:
         if self._settings.scheduled_interval_seconds > 0:
             self._loops.append(start_background_scheduler(runtime.core))
         self._loops.append(asyncio.create_task(self._revocation_loop()))
+        # Socket-tier metrics on Fargate (#17): the send path's EMF flushes go to the agent.
+        self._emf = start_sending(self._sock.emf_agent_endpoint, self._sock.emf_log_group)
         # Everything built so far (modules, the app, clients) lives as long as the process: out
         # of the collector's sight, a full collection only walks what came after (the p99 of
         # the realtime benchmark, bench/RESULTS-socket.md).
@@ -139,6 +143,9 @@ class Lifecycle:
         if runtime is not None:
             await runtime.core.drain()
             await runtime.core.publisher.close()  # flush the producer (bounded) before exit
+        # #17: the last counts to the agent, then its sender thread (bounded, off the loop).
+        await asyncio.to_thread(stop_sending, self._emf)
+        self._emf = None
         if runtime is not None and runtime.client is not None:
             from messaging_core.adapters.redis_client import script_batcher
 

@@ -50,6 +50,11 @@ class SocketSettings(BaseSettings):
     # under CPU load, its serve() sometimes does not return after the drain (the task then exits
     # after the grace, presence left to its TTL): uvicorn stays the default until both are fixed.
     socket_server: Literal["granian", "uvicorn"] = "uvicorn"
+    # Socket-tier metrics on Fargate (#17, socket_tier/emf_agent.py): the CloudWatch agent
+    # sidecar's EMF listener (the CDK app sets tcp://127.0.0.1:25888) and the log group it
+    # writes the documents to. Empty (the default, `make run`): nothing is sent.
+    emf_agent_endpoint: str = Field(default="", pattern=r"^(tcp://[A-Za-z0-9.-]+:[0-9]{1,5})?$")
+    emf_log_group: str = Field(default="", pattern=r"^[.\-_/#A-Za-z0-9]{0,512}$")
 
     def model_post_init(self, __context: object) -> None:
         if self.presence_heartbeat_seconds * 2 > self.presence_ttl_seconds:

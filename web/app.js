@@ -18,13 +18,24 @@ const TEXT = {
     recipientId: "Their user id", recipientType: "They are a", open: "Open",
     search: "Search messages", searchButton: "Search", conversations: "Conversations",
     pick: "Pick or open a conversation", older: "Load older messages", message: "Message",
-    placeholder: "Write a message", attach: "Image or PDF", send: "Send",
+    placeholder: "Write a message", attach: "Attach a file", send: "Send",
     typing: (n) => `${n} is typing…`, online: "online", offlineDot: "offline",
     connected: "Connected", connecting: "Connecting…", disconnected: "Offline",
     deleted: "This message was deleted", del: "Delete", delLabel: "Delete this message",
     sending: "Sending", sent: "Sent", delivered: "Delivered", read: "Read", failed: "Not sent",
     unread: (n) => `${n} unread`, noMessages: "No messages yet", noResults: "No results",
     uploading: "Uploading…", you: "You", signinFailed: "Sign-in failed",
+    // #17: voice and video, doctors' templates and response analytics
+    duration: (d) => `Duration ${d}`, templates: "Templates", templateTitle: "Title",
+    templateContent: "Text ({{patientName}}, {{doctorName}} are filled in)",
+    templateSave: "Save template", cancel: "Cancel", useTemplate: "Send",
+    useTemplateLabel: (n) => `Send the template ${n} in this conversation`, edit: "Edit",
+    editLabel: (n) => `Edit the template ${n}`, delLabelTemplate: (n) => `Delete the template ${n}`,
+    noTemplates: "No templates yet", pickFirst: "Open a conversation first",
+    analytics: "Response analytics", analyticsOpen: "Show the last 30 days",
+    awaiting: "Awaiting your reply", replies: "Replies", median: "Median response time",
+    p90: "90th percentile", perDay: "Messages per day", day: "Day", sentCol: "Sent",
+    receivedCol: "Received", total: "Total", none: "—",
   },
   fr: {
     title: "Messagerie E-Santé", skip: "Aller à la zone de message", language: "Langue",
@@ -38,13 +49,23 @@ const TEXT = {
     recipientType: "C'est un", open: "Ouvrir", search: "Rechercher dans les messages",
     searchButton: "Rechercher", conversations: "Conversations",
     pick: "Choisissez ou ouvrez une conversation", older: "Messages plus anciens",
-    message: "Message", placeholder: "Écrire un message", attach: "Image ou PDF",
+    message: "Message", placeholder: "Écrire un message", attach: "Joindre un fichier",
     send: "Envoyer", typing: (n) => `${n} écrit…`, online: "en ligne", offlineDot: "hors ligne",
     connected: "Connecté", connecting: "Connexion…", disconnected: "Hors ligne",
     deleted: "Ce message a été supprimé", del: "Supprimer", delLabel: "Supprimer ce message",
     sending: "Envoi", sent: "Envoyé", delivered: "Distribué", read: "Lu", failed: "Non envoyé",
     unread: (n) => `${n} non lus`, noMessages: "Pas encore de message", noResults: "Aucun résultat",
     uploading: "Envoi du fichier…", you: "Vous", signinFailed: "Échec de la connexion",
+    duration: (d) => `Durée ${d}`, templates: "Modèles", templateTitle: "Titre",
+    templateContent: "Texte ({{patientName}}, {{doctorName}} sont remplis)",
+    templateSave: "Enregistrer le modèle", cancel: "Annuler", useTemplate: "Envoyer",
+    useTemplateLabel: (n) => `Envoyer le modèle ${n} dans cette conversation`, edit: "Modifier",
+    editLabel: (n) => `Modifier le modèle ${n}`, delLabelTemplate: (n) => `Supprimer le modèle ${n}`,
+    noTemplates: "Pas encore de modèle", pickFirst: "Ouvrez d'abord une conversation",
+    analytics: "Délais de réponse", analyticsOpen: "Voir les 30 derniers jours",
+    awaiting: "En attente de votre réponse", replies: "Réponses", median: "Délai médian",
+    p90: "90e centile", perDay: "Messages par jour", day: "Jour", sentCol: "Envoyés",
+    receivedCol: "Reçus", total: "Total", none: "—",
   },
 };
 
@@ -65,6 +86,7 @@ const state = {
   typingSent: false,
   typingTimer: null,
   tempSeq: 0,
+  templates: [], // #17: the doctor's templates, most recently changed first
 };
 
 function t(key, ...args) {
@@ -81,6 +103,7 @@ function applyLanguage(lang) {
   }
   try { localStorage.setItem("lang", state.lang); } catch { /* private mode: fine */ }
   if (state.current) renderThreadHead();
+  if (state.me?.role === "doctor") renderTemplates();
   setConnection(state.socket?.connected ? "connected" : state.socket ? "connecting" : "idle");
 }
 
@@ -156,6 +179,11 @@ async function start(token) {
   const who = $("whoami");
   who.textContent = `${state.me.name || state.me.id} · ${t(state.me.role)}`;
   who.hidden = false;
+  // #17: templates and analytics are for doctors (the service refuses patients with 403 too).
+  const doctor = state.me.role === "doctor";
+  $("templates").hidden = !doctor;
+  $("analytics").hidden = !doctor;
+  if (doctor) await loadTemplates();
   connect();
 }
 
@@ -399,7 +427,24 @@ function fillBody(li, m) {
   }
   const a = m.attachment;
   if (a && a.url) {
-    if ((a.mimeType || "").startsWith("image/")) {
+    const mime = a.mimeType || "";
+    if (mime.startsWith("audio/") || mime.startsWith("video/")) {
+      // #17: voice and video play inline from the short-lived link (served `inline` for these).
+      const media = document.createElement(mime.startsWith("audio/") ? "audio" : "video");
+      media.controls = true;
+      media.preload = "metadata";
+      media.src = a.url;
+      media.className = "inline-media";
+      media.setAttribute("aria-label", a.fileName || mime);
+      if (media.tagName === "VIDEO") media.playsInline = true;
+      body.append(media);
+      if (typeof a.durationSeconds === "number") {
+        const d = document.createElement("span");
+        d.className = "duration";
+        d.textContent = t("duration", clockTime(a.durationSeconds));
+        body.append(d);
+      }
+    } else if (mime.startsWith("image/")) {
       const img = document.createElement("img");
       img.src = a.url;
       img.alt = a.fileName || "image";
@@ -568,14 +613,10 @@ async function sendFile() {
     form.append("file", file); // last, as S3 requires
     const up = await fetch(grant.data.uploadUrl, { method: "POST", body: form });
     if (!up.ok) throw new Error(`upload refused: ${up.status}`);
-    const sent = await api(`${API}/conversations/${c.conversationId}/send-file`, {
-      method: "POST",
-      body: {
-        key: grant.data.key,
-        receiverId: c.recipient.id,
-        messageType: file.type.startsWith("image/") ? "image" : "document",
-      },
-    });
+    const body = { key: grant.data.key, receiverId: c.recipient.id, messageType: messageTypeOf(file.type) };
+    const seconds = await mediaSeconds(file);
+    if (seconds) body.durationSeconds = seconds;
+    const sent = await api(`${API}/conversations/${c.conversationId}/send-file`, { method: "POST", body });
     if (state.current?.conversationId === c.conversationId) setStatusOn(appendMessage(sent.data), statusOf(sent.data));
     scheduleListRefresh();
     notice("");
@@ -583,6 +624,181 @@ async function sendFile() {
     notice(err.message);
   } finally {
     input.value = "";
+  }
+}
+
+function messageTypeOf(mime) {
+  for (const kind of ["image", "audio", "video"]) if (mime.startsWith(`${kind}/`)) return kind;
+  return "document";
+}
+
+// The declared duration of a voice or video file (#17): what the browser reads from the file's
+// own header, rounded up; none when it cannot tell within 5 s (the field is optional).
+function mediaSeconds(file) {
+  const kind = messageTypeOf(file.type);
+  if (kind !== "audio" && kind !== "video") return Promise.resolve(null);
+  return new Promise((resolve) => {
+    const el = document.createElement(kind);
+    const url = URL.createObjectURL(file);
+    const done = (v) => { clearTimeout(timer); URL.revokeObjectURL(url); el.removeAttribute("src"); resolve(v); };
+    const timer = setTimeout(() => done(null), 5000);
+    el.preload = "metadata";
+    el.onloadedmetadata = () => {
+      const d = el.duration;
+      done(Number.isFinite(d) && d > 0 ? Math.min(600, Math.max(1, Math.round(d))) : null);
+    };
+    el.onerror = () => done(null);
+    el.src = url;
+  });
+}
+
+function clockTime(seconds) {
+  const s = Math.round(seconds);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
+// ---- Templates (doctors, #17): CRUD over REST; sending fills the placeholders server-side ----
+
+async function loadTemplates() {
+  try {
+    state.templates = (await api(`${API}/templates`)).data;
+  } catch (err) {
+    notice(err.message);
+  }
+  renderTemplates();
+}
+
+function renderTemplates() {
+  const list = $("template-list");
+  list.replaceChildren();
+  for (const tpl of state.templates) {
+    const li = document.createElement("li");
+    li.className = "template";
+    li.dataset.id = tpl.id;
+    const title = document.createElement("strong");
+    title.className = "template-title";
+    title.textContent = tpl.title;
+    const text = document.createElement("p");
+    text.className = "template-content";
+    text.textContent = tpl.content;
+    const actions = document.createElement("div");
+    actions.className = "row";
+    const buttons = [
+      ["useTemplate", "useTemplateLabel", () => sendTemplate(tpl.id)],
+      ["edit", "editLabel", () => editTemplate(tpl)],
+      ["del", "delLabelTemplate", () => deleteTemplate(tpl.id)],
+    ];
+    for (const [label, aria, onClick] of buttons) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.textContent = t(label);
+      b.setAttribute("aria-label", t(aria, tpl.title));
+      b.addEventListener("click", onClick);
+      actions.append(b);
+    }
+    li.append(title, text, actions);
+    list.append(li);
+  }
+  if (!state.templates.length) {
+    const li = document.createElement("li");
+    li.className = "empty";
+    li.textContent = t("noTemplates");
+    list.append(li);
+  }
+}
+
+function editTemplate(tpl) {
+  $("template-form").dataset.editing = tpl.id;
+  $("template-title").value = tpl.title;
+  $("template-content").value = tpl.content;
+  $("template-cancel").hidden = false;
+  $("template-title").focus();
+}
+
+function resetTemplateForm() {
+  $("template-form").reset();
+  delete $("template-form").dataset.editing;
+  $("template-cancel").hidden = true;
+}
+
+async function saveTemplate(event) {
+  event.preventDefault();
+  const id = $("template-form").dataset.editing || "";
+  const body = { title: $("template-title").value.trim(), content: $("template-content").value };
+  try {
+    await api(id ? `${API}/templates/${id}` : `${API}/templates`, { method: id ? "PUT" : "POST", body });
+    resetTemplateForm();
+    await loadTemplates();
+  } catch (err) {
+    notice(err.message);
+  }
+}
+
+async function deleteTemplate(id) {
+  try {
+    await api(`${API}/templates/${id}`, { method: "DELETE" });
+    if ($("template-form").dataset.editing === id) resetTemplateForm();
+    await loadTemplates();
+  } catch (err) {
+    notice(err.message);
+  }
+}
+
+async function sendTemplate(templateId) {
+  const c = state.current;
+  if (!c) { notice(t("pickFirst")); return; }
+  try {
+    // REST rather than the socket: its reply is the stored message, placeholders filled.
+    const sent = await api(`${API}/conversations/${c.conversationId}/messages`, {
+      method: "POST",
+      body: { templateId, receiverId: c.recipient.id, tempId: `tpl_${Date.now()}_${++state.tempSeq}` },
+    });
+    if (state.current?.conversationId === c.conversationId) setStatusOn(appendMessage(sent.data), statusOf(sent.data));
+    scheduleListRefresh();
+  } catch (err) {
+    notice(err.message);
+  }
+}
+
+// ---- Response analytics (doctors, #17): counts and reply times, no content ------------------
+
+function spanOf(seconds) {
+  if (seconds === null || seconds === undefined) return t("none");
+  const s = Math.round(seconds);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}
+
+async function showAnalytics() {
+  try {
+    const data = (await api(`${API}/analytics`)).data;
+    const tot = data.totals;
+    $("an-awaiting").textContent = String(tot.awaitingReply);
+    $("an-replies").textContent = String(tot.replies);
+    $("an-median").textContent = spanOf(tot.medianResponseSeconds);
+    $("an-p90").textContent = spanOf(tot.p90ResponseSeconds);
+    const tbody = $("analytics-table").querySelector("tbody");
+    tbody.replaceChildren();
+    const row = (cells, cls) => {
+      const tr = document.createElement("tr");
+      if (cls) tr.className = cls;
+      cells.forEach((v, i) => {
+        const cell = document.createElement(i === 0 ? "th" : "td");
+        if (i === 0) cell.scope = "row";
+        cell.textContent = String(v);
+        tr.append(cell);
+      });
+      tbody.append(tr);
+    };
+    // Newest day first; quiet days are left out (a month is mostly zeros), the total keeps them.
+    for (const d of data.daily.slice().reverse()) {
+      if (d.sent || d.received) row([d.date, d.sent, d.received], "day");
+    }
+    row([t("total"), tot.sent, tot.received], "total");
+    $("analytics-result").hidden = false;
+  } catch (err) {
+    notice(err.message);
   }
 }
 
@@ -676,6 +892,9 @@ function init() {
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); $("composer").requestSubmit(); }
   });
   $("file-input").addEventListener("change", sendFile);
+  $("template-form").addEventListener("submit", saveTemplate);
+  $("template-cancel").addEventListener("click", resetTemplateForm);
+  $("analytics-open").addEventListener("click", showAnalytics);
   $("load-older").addEventListener("click", loadOlder);
   $("messages").addEventListener("scroll", () => { if ($("messages").scrollTop < 40) loadOlder(); });
   $("copy-id").addEventListener("click", async () => {

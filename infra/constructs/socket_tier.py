@@ -15,6 +15,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra import constants as c
+from infra.constructs.emf_agent import EmfAgent
 from infra.constructs.origin_guard import EdgeOnly, admit_cloudfront_only
 from infra.nag import suppress
 
@@ -79,6 +80,18 @@ class SocketTier(Construct):
             port_mappings=[ecs.PortMapping(container_port=c.SOCKET_PORT)],
             readonly_root_filesystem=False,
         )
+        # Socket-tier metrics on Fargate (#17): the CloudWatch agent sidecar takes the EMF
+        # documents on the task's loopback and turns them into metrics.
+        self.emf_agent = EmfAgent(
+            self,
+            "EmfAgent",
+            task_definition=self.task_definition,
+            container_logs=self.log_group,
+            logs_key=logs_key,
+            log_retention=log_retention,
+        )
+        self.container.add_environment(c.ENV_EMF_AGENT_ENDPOINT, c.EMF_AGENT_ENDPOINT)
+        self.container.add_environment(c.ENV_EMF_LOG_GROUP, self.emf_agent.log_group.log_group_name)
 
         self.task_security_group = ec2.SecurityGroup(
             self,

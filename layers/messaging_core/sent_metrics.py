@@ -13,6 +13,7 @@ Powertools metric. No id, content or name is ever a dimension.
 """
 
 import json
+import logging
 import os
 import threading
 import time
@@ -25,9 +26,20 @@ from .names import METRICS_NAMESPACE, SERVICE_NAME
 METRIC_NAME = "MessagesSent"
 FLUSH_SECONDS = 60.0
 
+logger = logging.getLogger(__name__)
 _lock = threading.Lock()  # a Lambda's loop thread and a flush at the end of its invocation
 _counts: Counter[tuple[str, str]] = Counter()
 _last_flush = [time.monotonic()]
+
+
+# Socket-tier metrics on Fargate (#17): where the send path's flushes go when set (the socket
+# tier's EMF agent sink, socket_tier/emf_agent.py); None: stdout, and only where AWS runs us.
+_sink: list[Callable[[str], None] | None] = [None]
+
+
+def send_to(write: Callable[[str], None] | None) -> None:
+    """Send the send path's flushes to `write` (it must never block nor raise); None: stdout."""
+    _sink[0] = write
 
 
 def count_sent(message_type: str, *, clock: Callable[[], float] = time.monotonic) -> None:
@@ -35,7 +47,15 @@ def count_sent(message_type: str, *, clock: Callable[[], float] = time.monotonic
     with _lock:
         _counts[(audit.current().channel, message_type)] += 1
         due = clock() - _last_flush[0] >= FLUSH_SECONDS
-    if due and os.environ.get("AWS_EXECUTION_ENV"):
+    if not due:
+        return
+    sink = _sink[0]
+    if sink is not None:
+        try:
+            flush(sink, clock=clock)
+        except Exception as exc:  # metrics never fail a send: the message is already stored
+            logger.warning("sent metrics flush failed", extra={"error": type(exc).__name__})
+    elif os.environ.get("AWS_EXECUTION_ENV"):
         flush(clock=clock)
 
 

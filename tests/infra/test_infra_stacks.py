@@ -639,7 +639,8 @@ def test_database_rotations_run_where_they_reach_secrets_manager(synth: Synth) -
 
 def test_the_tasks_verify_documentdb_tls_with_the_bundle_in_the_image(synth: Synth) -> None:
     [task] = resources(synth.compute_json, "AWS::ECS::TaskDefinition").values()
-    [container] = task["Properties"]["ContainerDefinitions"]
+    # The socket container (the task also runs the CloudWatch agent sidecar, #17)
+    [container] = [x for x in task["Properties"]["ContainerDefinitions"] if x["Name"] == "socket"]
     env = {e["Name"]: e["Value"] for e in container["Environment"]}
     assert env[c.ENV_MONGODB_TLS_CA_FILE] == c.RDS_CA_BUNDLE_IMAGE_PATH
     dockerfile = (Path(__file__).resolve().parents[2] / c.SOCKET_DOCKERFILE).read_text()

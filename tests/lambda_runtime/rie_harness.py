@@ -28,7 +28,21 @@ ROOT = Path(__file__).resolve().parents[2]
 PREPARE = ROOT / "scripts" / "lambda_rie" / "prepare.sh"
 RIE = ROOT / ".cache" / "bin" / "aws-lambda-rie"
 HOST = "127.0.0.1"  # the emulator and the runtime API listen on loopback only
-FUNCTIONS = ("conversations", "messages", "attachments", "presence", "relay")
+# Every function infra deploys (infra/constants.py ALL_FUNCTIONS; a test keeps the two equal):
+# the API ones, the scheduled ones (EventBridge events) and the IAM-only operator.
+FUNCTIONS = (
+    "conversations",
+    "messages",
+    "attachments",
+    "presence",
+    "relay",
+    "message_actions",
+    "scheduled",
+    "doctor_tools",
+    "purge",
+    "scheduled_sender",
+    "operator",
+)
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 PREPARE_TIMEOUT_S = 1200  # a first build runs go install and pip; later runs reuse both
 READY_TIMEOUT_S = 30.0
@@ -193,6 +207,21 @@ def start_all(
             fn.stop()
         raise
     return fns
+
+
+def scheduled_event(function: str) -> dict[str, Any]:
+    """What an EventBridge schedule rule with a plain `LambdaFunction` target delivers."""
+    return {
+        "version": "0",
+        "id": "5d3f3c8e-0000-4000-8000-000000000000",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": "2026-11-24T10:00:00Z",
+        "region": "eu-west-3",
+        "resources": [f"arn:aws:events:eu-west-3:123456789012:rule/{function}-schedule"],
+        "detail": {},
+    }
 
 
 def in_parallel(calls: Mapping[str, tuple[Function, Mapping[str, Any]]]) -> dict[str, Any]:

@@ -9,10 +9,12 @@ import asyncio
 import json
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from bson import ObjectId
 from conftest import Deployed, Person
 from fastapi.testclient import TestClient
 from kafka import KafkaConsumer
@@ -21,9 +23,11 @@ from messaging_core.container import build_core, set_core
 from messaging_core.store.memory import MemoryStore
 from messaging_core.store.mongo import MongoStore
 from pydantic import SecretStr
-from rie_harness import in_parallel
+from pymongo import MongoClient
+from rie_harness import FUNCTIONS, in_parallel, scheduled_event
 
 from functions.local_app import create_local_app
+from infra.constants import ALL_FUNCTIONS
 from tests import servers
 from tests.lambda_events import http_v2
 
@@ -36,6 +40,17 @@ GUARDED = {
     "messages": ("GET", f"{API}/unread-count"),
     "attachments": ("POST", f"{API}/conversations/{'a' * 24}/attachments"),
     "presence": ("GET", f"{API}/users/{'b' * 24}/online-status"),
+    "message_actions": ("GET", f"{API}/{'c' * 24}/versions"),
+    "scheduled": ("GET", f"{API}/scheduled"),
+    "doctor_tools": ("GET", f"{API}/templates"),
+}
+# The functions no API route reaches, and the event infra gives each one (a refused operator
+# event changes nothing: the cold start is what this call is for).
+NON_API_EVENTS: dict[str, dict[str, Any]] = {
+    "relay": scheduled_event("relay"),
+    "purge": scheduled_event("purge"),
+    "scheduled_sender": scheduled_event("scheduled_sender"),
+    "operator": {"action": "status", "operator": "ops@example.test"},
 }
 
 
@@ -93,8 +108,12 @@ def test_health_is_public_and_every_function_refuses_a_missing_token(
 ) -> None:
     # Every function's first (cold) invocation at once.
     calls = {name: (deployed[name], http_v2(m, p)) for name, (m, p) in GUARDED.items()}
-    calls["relay"] = (deployed["relay"], {"source": "aws.events", "detail-type": "Scheduled Event"})
+    calls |= {name: (deployed[name], event) for name, event in NON_API_EVENTS.items()}
+    assert set(calls) == set(FUNCTIONS)
     results = in_parallel(calls)
+    assert results.pop("operator")["ok"] is False  # status without a conversationId
+    assert set(results.pop("purge")) == {"expired", "contentErased", "files"}
+    assert set(results.pop("scheduled_sender")) == {"handled"}
 
     health = deployed["presence"].invoke(http_v2("GET", "/health"))
     assert health["statusCode"] == 200, health
@@ -236,7 +255,7 @@ def test_the_relay_drains_the_outbox_to_kafka(deployed: Deployed) -> None:
     # When the scheduled relay runs (bounded: each run publishes a batch)
     result: dict[str, Any] = {}
     for _ in range(5):
-        result = d["relay"].invoke({"source": "aws.events", "detail-type": "Scheduled Event"})
+        result = d["relay"].invoke(scheduled_event("relay"))
         assert result["error"] is None, result
         if result["pending"] == 0:
             break
@@ -263,3 +282,96 @@ def test_the_relay_drains_the_outbox_to_kafka(deployed: Deployed) -> None:
     sent = [e for e in found if e.get("messageId") == message_id]
     assert sent, found
     assert sent[0]["eventType"] == "message.sent", found
+
+
+def test_the_harness_runs_every_function_infra_deploys() -> None:
+    assert set(FUNCTIONS) == set(ALL_FUNCTIONS)
+
+
+def test_doctor_tools_templates_and_analytics_for_doctors_only(deployed: Deployed) -> None:
+    d, p, doc = deployed, deployed.patient, deployed.doctor
+    status, body = call(d, "doctor_tools", "GET", f"{API}/templates", doc)
+    assert status == 200, body
+    status, body = call(d, "doctor_tools", "GET", f"{API}/templates", p)
+    assert status == 403, body
+    assert set(body) == {"message"}, body
+    template = {"title": "Runtime", "content": "Bonjour {{patientName}}"}
+    status, body = call(d, "doctor_tools", "POST", f"{API}/templates", doc, template)
+    assert status == 201, body
+    template_id = body["data"]["id"]
+    status, body = call(d, "doctor_tools", "GET", f"{API}/templates", doc)
+    assert [t["id"] for t in body["data"]] == [template_id], body
+    status, body = call(d, "doctor_tools", "GET", f"{API}/analytics", doc)
+    assert status == 200, body
+    assert set(body["data"]) == {"from", "to", "totals", "daily", "weekly"}, body
+    status, body = call(d, "doctor_tools", "GET", f"{API}/analytics", p)
+    assert status == 403, body
+
+
+def test_message_actions_edit_then_versions(deployed: Deployed) -> None:
+    d, p, doc = deployed, deployed.patient, deployed.doctor
+    conv = open_conversation(d, p, doc)
+    url = f"{API}/conversations/{conv}/messages"
+    status, body = call(d, "messages", "POST", url, p, {"content": "first words"})
+    assert status == 201, body
+    message_id = body["data"]["id"]
+    edit = {"content": "second words"}
+    status, body = call(d, "message_actions", "PUT", f"{API}/{message_id}", doc, edit)
+    assert status == 403, body
+    status, body = call(d, "message_actions", "PUT", f"{API}/{message_id}", p, edit)
+    assert status == 200, body
+    assert body["data"]["content"] == "second words", body
+    status, body = call(d, "message_actions", "GET", f"{API}/{message_id}/versions", doc)
+    assert status == 200, body
+    assert [v["content"] for v in body["data"]["versions"]] == ["first words", "second words"]
+
+
+def test_scheduled_list_then_the_scheduled_sender_sends_it(deployed: Deployed) -> None:
+    # Given a message scheduled through the messages function, listed by the scheduled one
+    d, p, doc = deployed, deployed.patient, deployed.doctor
+    conv = open_conversation(d, p, doc)
+    url = f"{API}/conversations/{conv}/messages"
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat().replace("+00:00", "Z")
+    ask = {"content": "sent by the schedule", "scheduledAt": later}
+    status, body = call(d, "messages", "POST", url, p, ask)
+    assert status == 202, body
+    scheduled_id = body["data"]["scheduledMessageId"]
+    status, body = call(d, "scheduled", "GET", f"{API}/scheduled", p)
+    assert status == 200, body
+    assert scheduled_id in json.dumps(body), body
+
+    # When it falls due (moved into the past in the database: no waiting) and the rule fires
+    client: MongoClient[dict[str, Any]] = MongoClient(servers.mongodb_uri())
+    try:
+        moved = client[d.db_name]["scheduled_messages"].update_one(
+            {"_id": ObjectId(scheduled_id)},
+            {"$set": {"scheduledAt": datetime.now(UTC) - timedelta(seconds=1)}},
+        )
+    finally:
+        client.close()
+    assert moved.modified_count == 1
+    result = d["scheduled_sender"].invoke(scheduled_event("scheduled_sender"))
+
+    # Then it was sent, and the doctor reads it
+    assert result == {"handled": 1}, result
+    status, body = call(d, "messages", "GET", url, doc, query="page=1&limit=10")
+    assert status == 200, body
+    assert "sent by the schedule" in [m["content"] for m in body["data"]["messages"]], body
+
+
+def test_purge_runs_on_its_schedule_event(deployed: Deployed) -> None:
+    result = deployed["purge"].invoke(scheduled_event("purge"))
+    assert set(result) == {"expired", "contentErased", "files"}, result
+    assert all(isinstance(v, int) and v >= 0 for v in result.values()), result
+
+
+def test_operator_status_and_a_refused_event(deployed: Deployed) -> None:
+    d = deployed
+    conv = open_conversation(d, d.patient, d.doctor)
+    ask = {"action": "status", "conversationId": conv, "operator": "ops@example.test"}
+    result = d["operator"].invoke(ask)
+    assert (result["ok"], result["action"]) == (True, "status"), result
+    assert result["requestId"], result
+    refused = d["operator"].invoke({"action": "hold", "conversationId": conv, "operatr": "x"})
+    assert refused["ok"] is False, refused
+    assert "unknown field" in refused["message"], refused

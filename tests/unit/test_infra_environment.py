@@ -11,10 +11,14 @@ import pytest
 from messaging_core.config import Settings
 from pydantic import AliasChoices
 
+from socket_tier.settings import SocketSettings
+
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
 # Read by aws-lambda-powertools itself (Logger, Metrics), not by the service's settings.
 READ_BY_LIBRARIES = frozenset({"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"})
+# Read by the CloudWatch agent sidecar's own image (#17, infra/constructs/emf_agent.py).
+READ_BY_SIDECARS = frozenset({"CW_CONFIG_CONTENT"})
 
 
 def constants() -> dict[str, str]:
@@ -82,6 +86,8 @@ def settings_names() -> set[str]:
             accepted.add(alias.upper())
         else:
             accepted.add(name.upper())
+    # The socket task's own settings (socket_tier/settings.py), e.g. its EMF agent (#17).
+    accepted.update(name.upper() for name in SocketSettings.model_fields)
     return accepted
 
 
@@ -92,7 +98,7 @@ def test_the_reader_finds_the_variables_every_process_gets() -> None:
 
 
 def test_every_variable_set_by_infra_is_a_settings_field() -> None:
-    unknown = infra_environment() - settings_names() - READ_BY_LIBRARIES
+    unknown = infra_environment() - settings_names() - READ_BY_LIBRARIES - READ_BY_SIDECARS
     assert unknown == set(), f"set by infra/ but not read by Settings: {sorted(unknown)}"
 
 
