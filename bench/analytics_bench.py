@@ -149,7 +149,8 @@ async def main() -> None:
             await messages.history(core, doctor, conversation_ids[1], Page(1, 50))
             history_times.append(time.perf_counter() - t)
         rows = report["totals"]["sent"] + report["totals"]["received"]
-        print(f"{total} messages in {len(conversation_ids)} conversations ({seeded:.1f} s to seed)")
+        how = "kept from an earlier run" if args.db else f"seeded in {seeded:.1f} s"
+        print(f"{total} messages in {len(conversation_ids)} conversations ({how})")
         print(f"analytics covered {rows} messages; totals: {report['totals']}")
         print("| call | median ms | min ms | max ms | runs |")
         print("|---|---|---|---|---|")
