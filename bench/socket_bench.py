@@ -399,6 +399,7 @@ async def measure(
     servers: list[Proc],
     redis_url: str | None = None,
 ) -> dict[str, Any]:
+    profiled = bool(args.profile) and name == "full"
     load: Bench | NodeLoad = (
         NodeLoad(args.inflight, args.client_deflate)
         if args.loadgen == "node"
@@ -407,9 +408,13 @@ async def measure(
     await load.setup(await pair_specs(args.pairs, routes, full=name == "full"))
     try:
         await load.closed_loop(1.0)  # warm-up
+        # --profile: py-spy samples task A (the senders' task) over the closed loop only.
+        spy = start_profiler(args.profile, servers[0], args.seconds) if profiled else None
         before = cpu_snapshot(servers, load, redis_url)
         throughput, delivered = await load.closed_loop(args.seconds)
         after = cpu_snapshot(servers, load, redis_url)
+        if spy is not None:
+            spy.wait(timeout=60)
         # Per message delivered between the snapshots (the drain after the clock stopped too).
         delivered = max(1, delivered)
         cpu_us = {k: (after[k] - before[k]) / delivered * 1e6 for k in after}
@@ -450,6 +455,16 @@ async def run_target(name: str, args: argparse.Namespace) -> dict[str, Any]:
         routes.append((task_b.url, task_a.url))
     with running(task_a, task_b):
         return await measure(name, routes, args, [task_a, task_b], args.redis_url)
+
+
+def start_profiler(path: str, server: Proc, seconds: float) -> subprocess.Popen[bytes]:
+    """py-spy (requirements/dev.txt) on one server; `--nonblocking` so the samples do not pause
+    the process they measure. Raw output: one line per stack with its count."""
+    assert server.p is not None
+    spy = Path(sys.executable).with_name("py-spy")
+    cmd = [str(spy), "record", "--pid", str(server.p.pid), "--duration", str(int(seconds))]
+    cmd += ["--format", "raw", "--nonblocking", "--rate", "250", "--output", path]
+    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def server_cpu(cpu: dict[str, float]) -> str:
@@ -513,6 +528,11 @@ def main() -> None:
         help="full path: every sender on task A (split) or half the senders on each task (spread)",
     )
     ap.add_argument("--mongodb-uri", default=None, help="use a real MongoDB for the full path")
+    ap.add_argument(
+        "--profile",
+        default=None,
+        help="full path: py-spy raw profile of task A over the closed loop, written to this file",
+    )
     args = ap.parse_args()
     if not (1 <= args.seconds <= 120 and 1 <= args.rate_seconds <= 120):
         ap.error("--seconds and --rate-seconds must be between 1 and 120")
