@@ -71,6 +71,31 @@ class Core:
         else:
             await self.notify(user_id, event, data)
 
+    # -- issue #19 (send path CPU): one background task per send, not one per effect
+    async def settle(
+        self,
+        events: Sequence[PendingEvent],
+        receipt: tuple[str, str, dict[str, Any]] | None = None,
+    ) -> None:
+        """A change's after-reply effects in one go: push `receipt` (user, event, data) to its
+        user, then publish `events` in one batch. The socket tier runs both in ONE background
+        task (its handler answers first, so a sender sees `message_sent` before any receipt);
+        a Lambda awaits them before it returns."""
+        if not events and receipt is None:
+            return
+        if self.background_dispatch:
+            self._spawn(self._settle(list(events), receipt))
+        else:
+            await self._settle(list(events), receipt)
+
+    async def _settle(
+        self, events: list[PendingEvent], receipt: tuple[str, str, dict[str, Any]] | None
+    ) -> None:
+        if receipt is not None:  # first: the sender waits for it, Kafka's consumers do not
+            await self.notify(*receipt)
+        if events:
+            await self._publish(events)
+
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)

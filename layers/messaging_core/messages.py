@@ -274,13 +274,19 @@ async def _announce(
     last = LastMessage(message.id, message.content, user.id, now, False, message.seq)
     await core.store.record_message(message.conversation_id, last, other, now)
     sent_metrics.count_sent(message.message_type)  # per type and tier (#17)
-    await core.dispatch(pending)
     view = await _one_view(core, message)
-    await core.notify(other, "new_message", view)
-    if online:
-        await audit.record_delivered(core, message)
-        receipt = {"messageId": message.id, "deliveredAt": iso(now)}
-        await core.notify_after_reply(user.id, "message_delivered", receipt)
+    # The events, the access record and the sender's receipt leave after the reply, together:
+    # one task and one publish per send (issue #19). Stored first, so none is lost meanwhile.
+    to_publish = list(pending)
+    receipt = None
+    try:
+        await core.notify(other, "new_message", view)
+        if online:
+            to_publish.append(await audit.write_delivered(core, message))
+            delivered = {"messageId": message.id, "deliveredAt": iso(now)}
+            receipt = (user.id, "message_delivered", delivered)
+    finally:  # an access record that cannot be written fails the send, not its stored events
+        await core.settle(to_publish, receipt)
     return Sent(view, created=True, ref=SentRef.of(message))
 
 
