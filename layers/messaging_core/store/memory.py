@@ -20,6 +20,10 @@ from .doctor_tools_memory import MemoryDoctorTools
 from .memory_care_teams import MemoryCareTeams
 
 _IMMUTABLE = (str, int, float, datetime, type(None))
+# Exact classes, tested with one set look-up (issue #19: `isinstance` against a tuple, for each
+# of a message's thirty fields, was most of a copy). A subclass of any of them (an enum, a bool)
+# is copied by the slower general path, never shared.
+_IMMUTABLE_TYPES = frozenset({str, int, float, bool, datetime, type(None)})
 
 
 def _clone[T](value: T) -> T:
@@ -29,23 +33,46 @@ def _clone[T](value: T) -> T:
     dataclasses' Python-level `__getstate__`, which made copying a large share of a socket task's
     CPU (figures in bench/RESULTS-socket.md).
     """
-    if isinstance(value, _IMMUTABLE):
+    cls = value.__class__
+    if cls in _IMMUTABLE_TYPES:
         return value
-    if isinstance(value, list):
-        return [v if isinstance(v, _IMMUTABLE) else _clone(v) for v in value]  # type: ignore[return-value]
-    if isinstance(value, dict):
-        return {k: v if isinstance(v, _IMMUTABLE) else _clone(v) for k, v in value.items()}  # type: ignore[return-value]
-    slots = getattr(type(value), "__slots__", None)
-    if slots is not None and hasattr(value, "__dataclass_fields__"):
-        copy = object.__new__(type(value))
+    if cls is list:
+        return [v if v.__class__ in _IMMUTABLE_TYPES else _clone(v) for v in value]  # type: ignore[attr-defined, return-value]
+    if cls is dict:
+        return {k: v if v.__class__ in _IMMUTABLE_TYPES else _clone(v) for k, v in value.items()}  # type: ignore[attr-defined, return-value]
+    if isinstance(value, _IMMUTABLE):  # a subclass: an enum member, for instance
+        return value
+    slots = _slots_of(cls)
+    if slots is not None:
+        copy = object.__new__(cls)
         for name in slots:
             field = getattr(value, name)
-            if not isinstance(field, _IMMUTABLE):  # most fields are: skip the call
+            kind = field.__class__
+            if kind in _IMMUTABLE_TYPES:  # most fields are: skip the call
+                pass
+            elif kind is list and not field:
+                field = []  # a message's many empty lists (#16-#18): a new one, no call
+            else:
                 field = _clone(field)
             object.__setattr__(copy, name, field)
         return copy
     # Anything else (tuples, sets): a pickle round trip of bytes this line just produced.
     return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))  # type: ignore[no-any-return]  # noqa: S301
+
+
+_SLOTS: dict[type, tuple[str, ...] | None] = {}
+
+
+def _slots_of(cls: type) -> tuple[str, ...] | None:
+    """A slotted dataclass's field names, looked up once per class (issue #19: every send
+    copies a message of thirty fields in and out)."""
+    try:
+        return _SLOTS[cls]
+    except KeyError:
+        slots = getattr(cls, "__slots__", None)
+        found = tuple(slots) if slots is not None and hasattr(cls, "__dataclass_fields__") else None
+        _SLOTS[cls] = found
+        return found
 
 
 class MemoryStore(MemoryCareTeams, MemoryDoctorTools):  # care teams (#18), doctors' tools (#17)
