@@ -190,15 +190,18 @@ async def record_read(
 
 async def record_delivered(core: Core, message: Message) -> None:
     """A `new_message` pushed to the receiver's device(s): the receiver is the actor."""
-    await core.dispatch([await write_delivered(core, message)])
+    event = await write_delivered(core, message, message.receiver_id, message.receiver_type)
+    await core.dispatch([event])
 
 
-async def write_delivered(core: Core, message: Message) -> PendingEvent:
+async def write_delivered(
+    core: Core, message: Message, receiver_id: str, receiver_role: str
+) -> PendingEvent:
     """`record_delivered` without its publish: the record is stored (outbox and trail), and the
     caller publishes its event with the message's own (issue #19: one batch per send)."""
     entry = _entry(
-        message.receiver_id,
-        message.receiver_type,
+        receiver_id,
+        receiver_role,
         MESSAGE_DELIVERED,
         message.conversation_id,
         [message.id],

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from . import audit, events
 from .budgets import spend
 from .clock import epoch_ms, iso, utcnow
-from .core import Core
+from .core import Core, Push
 from .ids import new_id
 from .models import (
     Attachment,
@@ -123,27 +123,21 @@ async def store_team_message(
         return winner
     last = LastMessage(message.id, message.content, user.id, now, False, message.seq)
     await core.store.record_message(conv.id, last, "", now)
-    await core.dispatch(pending)
     view = await _one_view(core, message)
-    await core.notify_many(recipients, "new_message", view)
-    for r in reached:
-        await _record_delivered(core, conv, message, r)
-        receipt = {"messageId": message.id, "deliveredAt": iso(now), "userId": r}
-        await core.notify_after_reply(user.id, "message_delivered", receipt)
+    # As for a one-to-one send (issue #19): the events, every member's access record and the
+    # sender's receipts leave after the reply in one task and one publish, not one per member.
+    to_publish = list(pending)
+    receipts: list[Push] = []
+    try:
+        await core.notify_many(recipients, "new_message", view)
+        for r in reached:
+            role = conv.participant_types.get(r, "doctor")
+            to_publish.append(await audit.write_delivered(core, message, r, role))
+            receipt = {"messageId": message.id, "deliveredAt": iso(now), "userId": r}
+            receipts.append((user.id, "message_delivered", receipt))
+    finally:  # an access record that cannot be written fails the send, not its stored events
+        await core.settle(to_publish, receipts)
     return Sent(view, created=True, ref=SentRef.of(message))
-
-
-async def _record_delivered(core: Core, conv: Conversation, message: Message, user_id: str) -> None:
-    role = conv.participant_types.get(user_id, "doctor")
-    await audit.record(
-        core,
-        user_id,
-        role,
-        audit.MESSAGE_DELIVERED,
-        message.conversation_id,
-        [message.id],
-        channel="socket",
-    )
 
 
 async def mark_team_read(

@@ -26,6 +26,8 @@ from .revocation_cache import RevocationCache
 
 logger = logging.getLogger(__name__)
 
+Push = tuple[str, str, dict[str, Any]]  # (user id, socket event, data)
+
 
 @dataclass
 class Core:
@@ -72,27 +74,25 @@ class Core:
             await self.notify(user_id, event, data)
 
     # -- issue #19 (send path CPU): one background task per send, not one per effect
-    async def settle(
-        self,
-        events: Sequence[PendingEvent],
-        receipt: tuple[str, str, dict[str, Any]] | None = None,
-    ) -> None:
-        """A change's after-reply effects in one go: push `receipt` (user, event, data) to its
-        user, then publish `events` in one batch. The socket tier runs both in ONE background
-        task (its handler answers first, so a sender sees `message_sent` before any receipt);
-        a Lambda awaits them before it returns."""
-        if not events and receipt is None:
+    async def settle(self, events: Sequence[PendingEvent], receipts: Sequence[Push] = ()) -> None:
+        """A change's after-reply effects in one go: push each receipt (user, event, data),
+        then publish `events` in one batch. The socket tier runs them in ONE background task
+        (its handler answers first, so a sender sees `message_sent` before any receipt); a
+        Lambda awaits them before it returns."""
+        if not events and not receipts:
             return
         if self.background_dispatch:
-            self._spawn(self._settle(list(events), receipt))
+            self._spawn(self._settle(list(events), list(receipts)))
         else:
-            await self._settle(list(events), receipt)
+            await self._settle(list(events), list(receipts))
 
-    async def _settle(
-        self, events: list[PendingEvent], receipt: tuple[str, str, dict[str, Any]] | None
-    ) -> None:
-        if receipt is not None:  # first: the sender waits for it, Kafka's consumers do not
-            await self.notify(*receipt)
+    async def _settle(self, events: list[PendingEvent], receipts: list[Push]) -> None:
+        # Receipts first: the sender waits for them, Kafka's readers do not. Several (a care
+        # team's members) go out together: their Redis calls share one write.
+        if len(receipts) == 1:
+            await self.notify(*receipts[0])
+        elif receipts:
+            await asyncio.gather(*(self.notify(*r) for r in receipts))
         if events:
             await self._publish(events)
 

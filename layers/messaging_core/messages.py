@@ -9,7 +9,7 @@ from . import audit, care_team_messages, care_teams, events, sent_metrics, templ
 from .access import conversation_for, receiver_of
 from .budgets import BudgetName, spend
 from .clock import iso, utcnow
-from .core import Core
+from .core import Core, Push
 from .errors import DuplicateKey, Forbidden, Invalid, NotFound, Unavailable
 from .ids import new_id, parse_id
 from .inputs import MAX_IDS_PER_CALL, SendMessageIn, check_metadata, check_offset
@@ -278,15 +278,17 @@ async def _announce(
     # The events, the access record and the sender's receipt leave after the reply, together:
     # one task and one publish per send (issue #19). Stored first, so none is lost meanwhile.
     to_publish = list(pending)
-    receipt = None
+    receipts: list[Push] = []
     try:
         await core.notify(other, "new_message", view)
         if online:
-            to_publish.append(await audit.write_delivered(core, message))
+            to_publish.append(
+                await audit.write_delivered(core, message, other, message.receiver_type)
+            )
             delivered = {"messageId": message.id, "deliveredAt": iso(now)}
-            receipt = (user.id, "message_delivered", delivered)
+            receipts.append((user.id, "message_delivered", delivered))
     finally:  # an access record that cannot be written fails the send, not its stored events
-        await core.settle(to_publish, receipt)
+        await core.settle(to_publish, receipts)
     return Sent(view, created=True, ref=SentRef.of(message))
 
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from messaging_core import audit, conversations, messages
+from messaging_core import audit, care_teams, conversations, messages
 from messaging_core.config import Settings
 from messaging_core.container import build_core
 from messaging_core.core import Core
@@ -204,3 +204,71 @@ async def test_each_socket_event_gets_its_own_request_id() -> None:
     ids = await asyncio.gather(*(asyncio.create_task(one()) for _ in range(50)))
     assert len(set(ids)) == 50
     assert all(i is not None and re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
+
+
+# --- care teams (#18): the same single batch, however many members are online
+
+
+async def online_team(core: Core, cast: Cast) -> str:
+    """A doctor's team with the patient and a second doctor, both online; patient2 is known
+    but was never a member."""
+    opened = await care_teams.create_care_team(
+        core, cast.doctor.principal, [cast.patient.id, cast.doctor2.id], "Suivi"
+    )
+    for user in (cast.patient, cast.doctor2, cast.patient2):
+        await core.presence.connect(user.id, f"sid-{user.id}")  # type: ignore[attr-defined]
+    return str(opened.conversation["conversationId"])
+
+
+async def test_a_care_team_send_settles_in_one_task_and_one_batch(
+    socket_core: Core, cast: Cast, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    team = await online_team(socket_core, cast)
+    publisher = CountingPublisher()
+    socket_core.publisher = publisher
+    spawned: list[str] = []
+    spawn = socket_core._spawn
+
+    def counting(coro: Coroutine[Any, Any, None]) -> None:
+        spawned.append(coro.__qualname__)
+        spawn(coro)
+
+    monkeypatch.setattr(socket_core, "_spawn", counting)
+    sent = await messages.send_text(
+        socket_core, cast.doctor.principal, team, SendMessageIn(content="staff")
+    )
+    assert pushes(socket_core, "message_delivered") == []  # after the reply only
+    await socket_core.drain()
+    assert len(spawned) == 1, spawned
+    assert len(publisher.batches) == 1
+    assert sorted(publisher.batches[0]) == sorted(
+        ["message.sent", "message.delivered", "message.delivered"] + [audit.AUDIT_ACCESS] * 2
+    )
+    # Every online member got it, and the sender one receipt per member; never a non-member
+    assert sorted(u for u, _ in pushes(socket_core, "new_message")) == sorted(
+        [cast.patient.id, cast.doctor2.id]
+    )
+    receipts = pushes(socket_core, "message_delivered")
+    assert {u for u, _ in receipts} == {cast.doctor.id}
+    assert sorted(d["userId"] for _, d in receipts) == sorted([cast.patient.id, cast.doctor2.id])
+    assert {d["messageId"] for _, d in receipts} == {sent.ref.message_id}
+    trail, _ = await socket_core.store.audit_trail(team, 0, 20)
+    actors = sorted(r.actor_id for r in trail if r.action == audit.MESSAGE_DELIVERED)
+    assert actors == sorted([cast.patient.id, cast.doctor2.id])
+
+
+async def test_a_removed_member_gets_neither_the_message_nor_a_record(
+    socket_core: Core, cast: Cast
+) -> None:
+    team = await online_team(socket_core, cast)
+    await care_teams.remove_member(socket_core, cast.doctor.principal, team, cast.patient.id)
+    await messages.send_text(
+        socket_core, cast.doctor.principal, team, SendMessageIn(content="after")
+    )
+    await socket_core.drain()
+    assert [u for u, _ in pushes(socket_core, "new_message")] == [cast.doctor2.id]
+    receipts = pushes(socket_core, "message_delivered")
+    assert [d["userId"] for _, d in receipts] == [cast.doctor2.id]
+    trail, _ = await socket_core.store.audit_trail(team, 0, 20)
+    actors = [r.actor_id for r in trail if r.action == audit.MESSAGE_DELIVERED]
+    assert actors == [cast.doctor2.id]
