@@ -123,20 +123,24 @@ async def store_team_message(
         return winner
     last = LastMessage(message.id, message.content, user.id, now, False, message.seq)
     await core.store.record_message(conv.id, last, "", now)
-    view = await _one_view(core, message)
-    # As for a one-to-one send (issue #19): the events, every member's access record and the
-    # sender's receipts leave after the reply in one task and one publish, not one per member.
+    # As for a one-to-one send (issue #19): every reached member's access record is written
+    # before the push and published with the events in one batch (was a publish per member);
+    # the sender's receipts go out together after the reply (was a task per member).
     to_publish = list(pending)
-    receipts: list[Push] = []
     try:
-        await core.notify_many(recipients, "new_message", view)
         for r in reached:
             role = conv.participant_types.get(r, "doctor")
             to_publish.append(await audit.write_delivered(core, message, r, role))
-            receipt = {"messageId": message.id, "deliveredAt": iso(now), "userId": r}
-            receipts.append((user.id, "message_delivered", receipt))
-    finally:  # an access record that cannot be written fails the send, not its stored events
-        await core.settle(to_publish, receipts)
+    finally:  # stored first: whatever happens next, the relay has them
+        await core.settle(to_publish)
+    view = await _one_view(core, message)
+    await core.notify_many(recipients, "new_message", view)
+    at = iso(now)
+    receipts: list[Push] = [
+        (user.id, "message_delivered", {"messageId": message.id, "deliveredAt": at, "userId": r})
+        for r in reached
+    ]
+    await core.settle((), receipts)
     return Sent(view, created=True, ref=SentRef.of(message))
 
 

@@ -73,28 +73,30 @@ class Core:
         else:
             await self.notify(user_id, event, data)
 
-    # -- issue #19 (send path CPU): one background task per send, not one per effect
+    # -- issue #19 (send path CPU): a send's after-reply effects in two tasks, not one per effect
     async def settle(self, events: Sequence[PendingEvent], receipts: Sequence[Push] = ()) -> None:
-        """A change's after-reply effects in one go: push each receipt (user, event, data),
-        then publish `events` in one batch. The socket tier runs them in ONE background task
-        (its handler answers first, so a sender sees `message_sent` before any receipt); a
-        Lambda awaits them before it returns."""
-        if not events and not receipts:
-            return
-        if self.background_dispatch:
-            self._spawn(self._settle(list(events), list(receipts)))
-        else:
-            await self._settle(list(events), list(receipts))
+        """Publish a change's `events` in one batch and push each receipt (user, event, data).
 
-    async def _settle(self, events: list[PendingEvent], receipts: list[Push]) -> None:
-        # Receipts first: the sender waits for them, Kafka's readers do not. Several (a care
-        # team's members) go out together: their Redis calls share one write.
+        The socket tier runs them in the background, after its handler's reply (a sender sees
+        `message_sent` before any receipt): one task publishes, started first so that events
+        reach the publisher in the order of the changes (Kafka's order per conversation), and
+        one pushes, so a slow broker never holds a receipt back. A Lambda awaits both."""
+        if self.background_dispatch:
+            if events:
+                self._spawn(self._publish(list(events)))
+            if receipts:
+                self._spawn(self._push(list(receipts)))
+            return
+        if events:
+            await self._publish(list(events))
+        await self._push(list(receipts))
+
+    async def _push(self, receipts: list[Push]) -> None:
+        # Several (a care team's members) go out together: their Redis calls share one write.
         if len(receipts) == 1:
             await self.notify(*receipts[0])
         elif receipts:
             await asyncio.gather(*(self.notify(*r) for r in receipts))
-        if events:
-            await self._publish(events)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)

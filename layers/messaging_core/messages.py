@@ -9,7 +9,7 @@ from . import audit, care_team_messages, care_teams, events, sent_metrics, templ
 from .access import conversation_for, receiver_of
 from .budgets import BudgetName, spend
 from .clock import iso, utcnow
-from .core import Core, Push
+from .core import Core
 from .errors import DuplicateKey, Forbidden, Invalid, NotFound, Unavailable
 from .ids import new_id, parse_id
 from .inputs import MAX_IDS_PER_CALL, SendMessageIn, check_metadata, check_offset
@@ -171,9 +171,7 @@ async def store_message(
     replay = await _replay_of(core, user, temp_id) or await _replay_by_id(core, message_id)
     if replay is not None:
         return replay
-    if budget:
-        await spend(core, user, "send")
-    seq, online = await _seq_and_presence(core, conv.id, other)
+    seq, online = await _seq_and_presence(core, user, conv.id, other, budget)
     now = utcnow()
     message = Message(
         id=message_id or new_id(),
@@ -223,11 +221,18 @@ async def _replay_by_id(core: Core, message_id: str | None) -> Sent | None:
     return Sent(await _one_view(core, original), created=False, ref=SentRef.of(original))
 
 
-async def _seq_and_presence(core: Core, conversation_id: str, other: str) -> tuple[int, bool]:
-    """The message's sequence number and whether its receiver is online."""
-    # Both round trips at once; one task, not gather's two (this runs once per message).
+async def _seq_and_presence(
+    core: Core, user: Principal, conversation_id: str, other: str, budget: bool
+) -> tuple[int, bool]:
+    """The send's budget spent (when `budget`), then its sequence number and whether its
+    receiver is online."""
+    # The presence read starts with the budget's call, so both leave in one Redis write (issue
+    # #19); nothing is allocated or stored before the budget is spent, and a refused send only
+    # drops the answer of that read. One task, not gather's two (this runs once per message).
     online_check = asyncio.ensure_future(core.presence.is_online(other))
     try:
+        if budget:
+            await spend(core, user, "send")
         seq = await core.store.allocate_seq(conversation_id)
     except BaseException:
         online_check.cancel()
@@ -274,21 +279,21 @@ async def _announce(
     last = LastMessage(message.id, message.content, user.id, now, False, message.seq)
     await core.store.record_message(message.conversation_id, last, other, now)
     sent_metrics.count_sent(message.message_type)  # per type and tier (#17)
-    view = await _one_view(core, message)
-    # The events, the access record and the sender's receipt leave after the reply, together:
-    # one task and one publish per send (issue #19). Stored first, so none is lost meanwhile.
+    # The receiver's access record is written before the push (the push never fails the send,
+    # so it was recorded either way; unwritable, nothing is pushed: fail closed), and published
+    # with the message's events in one batch (issue #19; was one publish each).
     to_publish = list(pending)
-    receipts: list[Push] = []
     try:
-        await core.notify(other, "new_message", view)
         if online:
-            to_publish.append(
-                await audit.write_delivered(core, message, other, message.receiver_type)
-            )
-            delivered = {"messageId": message.id, "deliveredAt": iso(now)}
-            receipts.append((user.id, "message_delivered", delivered))
-    finally:  # an access record that cannot be written fails the send, not its stored events
-        await core.settle(to_publish, receipts)
+            receiver_type = message.receiver_type
+            to_publish.append(await audit.write_delivered(core, message, other, receiver_type))
+    finally:  # stored first: whatever happens next, the relay has them
+        await core.settle(to_publish)
+    view = await _one_view(core, message)
+    await core.notify(other, "new_message", view)
+    if online:  # after the reply, so the sender has seen `message_sent` first
+        receipt = {"messageId": message.id, "deliveredAt": iso(now)}
+        await core.settle((), [(user.id, "message_delivered", receipt)])
     return Sent(view, created=True, ref=SentRef.of(message))
 
 
