@@ -319,3 +319,24 @@ async def test_sent_events_keep_the_send_order_of_a_conversation(
         ids.append(sent.ref.message_id)
     await socket_core.drain()
     assert publisher.sent == ids
+
+
+def test_the_written_copy_handles_frozen_records_and_nested_values() -> None:
+    from dataclasses import dataclass, field
+    from enum import StrEnum
+
+    class Kind(StrEnum):
+        A = "a"
+
+    @dataclass(frozen=True, slots=True)
+    class Frozen:
+        kind: Kind
+        tags: list[str] = field(default_factory=list)
+        extra: dict[str, list[int]] = field(default_factory=dict)
+
+    original = Frozen(Kind.A, ["x"], {"n": [1]})
+    copy = _clone(original)
+    assert copy == original
+    assert copy.tags is not original.tags
+    assert copy.extra["n"] is not original.extra["n"]
+    assert copy.kind is Kind.A

@@ -1,8 +1,9 @@
 """In-memory store with the same semantics as the MongoDB one (unique keys, atomic counters)."""
 
 import pickle
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 from ..errors import DuplicateKey
 from ..models import (
@@ -42,37 +43,52 @@ def _clone[T](value: T) -> T:
         return {k: v if v.__class__ in _IMMUTABLE_TYPES else _clone(v) for k, v in value.items()}  # type: ignore[attr-defined, return-value]
     if isinstance(value, _IMMUTABLE):  # a subclass: an enum member, for instance
         return value
-    slots = _slots_of(cls)
-    if slots is not None:
-        copy = object.__new__(cls)
-        for name in slots:
-            field = getattr(value, name)
-            kind = field.__class__
-            if kind in _IMMUTABLE_TYPES:  # most fields are: skip the call
-                pass
-            elif kind is list and not field:
-                field = []  # a message's many empty lists (#16-#18): a new one, no call
-            else:
-                field = _clone(field)
-            object.__setattr__(copy, name, field)
-        return copy
+    copier = _copier_of(cls)
+    if copier is not None:
+        return copier(value)  # type: ignore[no-any-return]
     # Anything else (tuples, sets): a pickle round trip of bytes this line just produced.
     return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))  # type: ignore[no-any-return]  # noqa: S301
 
 
-_SLOTS: dict[type, tuple[str, ...] | None] = {}
+_COPIERS: dict[type, Callable[[Any], Any] | None] = {}
 
 
-def _slots_of(cls: type) -> tuple[str, ...] | None:
-    """A slotted dataclass's field names, looked up once per class (issue #19: every send
-    copies a message of thirty fields in and out)."""
+def _copier_of(cls: type) -> Callable[[Any], Any] | None:
+    """The field-by-field copy of a slotted dataclass, written once per class as straight-line
+    code (issue #19: a loop of `getattr`/`object.__setattr__` over a message's thirty fields was
+    most of each copy, and every send copies a message in and out). None for other classes."""
     try:
-        return _SLOTS[cls]
+        return _COPIERS[cls]
     except KeyError:
-        slots = getattr(cls, "__slots__", None)
-        found = tuple(slots) if slots is not None and hasattr(cls, "__dataclass_fields__") else None
-        _SLOTS[cls] = found
-        return found
+        pass
+    slots = getattr(cls, "__slots__", None)
+    copier = None
+    if slots is not None and hasattr(cls, "__dataclass_fields__"):
+        names = [n for n in slots if n.isidentifier()]
+        # Each slot written through its descriptor: works for frozen dataclasses too.
+        setters = {f"set_{n}": getattr(cls, n).__set__ for n in names}
+        lines = ["def copy(value):", "    c = new(cls)"]
+        for n in names:
+            lines += [
+                f"    x = value.{n}",
+                "    if x.__class__ not in immutable:",  # most fields are: no call
+                # a message's many empty lists (#16-#18): a new one, no call
+                "        x = [] if x.__class__ is list and not x else clone(x)",
+                f"    set_{n}(c, x)",
+            ]
+        lines.append("    return c")
+        scope: dict[str, Any] = {
+            "new": object.__new__,
+            "cls": cls,
+            "immutable": _IMMUTABLE_TYPES,
+            "clone": _clone,
+            **setters,
+        }
+        # Our own record classes' field names only, checked as identifiers above.
+        exec("\n".join(lines), scope)  # noqa: S102
+        copier = scope["copy"]
+    _COPIERS[cls] = copier
+    return copier
 
 
 class MemoryStore(MemoryCareTeams, MemoryDoctorTools):  # care teams (#18), doctors' tools (#17)
