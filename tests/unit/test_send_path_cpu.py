@@ -340,3 +340,17 @@ def test_the_written_copy_handles_frozen_records_and_nested_values() -> None:
     assert copy.tags is not original.tags
     assert copy.extra["n"] is not original.extra["n"]
     assert copy.kind is Kind.A
+
+
+def test_event_ids_are_canonical_random_uuids() -> None:
+    import uuid
+
+    from messaging_core.events import event_id
+
+    ids = [event_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids[:200]:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text  # lower-case, dashed, as str(uuid.uuid4()) gave
+        assert parsed.version == 4
+        assert parsed.variant == uuid.RFC_4122
