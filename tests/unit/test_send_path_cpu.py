@@ -354,3 +354,18 @@ def test_event_ids_are_canonical_random_uuids() -> None:
         assert str(parsed) == text  # lower-case, dashed, as str(uuid.uuid4()) gave
         assert parsed.version == 4
         assert parsed.variant == uuid.RFC_4122
+
+
+def test_the_fan_out_text_is_what_json_dumps_gave() -> None:
+    import json
+
+    from messaging_core.adapters.redis_fanout import encode, encode_many
+
+    data = {"id": "x", "at": datetime(2026, 12, 2, tzinfo=UTC), "n": [1, {"é": None}]}
+    options: dict[str, Any] = {"separators": (",", ":"), "default": str}
+    assert encode("u1", "new_message", data) == json.dumps(
+        {"u": "u1", "e": "new_message", "d": data}, **options
+    )
+    assert encode_many(["u1", "u2"], "e", data) == json.dumps(
+        {"us": ["u1", "u2"], "e": "e", "d": data}, **options
+    )
