@@ -369,3 +369,30 @@ def test_the_fan_out_text_is_what_json_dumps_gave() -> None:
     assert encode_many(["u1", "u2"], "e", data) == json.dumps(
         {"us": ["u1", "u2"], "e": "e", "d": data}, **options
     )
+
+
+def test_iso_gives_each_instant_its_own_text_whatever_came_before() -> None:
+    from datetime import timedelta, timezone
+
+    from messaging_core.clock import iso
+
+    at = datetime(2026, 12, 2, 4, 0, 0, 123000, tzinfo=UTC)
+    paris = at.astimezone(timezone(timedelta(hours=1)))
+    naive = at.replace(tzinfo=None)
+    later = at + timedelta(milliseconds=1)
+    texts = [iso(v) for v in (at, at, paris, naive, later, naive, at, None, later)]
+    assert texts == [
+        "2026-12-02T04:00:00.123Z",
+        "2026-12-02T04:00:00.123Z",
+        "2026-12-02T04:00:00.123Z",  # the same instant written from Paris time
+        "2026-12-02T04:00:00.123Z",  # naive reads as UTC
+        "2026-12-02T04:00:00.124Z",
+        "2026-12-02T04:00:00.123Z",
+        "2026-12-02T04:00:00.123Z",
+        None,
+        "2026-12-02T04:00:00.124Z",
+    ]
+    # A naive value right after an aware one of another instant is not confused with it
+    two = datetime(2026, 12, 2, 6, 0, tzinfo=timezone(timedelta(hours=2)))  # 04:00 UTC
+    assert iso(two) == "2026-12-02T04:00:00.000Z"
+    assert iso(two.replace(tzinfo=None)) == "2026-12-02T06:00:00.000Z"
