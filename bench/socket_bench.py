@@ -10,6 +10,8 @@ Targets (each started here, loopback only, stopped at the end):
   task B: authenticated sockets, persisted message (in-memory store, or Mongo with
   --mongodb-uri), `message_sent` + `message_delivered` back, `new_message` across tasks via Redis.
   --layout spread puts half the senders on each task (every message still crosses Redis).
+- full-base: the same, served from another checkout given with --base (say `git archive` of
+  main into a temporary folder): a before/after pair measured side by side in one run.
 Load: --pairs sender/receiver pairs, from the official socket.io-client on Node
 (bench/socket_relay_node/loadgen.js; --loadgen python: python-socketio's AsyncClient in-process);
 phase 1 closed loop (--inflight per sender) for --seconds -> delivered msg/s, and the CPU time
@@ -65,6 +67,7 @@ class Proc:
     env: dict[str, str]
     port: int = field(default_factory=free_port)
     p: subprocess.Popen[bytes] | None = None
+    cwd: Path = ROOT  # full-base: another checkout of the service
 
     @property
     def url(self) -> str:
@@ -73,7 +76,7 @@ class Proc:
     def start(self) -> Proc:
         env = {**os.environ, **self.env, "PORT": str(self.port)}
         env.setdefault("PYTHONPATH", f"{ROOT / 'layers'}:{ROOT}")
-        self.p = subprocess.Popen(self.cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+        self.p = subprocess.Popen(self.cmd, cwd=self.cwd, env=env, stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.p.poll() is not None:
@@ -399,17 +402,23 @@ async def measure(
     servers: list[Proc],
     redis_url: str | None = None,
 ) -> dict[str, Any]:
+    profiled = bool(args.profile) and name == "full"
+    full = name.startswith("full")
     load: Bench | NodeLoad = (
         NodeLoad(args.inflight, args.client_deflate)
         if args.loadgen == "node"
         else Bench(args.inflight)
     )
-    await load.setup(await pair_specs(args.pairs, routes, full=name == "full"))
+    await load.setup(await pair_specs(args.pairs, routes, full=full))
     try:
         await load.closed_loop(1.0)  # warm-up
+        # --profile: py-spy samples task A (the senders' task) over the closed loop only.
+        spy = start_profiler(args.profile, servers[0], args.seconds) if profiled else None
         before = cpu_snapshot(servers, load, redis_url)
         throughput, delivered = await load.closed_loop(args.seconds)
         after = cpu_snapshot(servers, load, redis_url)
+        if spy is not None:
+            spy.wait(timeout=60)
         # Per message delivered between the snapshots (the drain after the clock stopped too).
         delivered = max(1, delivered)
         cpu_us = {k: (after[k] - before[k]) / delivered * 1e6 for k in after}
@@ -439,17 +448,36 @@ async def run_target(name: str, args: argparse.Namespace) -> dict[str, Any]:
     if args.mongodb_uri:
         env["MONGODB_URI"] = args.mongodb_uri
         env["MONGODB_DB"] = f"bench-socket-{uuid.uuid4().hex[:6]}"
+    # full-base: the same full path from another checkout (--base), in the same run.
+    root = ROOT
+    if name == "full-base":
+        root = Path(args.base).resolve()
+        env["PYTHONPATH"] = f"{root / 'layers'}:{root}"
     task_a = Proc(
-        [py, "-m", "socket_tier.local"], {**env, "TASK_ID": f"bench-a-{uuid.uuid4().hex[:6]}"}
+        [py, "-m", "socket_tier.local"],
+        {**env, "TASK_ID": f"bench-a-{uuid.uuid4().hex[:6]}"},
+        cwd=root,
     )
     task_b = Proc(
-        [py, "-m", "socket_tier.local"], {**env, "TASK_ID": f"bench-b-{uuid.uuid4().hex[:6]}"}
+        [py, "-m", "socket_tier.local"],
+        {**env, "TASK_ID": f"bench-b-{uuid.uuid4().hex[:6]}"},
+        cwd=root,
     )
     routes = [(task_a.url, task_b.url)]
     if args.layout == "spread":
         routes.append((task_b.url, task_a.url))
     with running(task_a, task_b):
         return await measure(name, routes, args, [task_a, task_b], args.redis_url)
+
+
+def start_profiler(path: str, server: Proc, seconds: float) -> subprocess.Popen[bytes]:
+    """py-spy (requirements/dev.txt) on one server; `--nonblocking` so the samples do not pause
+    the process they measure. Raw output: one line per stack with its count."""
+    assert server.p is not None
+    spy = Path(sys.executable).with_name("py-spy")
+    cmd = [str(spy), "record", "--pid", str(server.p.pid), "--duration", str(int(seconds))]
+    cmd += ["--format", "raw", "--nonblocking", "--rate", "250", "--output", path]
+    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def server_cpu(cpu: dict[str, float]) -> str:
@@ -513,11 +541,23 @@ def main() -> None:
         help="full path: every sender on task A (split) or half the senders on each task (spread)",
     )
     ap.add_argument("--mongodb-uri", default=None, help="use a real MongoDB for the full path")
+    ap.add_argument(
+        "--base",
+        default=None,
+        help="target full-base: the full path from this other checkout (a before/after pair)",
+    )
+    ap.add_argument(
+        "--profile",
+        default=None,
+        help="full path: py-spy raw profile of task A over the closed loop, written to this file",
+    )
     args = ap.parse_args()
     if not (1 <= args.seconds <= 120 and 1 <= args.rate_seconds <= 120):
         ap.error("--seconds and --rate-seconds must be between 1 and 120")
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
-    if "full" in targets and not args.redis_url:
+    if "full-base" in targets and not args.base:
+        ap.error("target full-base needs --base (another checkout of the service)")
+    if any(t.startswith("full") for t in targets) and not args.redis_url:
         from tests.servers import redis_url
 
         args.redis_url = redis_url().rsplit("/", 1)[0] + "/12"

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from . import audit, events
 from .budgets import spend
 from .clock import epoch_ms, iso, utcnow
-from .core import Core
+from .core import Core, Push
 from .ids import new_id
 from .models import (
     Attachment,
@@ -123,27 +123,25 @@ async def store_team_message(
         return winner
     last = LastMessage(message.id, message.content, user.id, now, False, message.seq)
     await core.store.record_message(conv.id, last, "", now)
-    await core.dispatch(pending)
+    # As for a one-to-one send (issue #19): every reached member's access record is written
+    # before the push and published with the events in one batch (was a publish per member);
+    # the sender's receipts go out together after the reply (was a task per member).
+    to_publish = list(pending)
+    try:
+        for r in reached:
+            role = conv.participant_types.get(r, "doctor")
+            to_publish.append(await audit.write_delivered(core, message, r, role))
+    finally:  # stored first: whatever happens next, the relay has them
+        await core.settle(to_publish)
     view = await _one_view(core, message)
     await core.notify_many(recipients, "new_message", view)
-    for r in reached:
-        await _record_delivered(core, conv, message, r)
-        receipt = {"messageId": message.id, "deliveredAt": iso(now), "userId": r}
-        await core.notify_after_reply(user.id, "message_delivered", receipt)
+    at = iso(now)
+    receipts: list[Push] = [
+        (user.id, "message_delivered", {"messageId": message.id, "deliveredAt": at, "userId": r})
+        for r in reached
+    ]
+    await core.settle((), receipts)
     return Sent(view, created=True, ref=SentRef.of(message))
-
-
-async def _record_delivered(core: Core, conv: Conversation, message: Message, user_id: str) -> None:
-    role = conv.participant_types.get(user_id, "doctor")
-    await audit.record(
-        core,
-        user_id,
-        role,
-        audit.MESSAGE_DELIVERED,
-        message.conversation_id,
-        [message.id],
-        channel="socket",
-    )
 
 
 async def mark_team_read(

@@ -26,6 +26,8 @@ from .revocation_cache import RevocationCache
 
 logger = logging.getLogger(__name__)
 
+Push = tuple[str, str, dict[str, Any]]  # (user id, socket event, data)
+
 
 @dataclass
 class Core:
@@ -70,6 +72,31 @@ class Core:
             self._spawn(self.notify(user_id, event, data))
         else:
             await self.notify(user_id, event, data)
+
+    # -- issue #19 (send path CPU): a send's after-reply effects in two tasks, not one per effect
+    async def settle(self, events: Sequence[PendingEvent], receipts: Sequence[Push] = ()) -> None:
+        """Publish a change's `events` in one batch and push each receipt (user, event, data).
+
+        The socket tier runs them in the background, after its handler's reply (a sender sees
+        `message_sent` before any receipt): one task publishes, started first so that events
+        reach the publisher in the order of the changes (Kafka's order per conversation), and
+        one pushes, so a slow broker never holds a receipt back. A Lambda awaits both."""
+        if self.background_dispatch:
+            if events:
+                self._spawn(self._publish(list(events)))
+            if receipts:
+                self._spawn(self._push(list(receipts)))
+            return
+        if events:
+            await self._publish(list(events))
+        await self._push(list(receipts))
+
+    async def _push(self, receipts: list[Push]) -> None:
+        # Several (a care team's members) go out together: their Redis calls share one write.
+        if len(receipts) == 1:
+            await self.notify(*receipts[0])
+        elif receipts:
+            await asyncio.gather(*(self.notify(*r) for r in receipts))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)

@@ -171,9 +171,7 @@ async def store_message(
     replay = await _replay_of(core, user, temp_id) or await _replay_by_id(core, message_id)
     if replay is not None:
         return replay
-    if budget:
-        await spend(core, user, "send")
-    seq, online = await _seq_and_presence(core, conv.id, other)
+    seq, online = await _seq_and_presence(core, user, conv.id, other, budget)
     now = utcnow()
     message = Message(
         id=message_id or new_id(),
@@ -223,11 +221,18 @@ async def _replay_by_id(core: Core, message_id: str | None) -> Sent | None:
     return Sent(await _one_view(core, original), created=False, ref=SentRef.of(original))
 
 
-async def _seq_and_presence(core: Core, conversation_id: str, other: str) -> tuple[int, bool]:
-    """The message's sequence number and whether its receiver is online."""
-    # Both round trips at once; one task, not gather's two (this runs once per message).
+async def _seq_and_presence(
+    core: Core, user: Principal, conversation_id: str, other: str, budget: bool
+) -> tuple[int, bool]:
+    """The send's budget spent (when `budget`), then its sequence number and whether its
+    receiver is online."""
+    # The presence read starts with the budget's call, so both leave in one Redis write (issue
+    # #19); nothing is allocated or stored before the budget is spent, and a refused send only
+    # drops the answer of that read. One task, not gather's two (this runs once per message).
     online_check = asyncio.ensure_future(core.presence.is_online(other))
     try:
+        if budget:
+            await spend(core, user, "send")
         seq = await core.store.allocate_seq(conversation_id)
     except BaseException:
         online_check.cancel()
@@ -274,13 +279,21 @@ async def _announce(
     last = LastMessage(message.id, message.content, user.id, now, False, message.seq)
     await core.store.record_message(message.conversation_id, last, other, now)
     sent_metrics.count_sent(message.message_type)  # per type and tier (#17)
-    await core.dispatch(pending)
+    # The receiver's access record is written before the push (the push never fails the send,
+    # so it was recorded either way; unwritable, nothing is pushed: fail closed), and published
+    # with the message's events in one batch (issue #19; was one publish each).
+    to_publish = list(pending)
+    try:
+        if online:
+            receiver_type = message.receiver_type
+            to_publish.append(await audit.write_delivered(core, message, other, receiver_type))
+    finally:  # stored first: whatever happens next, the relay has them
+        await core.settle(to_publish)
     view = await _one_view(core, message)
     await core.notify(other, "new_message", view)
-    if online:
-        await audit.record_delivered(core, message)
+    if online:  # after the reply, so the sender has seen `message_sent` first
         receipt = {"messageId": message.id, "deliveredAt": iso(now)}
-        await core.notify_after_reply(user.id, "message_delivered", receipt)
+        await core.settle((), [(user.id, "message_delivered", receipt)])
     return Sent(view, created=True, ref=SentRef.of(message))
 
 

@@ -83,13 +83,19 @@ def channel_of(task_id: str) -> str:
     return CHANNEL_PREFIX + task_id
 
 
+# One encoder for every fan-out message: `json.dumps` with options builds a new encoder per
+# call, twice per message sent (issue #19). The same text as json.dumps(..., separators=(",",
+# ":"), default=str).
+_ENCODE = json.JSONEncoder(separators=(",", ":"), default=str).encode
+
+
 def encode(user_id: str, event: str, data: dict[str, Any]) -> str:
-    return json.dumps({"u": user_id, "e": event, "d": data}, separators=(",", ":"), default=str)
+    return _ENCODE({"u": user_id, "e": event, "d": data})
 
 
 def encode_many(user_ids: list[str], event: str, data: dict[str, Any]) -> str:
     """One event for several users (a care team's members): each task emits to those it holds."""
-    return json.dumps({"us": user_ids, "e": event, "d": data}, separators=(",", ":"), default=str)
+    return _ENCODE({"us": user_ids, "e": event, "d": data})
 
 
 def encode_close(user_id: str, sid: str) -> str:

@@ -1,8 +1,9 @@
 """In-memory store with the same semantics as the MongoDB one (unique keys, atomic counters)."""
 
 import pickle
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 from ..errors import DuplicateKey
 from ..models import (
@@ -20,6 +21,10 @@ from .doctor_tools_memory import MemoryDoctorTools
 from .memory_care_teams import MemoryCareTeams
 
 _IMMUTABLE = (str, int, float, datetime, type(None))
+# Exact classes, tested with one set look-up (issue #19: `isinstance` against a tuple, for each
+# of a message's thirty fields, was most of a copy). A subclass of any of them (an enum, a bool)
+# is copied by the slower general path, never shared.
+_IMMUTABLE_TYPES = frozenset({str, int, float, bool, datetime, type(None)})
 
 
 def _clone[T](value: T) -> T:
@@ -29,23 +34,61 @@ def _clone[T](value: T) -> T:
     dataclasses' Python-level `__getstate__`, which made copying a large share of a socket task's
     CPU (figures in bench/RESULTS-socket.md).
     """
-    if isinstance(value, _IMMUTABLE):
+    cls = value.__class__
+    if cls in _IMMUTABLE_TYPES:
         return value
-    if isinstance(value, list):
-        return [v if isinstance(v, _IMMUTABLE) else _clone(v) for v in value]  # type: ignore[return-value]
-    if isinstance(value, dict):
-        return {k: v if isinstance(v, _IMMUTABLE) else _clone(v) for k, v in value.items()}  # type: ignore[return-value]
-    slots = getattr(type(value), "__slots__", None)
-    if slots is not None and hasattr(value, "__dataclass_fields__"):
-        copy = object.__new__(type(value))
-        for name in slots:
-            field = getattr(value, name)
-            if not isinstance(field, _IMMUTABLE):  # most fields are: skip the call
-                field = _clone(field)
-            object.__setattr__(copy, name, field)
-        return copy
+    if cls is list:
+        return [v if v.__class__ in _IMMUTABLE_TYPES else _clone(v) for v in value]  # type: ignore[attr-defined, return-value]
+    if cls is dict:
+        return {k: v if v.__class__ in _IMMUTABLE_TYPES else _clone(v) for k, v in value.items()}  # type: ignore[attr-defined, return-value]
+    if isinstance(value, _IMMUTABLE):  # a subclass: an enum member, for instance
+        return value
+    copier = _copier_of(cls)
+    if copier is not None:
+        return copier(value)  # type: ignore[no-any-return]
     # Anything else (tuples, sets): a pickle round trip of bytes this line just produced.
     return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))  # type: ignore[no-any-return]  # noqa: S301
+
+
+_COPIERS: dict[type, Callable[[Any], Any] | None] = {}
+
+
+def _copier_of(cls: type) -> Callable[[Any], Any] | None:
+    """The field-by-field copy of a slotted dataclass, written once per class as straight-line
+    code (issue #19: a loop of `getattr`/`object.__setattr__` over a message's thirty fields was
+    most of each copy, and every send copies a message in and out). None for other classes."""
+    try:
+        return _COPIERS[cls]
+    except KeyError:
+        pass
+    slots = getattr(cls, "__slots__", None)
+    copier = None
+    if slots is not None and hasattr(cls, "__dataclass_fields__"):
+        names = [n for n in slots if n.isidentifier()]
+        # Each slot written through its descriptor: works for frozen dataclasses too.
+        setters = {f"set_{n}": getattr(cls, n).__set__ for n in names}
+        lines = ["def copy(value):", "    c = new(cls)"]
+        for n in names:
+            lines += [
+                f"    x = value.{n}",
+                "    if x.__class__ not in immutable:",  # most fields are: no call
+                # a message's many empty lists (#16-#18): a new one, no call
+                "        x = [] if x.__class__ is list and not x else clone(x)",
+                f"    set_{n}(c, x)",
+            ]
+        lines.append("    return c")
+        scope: dict[str, Any] = {
+            "new": object.__new__,
+            "cls": cls,
+            "immutable": _IMMUTABLE_TYPES,
+            "clone": _clone,
+            **setters,
+        }
+        # Our own record classes' field names only, checked as identifiers above.
+        exec("\n".join(lines), scope)  # noqa: S102
+        copier = scope["copy"]
+    _COPIERS[cls] = copier
+    return copier
 
 
 class MemoryStore(MemoryCareTeams, MemoryDoctorTools):  # care teams (#18), doctors' tools (#17)
