@@ -6,7 +6,7 @@ One `socket_tier.local` process on Redis (loopback only). --pairs sender/receive
 `send_message` at --rate msg/s in total for --seconds (python-socketio clients, this process);
 p50/p99 send->`new_message` latency. Run twice, side by side: without, then with a flooder in its
 own process: one account that emits `typing_start` as fast as it can send (reconnecting each
-time the server closes it) and, every few connections, a binary packet declaring 9,999,999,999
+time the server closes it) and, every second connection, a binary packet declaring 9,999,999,999
 attachments followed by 100 kB frames. The server's RSS is sampled during each run.
 The sending budget is raised for the run (it measures the flood, not the budget). Every loop is
 bounded in time.
@@ -127,7 +127,7 @@ async def load(url: str, pairs: int, rate: int, seconds: float, pid: int) -> dic
 
 async def flood(url: str, seconds: float) -> dict[str, int]:
     """One account on raw websockets (pre-encoded frames: the cheapest way to send): typing_start
-    as fast as the socket takes it, reconnecting when closed; every fifth connection, a binary
+    as fast as the socket takes it, reconnecting when closed; every second connection, a binary
     packet declaring 9,999,999,999 attachments and 100 kB frames. Bounded in time."""
     from websockets.asyncio.client import connect as ws_connect
 
@@ -147,7 +147,8 @@ async def flood(url: str, seconds: float) -> dict[str, int]:
                     await asyncio.sleep(0.05)
                     continue
                 stats["connections"] += 1
-                if stats["connections"] % 5 == 0:
+                # Every second one: the flood cooldown admits about two connections per run.
+                if stats["connections"] % 2 == 0:
                     stats["binary_attempts"] += 1
                     await ws.send(ATTACK_HEADER)
                     for _ in range(20):
