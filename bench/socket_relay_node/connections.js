@@ -22,6 +22,7 @@ const deadline = Date.now() + timeoutMs;
 
 const state = clients.map(() => ({ socket: null, lastSeq: 0, ids: new Set(), dropped: false, back: false }));
 const syncMs = [];
+let syncFailed = 0; // sync calls that timed out, errored or answered ok:false
 let firstDrop = null;
 let connectErrors = 0;
 
@@ -94,10 +95,17 @@ async function reconnect(i) {
         try {
           reply = await socket.timeout(30000).emitWithAck("sync", { conversationId, afterSeq: s.lastSeq });
         } catch (err) {
-          break; // dropped again: its disconnect handler reconnects
+          // Timed out (no ack within 30 s) or dropped again (its disconnect handler reconnects).
+          syncFailed++;
+          if (process.env.CONN_DEBUG) console.error(`sync ${i} failed: ${err.message}`);
+          break;
         }
         syncMs.push(Number(process.hrtime.bigint() - t0) / 1e6);
-        if (!reply || !reply.ok) break;
+        if (!reply || !reply.ok) {
+          syncFailed++;
+          if (process.env.CONN_DEBUG) console.error(`sync ${i} refused: ${reply && reply.message}`);
+          break;
+        }
         for (const m of reply.messages) {
           s.ids.add(m.id);
           if (m.seq > s.lastSeq) s.lastSeq = m.seq;
@@ -142,7 +150,7 @@ function checkAllBack() {
   if (dropped.length === 0 || dropped.some((s) => !s.back)) return;
   announced = true;
   const seconds = Number(process.hrtime.bigint() - firstDrop) / 1e9;
-  console.log(`BACK ${JSON.stringify({ dropped: dropped.length, seconds, connectErrors })}`);
+  console.log(`BACK ${JSON.stringify({ dropped: dropped.length, seconds, connectErrors, syncFailed })}`);
 }
 
 async function main() {
@@ -157,7 +165,7 @@ async function main() {
         received[clients[i].conversationId || String(i)] = [...s.ids];
       });
       const connected = state.filter((s) => s.socket && s.socket.connected).length;
-      console.log(`REPORT ${JSON.stringify({ received, syncMs, connected, connectErrors })}`);
+      console.log(`REPORT ${JSON.stringify({ received, syncMs, syncFailed, connected, connectErrors })}`);
     } else if (cmd === "close") {
       state.forEach((s) => s.socket && s.socket.close());
       process.exit(0);
