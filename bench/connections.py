@@ -401,6 +401,7 @@ async def run_storm(args: argparse.Namespace) -> dict[str, Any]:
         "connects_per_s": connected["connected"] / max(float(connected["seconds"]), 1e-9),
         "dropped": back["dropped"],
         "all_back_s": back["seconds"],
+        "all_reconnected_s": back.get("reconnectedSeconds"),
         "sent": len(sender.sent),
         "send_failed": sender.failed,
         "send_failures": sender.failures,
@@ -423,10 +424,11 @@ def storm_report(r: dict[str, Any], args: argparse.Namespace) -> str:
             f"reconnect storm: {r['clients']} clients on task A ({r['server']}), A restarted "
             f"(SIGTERM + a new A), {args.rate:.0f} msg/s sent through B meanwhile",
             "",
-            "| clients | dropped | all back (s) | sent | lost | sync calls | sync p50 (ms) "
-            "| sync p99 (ms) | sync failed | send failures | sends skipped |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
-            f"| {r['clients']} | {r['dropped']} | {r['all_back_s']:.1f} | {r['sent']} "
+            "| clients | dropped | all reconnected (s) | all back (s) | sent | lost | sync calls "
+            "| sync p50 (ms) | sync p99 (ms) | sync failed | send failures | sends skipped |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+            f"| {r['clients']} | {r['dropped']} | {r['all_reconnected_s'] or 0:.1f} "
+            f"| {r['all_back_s']:.1f} | {r['sent']} "
             f"| {r['lost']} | {r['sync_calls']} | {p50} | {p99} | {r['sync_failed']} "
             f"| {r['send_failed']} | {r['send_skipped']} |",
         ]

@@ -20,7 +20,7 @@ const concurrency = config.concurrency || 50;
 const timeoutMs = config.timeoutMs || 120000;
 const deadline = Date.now() + timeoutMs;
 
-const state = clients.map(() => ({ socket: null, lastSeq: 0, ids: new Set(), dropped: false, back: false }));
+const state = clients.map(() => ({ socket: null, lastSeq: 0, ids: new Set(), dropped: false, back: false, up: false }));
 const syncMs = [];
 let syncFailed = 0; // sync calls that timed out, errored or answered ok:false
 let firstDrop = null;
@@ -76,6 +76,7 @@ async function reconnect(i) {
   const s = state[i];
   s.dropped = true;
   s.back = false;
+  s.up = false;
   if (firstDrop === null) firstDrop = process.hrtime.bigint();
   let delay = 100;
   while (Date.now() < deadline) {
@@ -87,6 +88,8 @@ async function reconnect(i) {
     if (socket) {
       if (process.env.CONN_DEBUG) console.error(`reconnected ${i} to ${url}`);
       track(i, socket);
+      s.up = true;
+      checkAllUp();
       const conversationId = clients[i].conversationId;
       let more = true;
       for (let page = 0; more && page < 50; page++) {
@@ -143,6 +146,16 @@ async function healthy() {
   return health.pending;
 }
 
+// Reconnected (socket connected again, before its `sync`): the realtime tier's part of the storm,
+// apart from the store that answers the syncs.
+let upSeconds = null;
+function checkAllUp() {
+  if (upSeconds !== null) return;
+  const dropped = state.filter((s) => s.dropped);
+  if (dropped.some((s) => !s.up)) return;
+  upSeconds = Number(process.hrtime.bigint() - firstDrop) / 1e9;
+}
+
 let announced = false;
 function checkAllBack() {
   if (announced) return;
@@ -150,7 +163,8 @@ function checkAllBack() {
   if (dropped.length === 0 || dropped.some((s) => !s.back)) return;
   announced = true;
   const seconds = Number(process.hrtime.bigint() - firstDrop) / 1e9;
-  console.log(`BACK ${JSON.stringify({ dropped: dropped.length, seconds, connectErrors, syncFailed })}`);
+  const back = { dropped: dropped.length, seconds, reconnectedSeconds: upSeconds, connectErrors, syncFailed };
+  console.log(`BACK ${JSON.stringify(back)}`);
 }
 
 async function main() {
