@@ -73,12 +73,15 @@ def rss_kib(pid: int) -> int:
 
 class Task(Proc):
     """A server process given more time to start than socket_bench's (index creation on a busy
-    machine, the local S3 of `socket_tier.local`)."""
+    machine, the local S3 of `socket_tier.local`). `tree`: another checkout of the service (an
+    earlier commit, `--before-tree`) to run instead of this one."""
+
+    tree: Path = ROOT
 
     def start(self) -> Task:
         env = {**os.environ, **self.env, "PORT": str(self.port)}
-        env.setdefault("PYTHONPATH", f"{ROOT / 'layers'}:{ROOT}")
-        self.p = subprocess.Popen(self.cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+        env["PYTHONPATH"] = f"{self.tree / 'layers'}:{self.tree}"
+        self.p = subprocess.Popen(self.cmd, cwd=self.tree, env=env, stdout=subprocess.DEVNULL)
         for _ in range(int(START_TIMEOUT / 0.2)):  # bounded
             if self.p.poll() is not None:
                 raise RuntimeError(f"{self.cmd} exited with {self.p.returncode}")
@@ -199,14 +202,19 @@ async def run_idle(args: argparse.Namespace) -> list[dict[str, Any]]:
         "SHUTDOWN_GRACE_SECONDS": "5",
     }
     auths = [{"token": token(u)} for u in users]
-    for server in ("granian", "uvicorn"):
-        if server not in args.targets:
-            continue
-        proc = Task(
-            [PY, "-m", "socket_tier.server", "--host", "127.0.0.1"],
-            {**env, "SOCKET_SERVER": server, "TASK_ID": f"conn-{uuid.uuid4().hex[:6]}"},
-        )
-        rows.append(await idle_target(f"ours ({server})", proc, auths, args))
+    trees = [("", ROOT)]
+    if args.before_tree:  # the same servers from an earlier checkout, in this same run
+        trees.insert(0, (" before", Path(args.before_tree).resolve()))
+    for label, tree in trees:
+        for server in ("granian", "uvicorn"):
+            if server not in args.targets:
+                continue
+            proc = Task(
+                [PY, "-m", "socket_tier.server", "--host", "127.0.0.1"],
+                {**env, "SOCKET_SERVER": server, "TASK_ID": f"conn-{uuid.uuid4().hex[:6]}"},
+            )
+            proc.tree = tree
+            rows.append(await idle_target(f"ours{label} ({server})", proc, auths, args))
     return rows
 
 
@@ -444,6 +452,11 @@ def main() -> None:
     parser.add_argument("--server", choices=("granian", "uvicorn"), default="uvicorn")
     parser.add_argument("--rate", type=float, default=100.0, help="storm: msg/s sent meanwhile")
     parser.add_argument("--in-flight", type=int, default=32, help="storm: REST sends outstanding")
+    parser.add_argument(
+        "--before-tree",
+        help="idle: also run the socket tier of this checkout (e.g. `git worktree add` of an "
+        "earlier commit), in the same run, as `ours before`",
+    )
     parser.add_argument(
         "--redis-url", default=os.environ.get("REDIS_URL") or os.environ.get("TEST_REDIS_URL")
     )

@@ -41,7 +41,7 @@ def wire(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> boo
 
 @pytest.fixture
 async def redis() -> AsyncIterator[Redis]:
-    url = with_db(redis_url(), 12)
+    url = with_db(redis_url(), 47)
     redis_sync.Redis.from_url(url).flushdb()
     client = build_redis(url, 4)
     yield client
