@@ -14,7 +14,7 @@ import pytest
 from messaging_core.config import Settings
 
 from socket_tier.app import Realtime
-from socket_tier.lean_queue import LeanQueue
+from socket_tier.lean_queue import LeanEvent, LeanQueue
 from socket_tier.settings import SocketSettings
 from tests.conftest import make_settings
 
@@ -115,4 +115,24 @@ def test_uvicorn_sockets_use_the_lean_queue_and_no_second_ping() -> None:
     finally:
         loop.close()
     assert isinstance(proto.queue, LeanQueue)
+    assert isinstance(proto.writable, LeanEvent)
+    assert proto.writable.is_set()  # sends are not paused until the transport says so
     assert proto.ping_interval is None
+
+
+async def test_the_send_pause_event_wakes_every_waiter() -> None:
+    event = LeanEvent()
+    assert not event.is_set()
+    waiters = [asyncio.ensure_future(event.wait()) for _ in range(3)]
+    await asyncio.sleep(0)
+    assert not any(w.done() for w in waiters)
+    event.set()
+    assert await asyncio.wait_for(asyncio.gather(*waiters), 5) == [True, True, True]
+    event.clear()
+    cancelled = asyncio.ensure_future(event.wait())
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    event.set()  # a cancelled waiter left nothing behind that would break the next
+    assert await asyncio.wait_for(event.wait(), 5) is True
