@@ -109,6 +109,7 @@ class Connections:
 
     async def connected(self, sid: str, user: Principal) -> None:
         self.users[sid] = user
+        self._drop_request_headers(sid)
         sids = self.sockets_of.setdefault(user.id, [])
         sids.append(sid)
         # Alone (no Redis) the cap counts this task's sockets; with Redis, every task's (below).
@@ -122,6 +123,17 @@ class Connections:
         if user.expires_at is not None:
             self._expire_at(user.expires_at, sid)
         self._tasks.spawn(self._after_connect(user, came_online))
+
+    def _drop_request_headers(self, sid: str) -> None:
+        """The handshake's request headers are read once, at connect (the token, the upgrade);
+        python-socketio keeps that request's environ for the socket's life. Dropping them saves
+        a few KiB per idle socket (more behind a browser's cookies and user agent; issue #19)
+        and keeps no copy of an `Authorization` header's token."""
+        eio_sid = self._sio.manager.eio_sid_from_sid(sid, "/")
+        environ = self._sio.environ.get(eio_sid) if eio_sid is not None else None
+        if environ:
+            for key in [k for k in environ if k.startswith("HTTP_")]:
+                del environ[key]
 
     def _expire_at(self, at: float, sid: str) -> None:
         if len(self._expiries) > 2 * len(self.users) + 64:

@@ -1,4 +1,6 @@
-"""Sockets close when their token expires, with one timer per task (issue #19).
+"""What each idle socket holds (issue #19): one expiry timer per task, no request headers.
+
+Sockets close when their token expires, with one timer per task.
 
 Each expiring socket used to hold its own loop timer and closure (about 0.5 KiB per idle
 socket); now one timer is armed for the earliest expiry of a heap. The rule is unchanged: each
@@ -20,7 +22,16 @@ SOCKETS = 100
 T0 = 1_000_000.0
 
 
+class FakeManager:
+    def eio_sid_from_sid(self, sid: str, namespace: str) -> str:
+        return "eio-" + sid
+
+
 class FakeSio:
+    def __init__(self) -> None:
+        self.manager = FakeManager()
+        self.environ: dict[str, dict[str, Any]] = {}
+
     async def enter_room(self, sid: str, room: str) -> None: ...
 
 
@@ -79,3 +90,23 @@ async def test_expiring_sockets_share_one_timer_and_each_closes_when_due() -> No
     conns._expire_due()
     assert sorted(tasks.ended[50:]) == sorted(f"s{i}" for i in range(51, SOCKETS))
     assert live_timers() - timers_before == 0  # nothing left to expire: no timer
+
+
+async def test_a_connected_socket_keeps_no_request_headers() -> None:
+    sio = FakeSio()
+    sio.environ["eio-s1"] = {
+        "HTTP_AUTHORIZATION": "Bearer a-token",
+        "HTTP_USER_AGENT": "a browser" * 20,
+        "HTTP_COOKIE": "c=1",
+        "PATH_INFO": "/socket.io/",
+        "REMOTE_ADDR": "127.0.0.1",
+    }
+    conns = Connections(
+        sio,  # type: ignore[arg-type]
+        SocketSettings(_env_file=None),  # type: ignore[call-arg]
+        FakeRunning(),  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        RecordingTasks(),  # type: ignore[arg-type]
+    )
+    await conns.connected("s1", Principal(id="a" * 24, role="patient"))
+    assert sio.environ["eio-s1"] == {"PATH_INFO": "/socket.io/", "REMOTE_ADDR": "127.0.0.1"}
