@@ -92,6 +92,7 @@ async function reconnect(i) {
       checkAllUp();
       const conversationId = clients[i].conversationId;
       let more = true;
+      let timeouts = 0;
       for (let page = 0; more && page < 50; page++) {
         const t0 = process.hrtime.bigint();
         let reply;
@@ -101,6 +102,11 @@ async function reconnect(i) {
           // Timed out (no ack within 30 s) or dropped again (its disconnect handler reconnects).
           syncFailed++;
           if (process.env.CONN_DEBUG) console.error(`sync ${i} failed: ${err.message}`);
+          // As an app would: ask again (twice at most) while the socket is still up.
+          if (socket.connected && timeouts++ < 2) {
+            page--;
+            continue;
+          }
           break;
         }
         syncMs.push(Number(process.hrtime.bigint() - t0) / 1e6);
