@@ -25,11 +25,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import queue
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -70,12 +73,15 @@ def rss_kib(pid: int) -> int:
 
 class Task(Proc):
     """A server process given more time to start than socket_bench's (index creation on a busy
-    machine, the local S3 of `socket_tier.local`)."""
+    machine, the local S3 of `socket_tier.local`). `tree`: another checkout of the service (an
+    earlier commit, `--before-tree`) to run instead of this one."""
+
+    tree: Path = ROOT
 
     def start(self) -> Task:
         env = {**os.environ, **self.env, "PORT": str(self.port)}
-        env.setdefault("PYTHONPATH", f"{ROOT / 'layers'}:{ROOT}")
-        self.p = subprocess.Popen(self.cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+        env["PYTHONPATH"] = f"{self.tree / 'layers'}:{self.tree}"
+        self.p = subprocess.Popen(self.cmd, cwd=self.tree, env=env, stdout=subprocess.DEVNULL)
         for _ in range(int(START_TIMEOUT / 0.2)):  # bounded
             if self.p.poll() is not None:
                 raise RuntimeError(f"{self.cmd} exited with {self.p.returncode}")
@@ -89,7 +95,11 @@ class Task(Proc):
 
 
 class NodeClients:
-    """bench/socket_relay_node/connections.js, driven through its stdin/stdout lines."""
+    """bench/socket_relay_node/connections.js, driven through its stdin/stdout lines.
+
+    One daemon thread reads its stdout into a queue: a bounded wait for a line must not leave a
+    thread blocked on `readline` behind it (asyncio.run would wait for that thread at exit, and
+    the run would hang after a timed-out phase instead of reporting it)."""
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.file = Path(tempfile.mkstemp(suffix=".json", prefix="conn-bench-")[1])
@@ -98,22 +108,31 @@ class NodeClients:
             ["node", str(NODE_DIR / "connections.js"), str(self.file)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for text in self.proc.stdout:  # ends with the process
+            self._lines.put(text)
+        self._lines.put(None)
 
     async def line(self, prefix: str, timeout: float) -> dict[str, Any]:
         """The next stdout line starting with `prefix` (bounded)."""
-        assert self.proc.stdout is not None
-        stdout = self.proc.stdout
-
-        def read() -> dict[str, Any]:
-            for _ in range(10_000):  # bounded: the script prints a handful of lines
-                text = stdout.readline()
-                if not text:
-                    raise RuntimeError(f"connections.js ended before {prefix}")
-                if text.startswith(prefix + " "):
-                    return dict(json.loads(text[len(prefix) + 1 :]))
-            raise RuntimeError(f"no {prefix} line")
-
-        return await asyncio.wait_for(asyncio.to_thread(read), timeout)
+        deadline = time.monotonic() + timeout
+        for _ in range(10_000):  # bounded: the script prints a handful of lines
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                text = await asyncio.to_thread(self._lines.get, True, min(left, 1.0))
+            except queue.Empty:
+                continue
+            if text is None:
+                raise RuntimeError(f"connections.js ended before {prefix}")
+            if text.startswith(prefix + " "):
+                return dict(json.loads(text[len(prefix) + 1 :]))
+        raise TimeoutError(f"no {prefix} line within {timeout:.0f} s")
 
     def say(self, command: str) -> None:
         assert self.proc.stdin is not None
@@ -183,14 +202,19 @@ async def run_idle(args: argparse.Namespace) -> list[dict[str, Any]]:
         "SHUTDOWN_GRACE_SECONDS": "5",
     }
     auths = [{"token": token(u)} for u in users]
-    for server in ("granian", "uvicorn"):
-        if server not in args.targets:
-            continue
-        proc = Task(
-            [PY, "-m", "socket_tier.server", "--host", "127.0.0.1"],
-            {**env, "SOCKET_SERVER": server, "TASK_ID": f"conn-{uuid.uuid4().hex[:6]}"},
-        )
-        rows.append(await idle_target(f"ours ({server})", proc, auths, args))
+    trees = [("", ROOT)]
+    if args.before_tree:  # the same servers from an earlier checkout, in this same run
+        trees.insert(0, (" before", Path(args.before_tree).resolve()))
+    for label, tree in trees:
+        for server in ("granian", "uvicorn"):
+            if server not in args.targets:
+                continue
+            proc = Task(
+                [PY, "-m", "socket_tier.server", "--host", "127.0.0.1"],
+                {**env, "SOCKET_SERVER": server, "TASK_ID": f"conn-{uuid.uuid4().hex[:6]}"},
+            )
+            proc.tree = tree
+            rows.append(await idle_target(f"ours{label} ({server})", proc, auths, args))
     return rows
 
 
@@ -242,30 +266,45 @@ async def prepare(base: str, n: int, concurrency: int) -> list[dict[str, str]]:
 
 
 class Sender:
-    """Sends --rate msg/s through REST on one task, round-robin over the conversations."""
+    """Sends --rate msg/s through REST on one task, round-robin over the conversations.
 
-    def __init__(self, base: str, triples: list[dict[str, str]], rate: float) -> None:
+    Open loop with at most `in_flight` requests outstanding: a tick that finds them all busy is
+    counted as skipped, and a late tick does not make up for the missed ones. (It used to: one
+    stall of the bench's loop, then every missed send at once, thousands of tasks queued in the
+    HTTP pool; the bench's own loop then starved and the storm never reported, see
+    bench/RESULTS-connections.md.)"""
+
+    def __init__(
+        self, base: str, triples: list[dict[str, str]], rate: float, in_flight: int = 32
+    ) -> None:
         self.base, self.triples, self.rate = base, triples, rate
         self.sent: list[tuple[str, str]] = []  # (conversationId, messageId) acknowledged
         self.failed = 0
         self.failures: dict[str, int] = {}  # by status code (or exception name)
+        self.skipped = 0  # ticks with every slot busy (the server behind the rate)
+        self.slots = asyncio.Semaphore(in_flight)
         self.stop = asyncio.Event()
 
     async def run(self, max_seconds: float) -> None:
         interval = 1.0 / self.rate
         tasks: set[asyncio.Task[None]] = set()
         async with httpx.AsyncClient(base_url=self.base, timeout=30) as http:
-            start = time.monotonic()
+            next_at = time.monotonic()
             for i in range(int(max_seconds * self.rate)):  # bounded
                 if self.stop.is_set():
                     break
-                t = self.triples[i % len(self.triples)]
-                task = asyncio.create_task(self._send(http, t, i))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-                delay = start + (i + 1) * interval - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
+                if self.slots.locked():
+                    self.skipped += 1
+                else:
+                    await self.slots.acquire()
+                    t = self.triples[i % len(self.triples)]
+                    task = asyncio.create_task(self._send(http, t, i))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                    task.add_done_callback(lambda _t: self.slots.release())
+                # Late (the loop was busy): the schedule restarts from now, no burst.
+                next_at = max(next_at + interval, time.monotonic())
+                await asyncio.sleep(next_at - time.monotonic())
             if tasks:
                 await asyncio.wait(tasks, timeout=30)
 
@@ -329,24 +368,36 @@ async def run_storm(args: argparse.Namespace) -> dict[str, Any]:
         try:
             connected = await clients.line("CONNECTED", CONNECT_TIMEOUT)
             log(f"connected: {connected}; sending, then restarting A")
-            sender = Sender(task_b.url, triples, args.rate)
+            sender = Sender(task_b.url, triples, args.rate, args.in_flight)
             sending = asyncio.create_task(sender.run(STORM_TIMEOUT))
             await asyncio.sleep(1.0)  # messages flow before the restart too
             assert task_a.p is not None
             task_a.p.terminate()  # SIGTERM, as ECS stops a task: the drain closes every session
             await asyncio.to_thread(task_a.p.wait, 60)
             log("A stopped; starting the new A")
-            with running(restarted):
+            # In a thread: its health polls block, and the sends and the clients' lines must
+            # keep flowing meanwhile (they stalled here before, bench/RESULTS-connections.md).
+            restarting = asyncio.create_task(asyncio.to_thread(restarted.start))
+            try:
                 back = await clients.line("BACK", STORM_TIMEOUT)
                 log(f"all back: {back}")
+                await restarting
                 await asyncio.sleep(1.0)  # messages keep flowing after everyone is back
                 sender.stop.set()
                 await asyncio.wait_for(sending, 60)
-                log(f"sent {len(sender.sent)} ({sender.failed} failed); asking for the report")
+                log(
+                    f"sent {len(sender.sent)} ({sender.failed} failed, {sender.skipped} ticks "
+                    "skipped); asking for the report"
+                )
                 await asyncio.sleep(2.0)  # the last sends reach their receivers
                 clients.say("report")
                 report = await clients.line("REPORT", 60)
                 log("report received; stopping")
+            finally:
+                sender.stop.set()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(restarting, START_TIMEOUT)
+                await asyncio.to_thread(restarted.stop)
         finally:
             clients.close()
     received = {k: set(v) for k, v in report["received"].items()}
@@ -358,13 +409,16 @@ async def run_storm(args: argparse.Namespace) -> dict[str, Any]:
         "connects_per_s": connected["connected"] / max(float(connected["seconds"]), 1e-9),
         "dropped": back["dropped"],
         "all_back_s": back["seconds"],
+        "all_reconnected_s": back.get("reconnectedSeconds"),
         "sent": len(sender.sent),
         "send_failed": sender.failed,
         "send_failures": sender.failures,
+        "send_skipped": sender.skipped,
+        "sync_failed": report.get("syncFailed", 0),
         "lost": len(lost),
         "sync_calls": len(sync_ms),
-        "sync_p50_ms": pct(sync_ms, 50) if sync_ms else None,
-        "sync_p99_ms": pct(sync_ms, 99) if sync_ms else None,
+        "sync_p50_ms": pct(sync_ms, 0.5) if sync_ms else None,
+        "sync_p99_ms": pct(sync_ms, 0.99) if sync_ms else None,
         "connected_at_end": report["connected"],
         "server": args.server,
     }
@@ -378,11 +432,13 @@ def storm_report(r: dict[str, Any], args: argparse.Namespace) -> str:
             f"reconnect storm: {r['clients']} clients on task A ({r['server']}), A restarted "
             f"(SIGTERM + a new A), {args.rate:.0f} msg/s sent through B meanwhile",
             "",
-            "| clients | dropped | all back (s) | sent | lost | sync calls | sync p50 (ms) "
-            "| sync p99 (ms) | send failures |",
-            "|---|---|---|---|---|---|---|---|---|",
-            f"| {r['clients']} | {r['dropped']} | {r['all_back_s']:.1f} | {r['sent']} "
-            f"| {r['lost']} | {r['sync_calls']} | {p50} | {p99} | {r['send_failed']} |",
+            "| clients | dropped | all reconnected (s) | all back (s) | sent | lost | sync calls "
+            "| sync p50 (ms) | sync p99 (ms) | sync failed | send failures | sends skipped |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+            f"| {r['clients']} | {r['dropped']} | {r['all_reconnected_s'] or 0:.1f} "
+            f"| {r['all_back_s']:.1f} | {r['sent']} "
+            f"| {r['lost']} | {r['sync_calls']} | {p50} | {p99} | {r['sync_failed']} "
+            f"| {r['send_failed']} | {r['send_skipped']} |",
         ]
     )
 
@@ -393,8 +449,14 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--targets", default="node,granian,uvicorn")
-    parser.add_argument("--server", choices=("granian", "uvicorn"), default="granian")
+    parser.add_argument("--server", choices=("granian", "uvicorn"), default="uvicorn")
     parser.add_argument("--rate", type=float, default=100.0, help="storm: msg/s sent meanwhile")
+    parser.add_argument("--in-flight", type=int, default=32, help="storm: REST sends outstanding")
+    parser.add_argument(
+        "--before-tree",
+        help="idle: also run the socket tier of this checkout (e.g. `git worktree add` of an "
+        "earlier commit), in the same run, as `ours before`",
+    )
     parser.add_argument(
         "--redis-url", default=os.environ.get("REDIS_URL") or os.environ.get("TEST_REDIS_URL")
     )

@@ -14,10 +14,10 @@ from messaging_core.config import get_settings
 from messaging_core.logs import configure_logging
 
 from .app import Realtime
+from .lean_ws import uvicorn_ws_options
 from .local_s3 import start_local_s3
 from .serving import exit_after_granian, serve_granian, uvicorn_server
 from .settings import get_socket_settings
-from .transport import UVICORN_WS, UVICORN_WS_DEFLATE
 
 
 def create_app(realtime: Realtime | None = None) -> object:
@@ -81,8 +81,7 @@ def main() -> None:
         host="127.0.0.1",
         port=settings.port,
         log_level="warning",
-        ws=UVICORN_WS,
-        ws_per_message_deflate=UVICORN_WS_DEFLATE,
+        **uvicorn_ws_options(),  # issue #19: lighter per idle socket (lean_ws.py)
         timeout_graceful_shutdown=5,
     )
     asyncio.run(_serve(server, settings.port, mode, s3))

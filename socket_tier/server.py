@@ -8,9 +8,9 @@ from messaging_core.config import get_settings
 from messaging_core.logs import configure_logging
 
 from .app import Realtime
+from .lean_ws import uvicorn_ws_options
 from .serving import exit_after_granian, serve_granian, uvicorn_server
 from .settings import get_socket_settings
-from .transport import UVICORN_WS, UVICORN_WS_DEFLATE
 
 realtime = Realtime()
 app = realtime.asgi(other_asgi_app=realtime.health_app())
@@ -46,8 +46,7 @@ def main() -> None:
         host=args.host,
         port=settings.port,
         loop="uvloop",
-        ws=UVICORN_WS,
-        ws_per_message_deflate=UVICORN_WS_DEFLATE,
+        **uvicorn_ws_options(),  # issue #19: lighter per idle socket (lean_ws.py)
         http="httptools",
         proxy_headers=True,
         forwarded_allow_ips="*",

@@ -20,8 +20,9 @@ const concurrency = config.concurrency || 50;
 const timeoutMs = config.timeoutMs || 120000;
 const deadline = Date.now() + timeoutMs;
 
-const state = clients.map(() => ({ socket: null, lastSeq: 0, ids: new Set(), dropped: false, back: false }));
+const state = clients.map(() => ({ socket: null, lastSeq: 0, ids: new Set(), dropped: false, back: false, up: false }));
 const syncMs = [];
+let syncFailed = 0; // sync calls that timed out, errored or answered ok:false
 let firstDrop = null;
 let connectErrors = 0;
 
@@ -75,6 +76,7 @@ async function reconnect(i) {
   const s = state[i];
   s.dropped = true;
   s.back = false;
+  s.up = false;
   if (firstDrop === null) firstDrop = process.hrtime.bigint();
   let delay = 100;
   while (Date.now() < deadline) {
@@ -86,18 +88,33 @@ async function reconnect(i) {
     if (socket) {
       if (process.env.CONN_DEBUG) console.error(`reconnected ${i} to ${url}`);
       track(i, socket);
+      s.up = true;
+      checkAllUp();
       const conversationId = clients[i].conversationId;
       let more = true;
+      let timeouts = 0;
       for (let page = 0; more && page < 50; page++) {
         const t0 = process.hrtime.bigint();
         let reply;
         try {
           reply = await socket.timeout(30000).emitWithAck("sync", { conversationId, afterSeq: s.lastSeq });
         } catch (err) {
-          break; // dropped again: its disconnect handler reconnects
+          // Timed out (no ack within 30 s) or dropped again (its disconnect handler reconnects).
+          syncFailed++;
+          if (process.env.CONN_DEBUG) console.error(`sync ${i} failed: ${err.message}`);
+          // As an app would: ask again (twice at most) while the socket is still up.
+          if (socket.connected && timeouts++ < 2) {
+            page--;
+            continue;
+          }
+          break;
         }
         syncMs.push(Number(process.hrtime.bigint() - t0) / 1e6);
-        if (!reply || !reply.ok) break;
+        if (!reply || !reply.ok) {
+          syncFailed++;
+          if (process.env.CONN_DEBUG) console.error(`sync ${i} refused: ${reply && reply.message}`);
+          break;
+        }
         for (const m of reply.messages) {
           s.ids.add(m.id);
           if (m.seq > s.lastSeq) s.lastSeq = m.seq;
@@ -135,6 +152,16 @@ async function healthy() {
   return health.pending;
 }
 
+// Reconnected (socket connected again, before its `sync`): the realtime tier's part of the storm,
+// apart from the store that answers the syncs.
+let upSeconds = null;
+function checkAllUp() {
+  if (upSeconds !== null) return;
+  const dropped = state.filter((s) => s.dropped);
+  if (dropped.some((s) => !s.up)) return;
+  upSeconds = Number(process.hrtime.bigint() - firstDrop) / 1e9;
+}
+
 let announced = false;
 function checkAllBack() {
   if (announced) return;
@@ -142,7 +169,8 @@ function checkAllBack() {
   if (dropped.length === 0 || dropped.some((s) => !s.back)) return;
   announced = true;
   const seconds = Number(process.hrtime.bigint() - firstDrop) / 1e9;
-  console.log(`BACK ${JSON.stringify({ dropped: dropped.length, seconds, connectErrors })}`);
+  const back = { dropped: dropped.length, seconds, reconnectedSeconds: upSeconds, connectErrors, syncFailed };
+  console.log(`BACK ${JSON.stringify(back)}`);
 }
 
 async function main() {
@@ -157,7 +185,7 @@ async function main() {
         received[clients[i].conversationId || String(i)] = [...s.ids];
       });
       const connected = state.filter((s) => s.socket && s.socket.connected).length;
-      console.log(`REPORT ${JSON.stringify({ received, syncMs, connected, connectErrors })}`);
+      console.log(`REPORT ${JSON.stringify({ received, syncMs, syncFailed, connected, connectErrors })}`);
     } else if (cmd === "close") {
       state.forEach((s) => s.socket && s.socket.close());
       process.exit(0);

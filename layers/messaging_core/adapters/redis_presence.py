@@ -193,15 +193,18 @@ class RedisPresence:
         self.ttl_ms = int(ttl_seconds * 1000)
         # This task's own connections: refreshed by the heartbeat, removed on shutdown.
         self._local: dict[str, set[str]] = defaultdict(set)
-        self._connect = redis.register_script(_CONNECT)
-        self._disconnect = redis.register_script(_DISCONNECT)
+        # Issue #19 (connects per second): a connect's and a disconnect's scripts share the
+        # batcher's writes with the other connects of the same loop turn (a reconnect storm).
+        batcher = script_batcher(redis)
+        self._connect = batcher.register(_CONNECT)
+        self._disconnect = batcher.register(_DISCONNECT)
         self._heartbeat = redis.register_script(_HEARTBEAT)
         self._reap = redis.register_script(_REAP)
         # Asked on every send: batched with the other per-send scripts of the same loop turn.
         self._online_among = script_batcher(redis).register(_ONLINE_AMONG)
         self._online_count = redis.register_script(_ONLINE_COUNT)
         self._tasks_of = redis.register_script(_TASKS_OF)
-        self._admit = redis.register_script(_ADMIT)
+        self._admit = batcher.register(_ADMIT)
 
     def _member(self, sid: str) -> str:
         return f"{self.task_id}|{sid}"

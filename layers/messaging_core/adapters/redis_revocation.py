@@ -8,9 +8,13 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from ..errors import Unavailable
+from .redis_client import script_batcher
 
 USER_PREFIX = "revoked:user:"
 TOKEN_PREFIX = "revoked:jti:"
+# Both marks in one read. A script rather than MGET so that, read on every socket connect, it
+# shares the batcher's writes with the connect's other calls (issue #19, connects per second).
+_MARKS = "return redis.call('MGET', unpack(KEYS))"
 
 
 class RedisRevocations:
@@ -19,14 +23,15 @@ class RedisRevocations:
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
+        self._marks = script_batcher(redis).register(_MARKS)
 
     async def marks(self, user_id: str, token_id: str | None) -> tuple[float | None, bool]:
         keys = [USER_PREFIX + user_id]
         if token_id:
             keys.append(TOKEN_PREFIX + token_id)
         try:
-            values = await self._redis.mget(keys)  # one round trip for both marks
-        except RedisError as exc:
+            values = await self._marks(keys=keys)  # one round trip for both marks
+        except (RedisError, OSError) as exc:  # OSError: the lean connection could not open
             raise Unavailable("Session check unavailable, try again") from exc
         not_before = _float(values[0])
         denied = len(values) > 1 and values[1] is not None
