@@ -125,7 +125,7 @@ async def load(url: str, pairs: int, rate: int, seconds: float, pid: int) -> dic
     }
 
 
-async def flood(url: str, seconds: float) -> dict[str, int]:
+async def flood(url: str, seconds: float, kinds: str = "typing,binary") -> dict[str, int]:
     """One account on raw websockets (pre-encoded frames: the cheapest way to send): typing_start
     as fast as the socket takes it, reconnecting when closed; every second connection, a binary
     packet declaring 9,999,999,999 attachments and 100 kB frames. Bounded in time."""
@@ -148,7 +148,10 @@ async def flood(url: str, seconds: float) -> dict[str, int]:
                     continue
                 stats["connections"] += 1
                 # Every second one: the flood cooldown admits about two connections per run.
-                if stats["connections"] % 2 == 0:
+                binary = "binary" in kinds and (
+                    "typing" not in kinds or stats["connections"] % 2 == 0
+                )
+                if binary:
                     stats["binary_attempts"] += 1
                     await ws.send(ATTACK_HEADER)
                     for _ in range(20):
@@ -156,7 +159,7 @@ async def flood(url: str, seconds: float) -> dict[str, int]:
                         stats["frames"] += 1
                 # Well past the server's per-socket budget, then a new connection (the server
                 # stops reading a refused socket; its close may reach a busy client late).
-                for _ in range(1000):
+                for _ in range(1000 if "typing" in kinds else 0):
                     if time.monotonic() >= deadline:
                         break
                     await ws.send(typing)
@@ -171,10 +174,13 @@ async def flood(url: str, seconds: float) -> dict[str, int]:
 SERVER_CPU, CLIENT_CPU = "0", "1"
 
 
-def start_flooder(url: str, seconds: float, pin: bool = False) -> subprocess.Popen[bytes]:
+def start_flooder(
+    url: str, seconds: float, pin: bool = False, kinds: str = "typing,binary"
+) -> subprocess.Popen[bytes]:
     prefix = ["nice", "-n", "19", "taskset", "-c", CLIENT_CPU] if pin else []
+    flooder = ["--flooder", url, "--seconds", str(seconds), "--flood", kinds]
     return subprocess.Popen(
-        [*prefix, sys.executable, __file__, "--flooder", url, "--seconds", str(seconds)],
+        [*prefix, sys.executable, __file__, *flooder],
         cwd=ROOT,
         stdout=subprocess.PIPE,
     )
@@ -183,7 +189,7 @@ def start_flooder(url: str, seconds: float, pin: bool = False) -> subprocess.Pop
 async def flood_only(url: str, pid: int, args: argparse.Namespace) -> str:
     """The flood without the load generator: what it costs the server (CPU, optional profile)."""
     cpu0 = proc_cpu_seconds(pid)
-    flooder = start_flooder(url, args.seconds + 1)
+    flooder = start_flooder(url, args.seconds + 1, kinds=args.flood)
     await asyncio.sleep(0.5)
     profiler = start_profiler(args.profile, pid, args.seconds) if args.profile else None
     for _ in range(int(args.seconds * 10) + 600):  # bounded: the flooder stops by itself
@@ -262,7 +268,7 @@ async def main_async(args: argparse.Namespace) -> None:
             rows.append(
                 (f"no flood {n}", await load(server.url, args.pairs, args.rate, args.seconds, pid))
             )
-            flooder = start_flooder(server.url, args.seconds + 2, args.pin)
+            flooder = start_flooder(server.url, args.seconds + 2, args.pin, args.flood)
             await asyncio.sleep(1)  # the flood is under way before the measured sends
             profile = args.profile if args.profile and n == args.rounds else None
             profiler = start_profiler(profile, pid, args.seconds) if profile else None
@@ -295,12 +301,17 @@ def main() -> None:
     parser.add_argument(
         "--flood-only", action="store_true", help="no load: the flood's own cost to the server"
     )
+    parser.add_argument(
+        "--flood",
+        default="typing,binary",
+        help="what the flooder sends: typing, binary or both (where a p99 comes from)",
+    )
     parser.add_argument("--flooder", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.flooder:
         if not args.flooder.startswith("http://127.0.0.1:"):
             raise SystemExit("loopback only")
-        print(json.dumps(asyncio.run(flood(args.flooder, args.seconds))), flush=True)
+        print(json.dumps(asyncio.run(flood(args.flooder, args.seconds, args.flood))), flush=True)
         return
     if not args.redis_url:
         from tests.servers import redis_url

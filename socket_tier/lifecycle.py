@@ -122,6 +122,7 @@ class Lifecycle:
         # of the collector's sight, a full collection only walks what came after (the p99 of
         # the realtime benchmark, bench/RESULTS-socket.md).
         gc.freeze()
+        gc.set_threshold(*self._sock.gc_thresholds)  # issue #11: fewer, shorter pauses
         logger.info("socket tier started", extra={"task_id": self._sock.task_id})
 
     async def stop(self) -> None:

@@ -55,8 +55,16 @@ class SocketSettings(BaseSettings):
     # writes the documents to. Empty (the default, `make run`): nothing is sent.
     emf_agent_endpoint: str = Field(default="", pattern=r"^(tcp://[A-Za-z0-9.-]+:[0-9]{1,5})?$")
     emf_log_group: str = Field(default="", pattern=r"^[.\-_/#A-Za-z0-9]{0,512}$")
+    # Issue #11 (p99 under a flood): the cyclic collector's thresholds (gc.set_threshold), set
+    # after start. Python's (700, 10, 10) run a young collection every 700 container objects;
+    # each one promotes whatever is in flight, and the older collections that follow walked
+    # the heap for 60 to 260 ms in the abuse benchmark (every reconnect leaves a few hundred
+    # cyclic objects: tracebacks of closed websockets). bench/RESULTS-abuse.md has the runs.
+    gc_thresholds: tuple[int, int, int] = (20_000, 50, 100)
 
     def model_post_init(self, __context: object) -> None:
+        if min(self.gc_thresholds) < 1:
+            raise ValueError("GC_THRESHOLDS must be three positive integers")
         if self.presence_heartbeat_seconds * 2 > self.presence_ttl_seconds:
             raise ValueError(
                 "PRESENCE_HEARTBEAT_SECONDS must be at most half of PRESENCE_TTL_SECONDS, "
