@@ -22,6 +22,7 @@ from .health import ASGIApp, health_app
 from .lean_queue import LeanQueue
 from .lifecycle import Lifecycle
 from .namespace import MessagingNamespace
+from .quiet_websocket import install as install_quiet_websocket
 from .settings import SocketSettings, get_socket_settings
 from .sio_server import build_server
 from .tasks import BackgroundTasks
@@ -41,6 +42,8 @@ class Realtime:
         self.sio = build_server(self.settings, self.sock)
         # Issue #19 (memory per idle socket): each Engine.IO session's queue, 3 KiB -> ~0.2.
         self.sio.eio.create_queue = LeanQueue
+        # Issue #11 (p99 under a flood): a closed websocket leaves no traceback cycle behind.
+        install_quiet_websocket(self.sio.eio)
         self.tasks = BackgroundTasks()
         self.typing = TypingRelay(
             self._notify, self.sock.typing_timeout_seconds, self.sock.typing_throttle_seconds
