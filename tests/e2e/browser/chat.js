@@ -6,12 +6,11 @@
 const fs = require("node:fs");
 const path = require("node:path");
 const { chromium } = require("playwright-core");
-const { a11yProblems } = require("./page_checks");
+const { WAIT, a11yProblems, signIn: signInAt, step } = require("./page_checks");
 
 const [base, shotDir] = process.argv.slice(2);
 const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 // Generous: the bound only matters when something is broken, and CI machines can be busy.
-const WAIT = { timeout: 20_000 };
 // A 240x150 PNG drawn in the page (a stand-in for a photo of an X-ray): a real file for the
 // server's size, type and magic-byte checks.
 function drawPng() {
@@ -34,18 +33,7 @@ function drawPng() {
   return c.toDataURL("image/png").split(",")[1];
 }
 
-function step(name) {
-  process.stderr.write(`- ${name}\n`);
-}
-
-async function signIn(page, role, name) {
-  await page.goto(base);
-  await page.getByLabel("Role").selectOption(role);
-  await page.getByLabel("Name", { exact: true }).fill(name);
-  await page.locator("#dev-form").getByRole("button", { name: "Sign in" }).click();
-  await page.waitForFunction(() => document.getElementById("connection").dataset.state === "connected", null, WAIT);
-  return (await page.locator("#my-id").textContent()).trim();
-}
+const signIn = (page, role, name) => signInAt(page, base, role, name);
 
 const mine = (page, text) => page.locator('#messages li[data-mine="true"]', { hasText: text });
 const theirs = (page, text) => page.locator('#messages li[data-mine="false"]', { hasText: text });

@@ -9,24 +9,12 @@ const crypto = require("node:crypto");
 const fs = require("node:fs");
 const path = require("node:path");
 const { chromium } = require("playwright-core");
-const { a11yProblems } = require("./page_checks");
+const { WAIT, a11yProblems, signIn: signInAt, step } = require("./page_checks");
 
 const [base, mediaDir] = process.argv.slice(2);
 const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
-const WAIT = { timeout: 20_000 }; // a bound for a broken page, never a measure
 
-function step(name) {
-  process.stderr.write(`- ${name}\n`);
-}
-
-async function signIn(page, role, name) {
-  await page.goto(base);
-  await page.getByLabel("Role").selectOption(role);
-  await page.getByLabel("Name", { exact: true }).fill(name);
-  await page.locator("#dev-form").getByRole("button", { name: "Sign in" }).click();
-  await page.waitForFunction(() => document.getElementById("connection").dataset.state === "connected", null, WAIT);
-  return (await page.locator("#my-id").textContent()).trim();
-}
+const signIn = (page, role, name) => signInAt(page, base, role, name);
 
 const theirs = (page, text) => page.locator('#messages li[data-mine="false"]', { hasText: text });
 const sha256 = (buf) => crypto.createHash("sha256").update(buf).digest("hex");

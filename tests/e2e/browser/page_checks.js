@@ -35,4 +35,20 @@ function a11yProblems() {
   return problems;
 }
 
-module.exports = { a11yProblems };
+const WAIT = { timeout: 20_000 }; // a bound for a broken page, never a measure
+
+function step(name) {
+  process.stderr.write(`- ${name}\n`);
+}
+
+// Signs in through the page's development form; the user's id once the socket is connected.
+async function signIn(page, base, role, name) {
+  await page.goto(base);
+  await page.getByLabel("Role").selectOption(role);
+  await page.getByLabel("Name", { exact: true }).fill(name);
+  await page.locator("#dev-form").getByRole("button", { name: "Sign in" }).click();
+  await page.waitForFunction(() => document.getElementById("connection").dataset.state === "connected", null, WAIT);
+  return (await page.locator("#my-id").textContent()).trim();
+}
+
+module.exports = { WAIT, a11yProblems, signIn, step };
