@@ -1,7 +1,7 @@
 """The core's send path alone: CPU per `send_message` in one socket task, without socket.io.
 
     PYTHONPATH=layers:. .venv/bin/python bench/send_path_bench.py --redis-url redis://127.0.0.1:16379/6
-    PYTHONPATH=layers:. .venv/bin/python bench/send_path_bench.py --base /tmp/main-copy --rounds 3
+    PYTHONPATH=layers:. .venv/bin/python bench/send_path_bench.py --base "$BASE" --rounds 3
 
 Issue #19: what our own per-message work costs (participant check, budget, store, outbox,
 access record, receipts, Redis fan-out), measured as the process's CPU time per send, which a
