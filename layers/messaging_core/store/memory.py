@@ -17,6 +17,7 @@ from ..models import (
     Reaction,
     UserProfile,
 )
+from . import memory_unread
 from .doctor_tools_memory import MemoryDoctorTools
 from .memory_care_teams import MemoryCareTeams
 
@@ -252,31 +253,21 @@ class MemoryStore(MemoryCareTeams, MemoryDoctorTools):  # care teams (#18), doct
     async def unread_counts(
         self, user_id: str, conversation_ids: Sequence[str] | None
     ) -> dict[str, int]:
-        scope = set(conversation_ids) if conversation_ids is not None else None
-        counts: dict[str, int] = {}
-        for m in self._messages.values():
-            if (
-                m.receiver_id == user_id
-                and not m.is_read
-                and not m.is_deleted
-                and (scope is None or m.conversation_id in scope)
-            ):
-                counts[m.conversation_id] = counts.get(m.conversation_id, 0) + 1
-        return counts
+        return memory_unread.unread_counts(
+            self._messages.values(),
+            lambda m: m.receiver_id == user_id and not m.is_read,
+            conversation_ids,
+        )
 
     async def unread_ids(
         self, conversation_id: str, reader_id: str, message_ids: Sequence[str] | None
     ) -> list[str]:
-        wanted = set(message_ids) if message_ids is not None else None
-        return [
-            m.id
-            for m in sorted(self._messages.values(), key=lambda m: m.seq)
-            if m.conversation_id == conversation_id
-            and m.receiver_id == reader_id
-            and not m.is_read
-            and not m.is_deleted
-            and (wanted is None or m.id in wanted)
-        ]
+        return memory_unread.unread_ids(
+            self._messages.values(),
+            conversation_id,
+            lambda m: m.receiver_id == reader_id and not m.is_read,
+            message_ids,
+        )
 
     async def mark_read(
         self, message_ids: Sequence[str], reader_id: str, at: datetime, event: PendingEvent | None

@@ -321,13 +321,19 @@ class MongoStore(MongoCareTeams, MongoDoctorTools):
         after_seq: int | None = None,
     ) -> tuple[list[Message], int]:
         query: Doc = {"conversationId": _oid(conversation_id)}
+        return await self._page(query, skip, limit, before_seq, after_seq)
+
+    async def _page(
+        self, query: Doc, skip: int, limit: int, before_seq: int | None, after_seq: int | None
+    ) -> tuple[list[Message], int]:
+        """One page of `query`'s messages by seq (a history page, or a care team's windows)."""
         seq_range: Doc = {}
         if before_seq is not None:
             seq_range["$lt"] = before_seq
         if after_seq is not None:
             seq_range["$gt"] = after_seq
         if seq_range:
-            query["seq"] = seq_range
+            query = {**query, "seq": seq_range}
         order = ASCENDING if after_seq is not None else DESCENDING
         cursor = self._messages.find(query).sort("seq", order).skip(skip).limit(limit)
         docs, total = await asyncio.gather(cursor.to_list(), self._messages.count_documents(query))
@@ -347,7 +353,20 @@ class MongoStore(MongoCareTeams, MongoDoctorTools):
     ) -> dict[str, int]:
         # Counted from the messages (indexed by receiver and state), so the figure cannot drift
         # from the truth under concurrent sends and reads: no counter to keep in step.
-        match: Doc = {"receiverId": _oid(user_id), "isRead": False, "isDeleted": False}
+        unread: Doc = {"receiverId": _oid(user_id), "isRead": False}
+        return await self._count_unread(unread, conversation_ids)
+
+    async def unread_ids(
+        self, conversation_id: str, reader_id: str, message_ids: Sequence[str] | None
+    ) -> list[str]:
+        unread: Doc = {"receiverId": _oid(reader_id), "isRead": False}
+        return await self._unread_ids(conversation_id, unread, message_ids)
+
+    # One-to-one and care-team conversations differ only in what "unread by this user" is.
+    async def _count_unread(
+        self, unread: Doc, conversation_ids: Sequence[str] | None
+    ) -> dict[str, int]:
+        match: Doc = {**unread, "isDeleted": False}
         if conversation_ids is not None:
             match["conversationId"] = {"$in": [_oid(c) for c in conversation_ids]}
         rows = await (
@@ -357,15 +376,10 @@ class MongoStore(MongoCareTeams, MongoDoctorTools):
         ).to_list()
         return {_hex(r["_id"]): int(r["n"]) for r in rows if r["n"]}
 
-    async def unread_ids(
-        self, conversation_id: str, reader_id: str, message_ids: Sequence[str] | None
+    async def _unread_ids(
+        self, conversation_id: str, unread: Doc, message_ids: Sequence[str] | None
     ) -> list[str]:
-        query: Doc = {
-            "conversationId": _oid(conversation_id),
-            "receiverId": _oid(reader_id),
-            "isRead": False,
-            "isDeleted": False,
-        }
+        query: Doc = {"conversationId": _oid(conversation_id), **unread, "isDeleted": False}
         if message_ids is not None:
             query["_id"] = {"$in": [_oid(m) for m in message_ids]}
         docs = await self._messages.find(query, {"_id": 1}).sort("seq", ASCENDING).to_list()

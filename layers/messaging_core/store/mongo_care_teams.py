@@ -7,7 +7,7 @@ an array (multikey index), and `$pull` under that filter changes each member's s
 
 import asyncio
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -66,6 +66,10 @@ class MongoCareTeams:
     _conversations: AsyncCollection[Doc]
     _messages: AsyncCollection[Doc]
     db: Any
+    # MongoStore's queries, shared with one-to-one conversations (only the clause differs).
+    _page: Callable[[Doc, int, int, int | None, int | None], Awaitable[tuple[list[Message], int]]]
+    _count_unread: Callable[[Doc, Sequence[str] | None], Awaitable[dict[str, int]]]
+    _unread_ids: Callable[[str, Doc, Sequence[str] | None], Awaitable[list[str]]]
 
     async def ensure_care_team_indexes(self) -> None:
         await self._messages.create_index([("unreadBy", ASCENDING), ("conversationId", ASCENDING)])
@@ -123,43 +127,18 @@ class MongoCareTeams:
         after_seq: int | None = None,
     ) -> tuple[list[Message], int]:
         query: Doc = {"conversationId": mongo._oid(conversation_id), **_window_clause(windows)}
-        seq_range: Doc = {}
-        if before_seq is not None:
-            seq_range["$lt"] = before_seq
-        if after_seq is not None:
-            seq_range["$gt"] = after_seq
-        if seq_range:
-            query["seq"] = seq_range
-        order = ASCENDING if after_seq is not None else DESCENDING
-        cursor = self._messages.find(query).sort("seq", order).skip(skip).limit(limit)
-        docs, total = await asyncio.gather(cursor.to_list(), self._messages.count_documents(query))
-        return [mongo._message(d) for d in docs], total
+        return await self._page(query, skip, limit, before_seq, after_seq)
 
     async def team_unread_counts(
         self, user_id: str, conversation_ids: Sequence[str] | None
     ) -> dict[str, int]:
-        match: Doc = {"unreadBy": mongo._oid(user_id), "isDeleted": False}
-        if conversation_ids is not None:
-            match["conversationId"] = {"$in": [mongo._oid(c) for c in conversation_ids]}
-        rows = await (
-            await self._messages.aggregate(
-                [{"$match": match}, {"$group": {"_id": "$conversationId", "n": {"$sum": 1}}}]
-            )
-        ).to_list()
-        return {mongo._hex(r["_id"]): int(r["n"]) for r in rows if r["n"]}
+        return await self._count_unread({"unreadBy": mongo._oid(user_id)}, conversation_ids)
 
     async def team_unread_ids(
         self, conversation_id: str, reader_id: str, message_ids: Sequence[str] | None
     ) -> list[str]:
-        query: Doc = {
-            "conversationId": mongo._oid(conversation_id),
-            "unreadBy": mongo._oid(reader_id),
-            "isDeleted": False,
-        }
-        if message_ids is not None:
-            query["_id"] = {"$in": [mongo._oid(m) for m in message_ids]}
-        docs = await self._messages.find(query, {"_id": 1}).sort("seq", ASCENDING).to_list()
-        return [mongo._hex(d["_id"]) for d in docs]
+        unread: Doc = {"unreadBy": mongo._oid(reader_id)}
+        return await self._unread_ids(conversation_id, unread, message_ids)
 
     async def mark_member_read(
         self, message_ids: Sequence[str], reader_id: str, at: datetime, event: PendingEvent | None
