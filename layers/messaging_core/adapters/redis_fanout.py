@@ -41,27 +41,11 @@ LocalEmit = Callable[[str, str, dict[str, Any]], Awaitable[None]]
 # (user id, sid): close that socket of this task (MAX_SOCKETS_PER_USER counted across tasks).
 OnClose = Callable[[str, str], Awaitable[None]]
 
-# KEYS: conns of the user. ARGV: own task ('' from a Lambda), payload, channel prefix.
-# Returns how many tasks the message was published to.
+# KEYS: conns of each user (one for a one-to-one message; every member for a care team, #18).
+# ARGV: own task ('' from a Lambda), payload, channel prefix. One PUBLISH per live task holding
+# any of the users (not one per user): the payload names them all, and each task emits to the
+# ones it holds. Returns how many tasks the message was published to.
 _ROUTE_AND_PUBLISH = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local seen, n = {}, 0
-for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')) do
-  local task = string.match(m, '^([^|]+)|')
-  if task and task ~= ARGV[1] and not seen[task] then
-    seen[task] = true
-    redis.call('PUBLISH', ARGV[3] .. task, ARGV[2])
-    n = n + 1
-  end
-end
-return n
-"""
-
-# Care teams (#18). KEYS: conns of each user. ARGV: own task, payload, channel prefix. One PUBLISH
-# per live task holding any of the users (not one per user): the payload names them all, and each
-# task emits to the ones it holds.
-_ROUTE_AND_PUBLISH_MANY = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local seen, n = {}, 0
@@ -126,7 +110,6 @@ class RedisFanout:
         self._has_local = has_local
         self._deadline = deadline_seconds
         self._route = script_batcher(redis).register(_ROUTE_AND_PUBLISH)
-        self._route_many = script_batcher(redis).register(_ROUTE_AND_PUBLISH_MANY)
         self.published = 0
         self.retried = 0
 
@@ -148,7 +131,7 @@ class RedisFanout:
                 if self._has_local(user_id):
                     await self._local_emit(user_id, event, data)
         keys = [CONNS_PREFIX + u for u in user_ids]
-        await self._publish_with(self._route_many, keys, encode_many(user_ids, event, data))
+        await self._publish_with(self._route, keys, encode_many(user_ids, event, data))
 
     async def _publish(self, user_id: str, payload: str) -> None:
         await self._publish_with(self._route, [CONNS_PREFIX + user_id], payload)
