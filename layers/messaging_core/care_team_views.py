@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from .clock import iso
 from .core import Core
 from .models import Conversation
-from .views import JSON, recipient_view
+from .views import JSON, last_message_view, recipient_view
 
 
 async def unread_counts(
@@ -32,15 +32,8 @@ async def team_view(core: Core, conv: Conversation, viewer_id: str, unread: int)
     return {
         "conversationId": conv.id,
         "conversationType": conv.conversation_type,
-        "lastMessage": {
-            "messageId": last.message_id,
-            "content": last.content,
-            "timestamp": iso(last.timestamp),
-            "senderId": last.sender_id,
-            "isRead": last.is_read,
-        }
-        if last and conv.has(viewer_id)  # a former member sees no later preview
-        else None,
+        # A former member sees no later preview.
+        "lastMessage": last_message_view(last) if last and conv.has(viewer_id) else None,
         "unreadCount": unread,
         "createdAt": iso(conv.created_at),
         "updatedAt": iso(conv.updated_at),

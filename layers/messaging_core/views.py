@@ -5,7 +5,7 @@ from typing import Any
 
 from .clock import iso
 from .core import Core
-from .models import Conversation, Message, Reaction, UserProfile
+from .models import Conversation, LastMessage, Message, Reaction, UserProfile
 
 JSON = dict[str, Any]
 
@@ -37,6 +37,17 @@ def recipient_view(
     return view
 
 
+def last_message_view(last: LastMessage) -> JSON:
+    """A conversation's preview of its latest message (one-to-one and care teams alike)."""
+    return {
+        "messageId": last.message_id,
+        "content": last.content,
+        "timestamp": iso(last.timestamp),
+        "senderId": last.sender_id,
+        "isRead": last.is_read,
+    }
+
+
 def conversation_view(
     conv: Conversation, viewer_id: str, profile: UserProfile | None, online: bool, unread: int
 ) -> JSON:
@@ -46,15 +57,7 @@ def conversation_view(
         "conversationId": conv.id,
         "conversationType": conv.conversation_type,
         "recipient": recipient_view(other, profile, conv.participant_types.get(other, ""), online),
-        "lastMessage": {
-            "messageId": last.message_id,
-            "content": last.content,
-            "timestamp": iso(last.timestamp),
-            "senderId": last.sender_id,
-            "isRead": last.is_read,
-        }
-        if last
-        else None,
+        "lastMessage": last_message_view(last) if last else None,
         "unreadCount": unread,
         "createdAt": iso(conv.created_at),
         "updatedAt": iso(conv.updated_at),
