@@ -45,6 +45,12 @@ class SocketSettings(BaseSettings):
     # A token whose socket was closed for flooding, or whose connect was refused, is refused on
     # this task for this long before any token check or Redis call (#11, cooldown.py); 0: off.
     flood_cooldown_seconds: float = Field(default=10.0, ge=0, le=300)
+    # Such a refusal is sent after this pause (the connection held, nothing it sends parsed), so
+    # a script reconnecting as soon as it is refused costs a handshake per pause, not ~20 a
+    # second (#11, bench/RESULTS-abuse.md); at most FLOOD_HELD_MAX wait at once on a task, past
+    # that they are refused at once. 0: refused at once. Below CONNECT_TIMEOUT_SECONDS.
+    flood_refusal_delay_seconds: float = Field(default=3.0, ge=0, le=30)
+    flood_held_max: int = Field(default=1000, ge=0)
     # Issue #19 (capacity): the ASGI server under this tier (socket_tier/serving.py). granian
     # delivers more messages per second, but holds about 4x uvicorn's memory per idle socket and,
     # under CPU load, its serve() sometimes does not return after the drain (the task then exits
@@ -63,6 +69,11 @@ class SocketSettings(BaseSettings):
     gc_thresholds: tuple[int, int, int] = (20_000, 50, 100)
 
     def model_post_init(self, __context: object) -> None:
+        if self.flood_refusal_delay_seconds >= self.connect_timeout_seconds:
+            raise ValueError(
+                "FLOOD_REFUSAL_DELAY_SECONDS must be below CONNECT_TIMEOUT_SECONDS, or a held "
+                "connection would be dropped without its reason"
+            )
         if min(self.gc_thresholds) < 1:
             raise ValueError("GC_THRESHOLDS must be three positive integers")
         if self.presence_heartbeat_seconds * 2 > self.presence_ttl_seconds:

@@ -21,6 +21,8 @@ def build_server(settings: Settings, sock: SocketSettings) -> GuardedServer:
             bytes_per_second=sock.inbound_bytes_per_second,
             connect_timeout_seconds=sock.connect_timeout_seconds,
             cooldown_seconds=sock.flood_cooldown_seconds,
+            refusal_delay_seconds=sock.flood_refusal_delay_seconds,
+            held_max=sock.flood_held_max,
         ),
         async_mode="asgi",
         # No origin configured: refuse every browser origin ([] would switch the check off).

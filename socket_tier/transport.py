@@ -104,6 +104,11 @@ class InboundLimits:
     connect_timeout_seconds: float
     # A token closed for flooding or refused at connect waits this long (cooldown.py); 0: off.
     cooldown_seconds: float = 0.0
+    # A connect refused for cooling down hears so after this pause, not at once: a script that
+    # reconnects as soon as it is refused is slowed to one handshake per pause. At most
+    # `held_max` connections wait at a time on a task; past that, they are refused at once.
+    refusal_delay_seconds: float = 0.0
+    held_max: int = 0
 
 
 class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
@@ -116,7 +121,8 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
     - An Engine.IO connection that never completes its Socket.IO connect is dropped after
       `connect_timeout_seconds` (a refused token leaves one open too).
     - A token closed for flooding, or refused at connect, is refused for `cooldown_seconds`
-      before any verification, and that connection closed at once (cooldown.py).
+      before any verification (cooldown.py): after `refusal_delay_seconds`, during which the
+      connection is held and nothing it sends is parsed, then closed.
     """
 
     def __init__(
@@ -140,6 +146,8 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         # eio sid -> the cooldown keys of its connect's token and of the user it claims.
         self._connect_keys: dict[str, tuple[bytes | None, bytes | None]] = {}
         self.refused_cooling = 0
+        # eio sid -> the timer that refuses a held cooling-down connect (at most held_max).
+        self.held: dict[str, asyncio.TimerHandle] = {}
 
     def buffered_attachment_bytes(self) -> int:
         """Bytes held for incomplete binary packets (always 0 here; the stock server grows)."""
@@ -183,22 +191,48 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         key, user = token_key(token), user_key(token)
         if self.cooldown.refuses(key) or self.cooldown.refuses(user):
             self.refused_cooling += 1
-            await self._send_packet(
-                eio_sid,
-                self.packet_class(
-                    sio_packet.CONNECT_ERROR, data={"message": COOLING_DOWN}, namespace=namespace
-                ),
-            )
-            await self._close_transport(eio_sid)
+            meter = self._meters.get(eio_sid)
+            if meter is not None:
+                meter.refused = True  # held or refused: nothing more it sends is parsed
+            delay = self.limits.refusal_delay_seconds
+            if delay > 0 and len(self.held) < self.limits.held_max:
+                # A timer, not a task: a held connection costs its memory and no CPU.
+                self.held[eio_sid] = asyncio.get_running_loop().call_later(
+                    delay, self._release_held, eio_sid, namespace
+                )
+                return
+            await self._refuse_cooling(eio_sid, namespace)
             return
         self._connect_keys[eio_sid] = (key, user)
         await super()._handle_connect(eio_sid, namespace, data)
         if self.manager.sid_from_eio_sid(eio_sid, namespace or "/") is None:
             self.cooldown.punish(key)  # refused: its retries with this token are cheap now
 
+    async def _refuse_cooling(self, eio_sid: str, namespace: str | None) -> None:
+        await self._send_packet(
+            eio_sid,
+            self.packet_class(
+                sio_packet.CONNECT_ERROR, data={"message": COOLING_DOWN}, namespace=namespace
+            ),
+        )
+        await self._close_transport(eio_sid)
+
+    def _release_held(self, eio_sid: str, namespace: str | None) -> None:
+        if self.held.pop(eio_sid, None) is None:
+            return  # gone meanwhile
+        self._in_background(self._refuse_cooling(eio_sid, namespace))
+
+    def _in_background(self, work: Any) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._closing.add(task)  # held until done: a task only weakly referenced can vanish
+        task.add_done_callback(self._closing.discard)
+
     async def _handle_eio_disconnect(self, eio_sid: str, reason: Any = None) -> None:
         self._connect_keys.pop(eio_sid, None)
         self._meters.pop(eio_sid, None)
+        held = self.held.pop(eio_sid, None)
+        if held is not None:
+            held.cancel()
         timer = self._connect_timers.pop(eio_sid, None)
         if timer is not None:
             timer.cancel()
@@ -236,7 +270,7 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         self._connect_timers.pop(eio_sid, None)
         if eio_sid not in self.environ or self.manager.sid_from_eio_sid(eio_sid, "/"):
             return  # gone already, or connected in time
+        if eio_sid in self.held:
+            return  # its refusal is on its way
         self.dropped_unauthenticated += 1
-        task = asyncio.get_running_loop().create_task(self._close_transport(eio_sid))
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
+        self._in_background(self._close_transport(eio_sid))

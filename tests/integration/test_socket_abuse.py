@@ -60,7 +60,7 @@ async def _serve(**sock: Any) -> AsyncIterator[Served]:
 
 @pytest.fixture
 async def served() -> AsyncIterator[Served]:
-    async for s in _serve(connect_timeout_seconds=0.5):
+    async for s in _serve(connect_timeout_seconds=0.5, flood_refusal_delay_seconds=0):
         yield s
 
 

@@ -65,7 +65,9 @@ async def raw_connect(url: str, token: str) -> tuple[list[str], asyncio.Event, A
 
 async def test_a_closed_flooder_reconnects_into_a_cheap_refusal() -> None:
     now = [0.0]
-    async for served in _serve(inbound_packets_per_second=20, flood_cooldown_seconds=10.0):
+    async for served in _serve(
+        inbound_packets_per_second=20, flood_cooldown_seconds=10.0, flood_refusal_delay_seconds=0
+    ):
         # One clock for the meters and the cooldown: frozen, then moved on by hand.
         served.rt.sio._clock = lambda: now[0]
         user = new_user("doctor")
@@ -100,7 +102,9 @@ async def test_a_closed_flooder_reconnects_into_a_cheap_refusal() -> None:
 
 async def test_a_fresh_token_of_the_closed_flooder_is_refused_too() -> None:
     # A flooder can sign in again for a new token: the user it claims is cooling down as well
-    async for served in _serve(inbound_packets_per_second=20, flood_cooldown_seconds=10.0):
+    async for served in _serve(
+        inbound_packets_per_second=20, flood_cooldown_seconds=10.0, flood_refusal_delay_seconds=0
+    ):
         served.rt.sio._clock = lambda: 0.0
         user = new_user("doctor")
         async with probes(Probe(user)) as (flooder,):
@@ -133,7 +137,7 @@ async def test_a_fresh_token_of_the_closed_flooder_is_refused_too() -> None:
 
 
 async def test_a_refused_connect_puts_its_token_in_the_cooldown() -> None:
-    async for served in _serve(flood_cooldown_seconds=10.0):
+    async for served in _serve(flood_cooldown_seconds=10.0, flood_refusal_delay_seconds=0):
         served.rt.sio._clock = lambda: 0.0
         # Given a token the server refuses (not a JWT)
         first, _, eio1 = await raw_connect(served.url, "not-a-token")
@@ -145,6 +149,75 @@ async def test_a_refused_connect_puts_its_token_in_the_cooldown() -> None:
             assert any(m.startswith("4") and COOLING_DOWN not in m for m in first), first
             assert any(m.startswith("4") and COOLING_DOWN in m for m in second), second
             assert served.rt.sio.refused_cooling == 1
+        finally:
+            for eio in (eio1, eio2):
+                with contextlib.suppress(Exception):
+                    await eio.disconnect()
+
+
+async def cooled(served: Served, token: str) -> None:
+    """Puts `token` in the cooldown: its first connect is refused by the token check."""
+    first, _, eio = await raw_connect(served.url, token)
+    try:
+        assert await _until(lambda: bool(first))
+        assert COOLING_DOWN not in first[0]
+    finally:
+        with contextlib.suppress(Exception):
+            await eio.disconnect()
+
+
+async def test_a_cooling_down_reconnect_is_held_then_refused() -> None:
+    # A script that reconnects as soon as it is refused would cost the task a handshake each
+    # time (~20 a second in bench/abuse_bench.py): its refusal now comes after a pause.
+    async for served in _serve(
+        flood_cooldown_seconds=10.0, flood_refusal_delay_seconds=1.0, inbound_packets_per_second=5
+    ):
+        served.rt.sio._clock = lambda: 0.0
+        await cooled(served, "not-a-token")
+        got, gone, eio = await raw_connect(served.url, "not-a-token")
+        try:
+            sio = served.rt.sio
+            assert await _until(lambda sio=sio: sio.refused_cooling == 1)
+            # Then it is held: nothing sent yet, the connection still open
+            assert len(sio.held) == 1
+            assert got == []
+            assert not gone.is_set()
+            # And whatever it sends meanwhile is not parsed (twice the inbound budget: parsed,
+            # it would be closed for flooding)
+            for _ in range(10):
+                await eio.send("2" + json.dumps(["typing_start", {"conversationId": "6" * 24}]))
+            # Then, after the pause, it hears why and is closed (by the refusal, not the timer)
+            await asyncio.wait_for(gone.wait(), 5)
+            assert any(m.startswith("4") and COOLING_DOWN in m for m in got), got
+            assert served.rt.sio.held == {}
+            assert served.rt.sio.dropped_unauthenticated == 0
+            assert served.rt.sio.refused_flood == 0
+        finally:
+            with contextlib.suppress(Exception):
+                await eio.disconnect()
+
+
+async def test_past_the_held_cap_a_refusal_is_sent_at_once() -> None:
+    async for served in _serve(
+        flood_cooldown_seconds=10.0, flood_refusal_delay_seconds=5.0, flood_held_max=1
+    ):
+        served.rt.sio._clock = lambda: 0.0
+        await cooled(served, "not-a-token")
+        sio = served.rt.sio
+        held, _, eio1 = await raw_connect(served.url, "not-a-token")
+        assert await _until(lambda sio=sio: len(sio.held) == 1)
+        # When a second cooling-down connect arrives while the cap is reached
+        now, now_gone, eio2 = await raw_connect(served.url, "not-a-token")
+        try:
+            # Then it is refused at once, while the first is still held
+            await asyncio.wait_for(now_gone.wait(), 4)
+            assert any(COOLING_DOWN in m for m in now), now
+            assert held == []
+            assert len(sio.held) == 1
+            # And a held client that leaves takes its timer with it
+            await eio1.disconnect()
+            assert await _until(lambda sio=sio: sio.held == {})
+            assert held == []
         finally:
             for eio in (eio1, eio2):
                 with contextlib.suppress(Exception):

@@ -37,3 +37,13 @@ def test_thresholds_that_would_turn_the_collector_off_are_refused(
     monkeypatch.setenv("GC_THRESHOLDS", bad)
     with pytest.raises(ValidationError):
         SocketSettings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_a_refusal_delay_at_or_past_the_connect_timeout_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The connect timer would drop a held connection without telling it why (#11).
+    monkeypatch.setenv("CONNECT_TIMEOUT_SECONDS", "3")
+    monkeypatch.setenv("FLOOD_REFUSAL_DELAY_SECONDS", "3")
+    with pytest.raises(ValidationError, match="FLOOD_REFUSAL_DELAY_SECONDS"):
+        SocketSettings(_env_file=None)  # type: ignore[call-arg]
