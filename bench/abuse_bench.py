@@ -5,9 +5,10 @@
 One `socket_tier.local` process on Redis (loopback only). --pairs sender/receiver pairs send
 `send_message` at --rate msg/s in total for --seconds (python-socketio clients, this process);
 p50/p99 send->`new_message` latency. Run twice, side by side: without, then with a flooder in its
-own process: one account that emits `typing_start` as fast as it can send (reconnecting each
-time the server closes it) and, every second connection, a binary packet declaring 9,999,999,999
-attachments followed by 100 kB frames. The server's RSS is sampled during each run.
+own process: one account with two sockets at once, one emitting `typing_start` as fast as it
+can send, the other a binary packet declaring 9,999,999,999 attachments followed by 100 kB
+frames, each reconnecting as soon as the server closes or refuses it. The server's RSS is
+sampled during each run.
 The sending budget is raised for the run (it measures the flood, not the budget). Every loop is
 bounded in time.
 
@@ -126,9 +127,10 @@ async def load(url: str, pairs: int, rate: int, seconds: float, pid: int) -> dic
 
 
 async def flood(url: str, seconds: float, kinds: str = "typing,binary") -> dict[str, int]:
-    """One account on raw websockets (pre-encoded frames: the cheapest way to send): typing_start
-    as fast as the socket takes it, reconnecting when closed; every second connection, a binary
-    packet declaring 9,999,999,999 attachments and 100 kB frames. Bounded in time."""
+    """One account on raw websockets (pre-encoded frames: the cheapest way to send), one
+    reconnecting loop per kind at the same time: typing_start as fast as the socket takes it;
+    a binary packet declaring 9,999,999,999 attachments and 100 kB frames. Each loop reconnects
+    as soon as it is closed or refused. Bounded in time."""
     from websockets.asyncio.client import connect as ws_connect
 
     a, b = new_id(), new_id()
@@ -137,36 +139,38 @@ async def flood(url: str, seconds: float, kinds: str = "typing,binary") -> dict[
     typing = "42" + json.dumps(["typing_start", {"conversationId": conv}])
     deadline = time.monotonic() + seconds
     stats = {"connections": 0, "refused": 0, "packets": 0, "binary_attempts": 0, "frames": 0}
-    while time.monotonic() < deadline:
-        try:
-            async with ws_connect(ws_url, max_size=None, close_timeout=0.1) as ws:
-                await ws.recv()  # Engine.IO open
-                await ws.send("40" + json.dumps({"token": token(a)}))
-                if not str(await ws.recv()).startswith("40"):
-                    stats["refused"] += 1  # over the connect budget: a flooder keeps trying
-                    await asyncio.sleep(0.05)
-                    continue
-                stats["connections"] += 1
-                # Every second one: the flood cooldown admits about two connections per run.
-                binary = "binary" in kinds and (
-                    "typing" not in kinds or stats["connections"] % 2 == 0
-                )
-                if binary:
-                    stats["binary_attempts"] += 1
-                    await ws.send(ATTACK_HEADER)
-                    for _ in range(20):
-                        await ws.send(FRAME)
-                        stats["frames"] += 1
-                # Well past the server's per-socket budget, then a new connection (the server
-                # stops reading a refused socket; its close may reach a busy client late).
-                for _ in range(1000 if "typing" in kinds else 0):
-                    if time.monotonic() >= deadline:
-                        break
-                    await ws.send(typing)
-                    stats["packets"] += 1
-                    await asyncio.sleep(0)
-        except Exception:  # closed by the server: reconnect
-            await asyncio.sleep(0)
+
+    async def attack(kind: str) -> None:
+        while time.monotonic() < deadline:
+            try:
+                async with ws_connect(ws_url, max_size=None, close_timeout=0.1) as ws:
+                    await ws.recv()  # Engine.IO open
+                    await ws.send("40" + json.dumps({"token": token(a)}))
+                    left = deadline - time.monotonic()
+                    answer = str(await asyncio.wait_for(ws.recv(), max(left, 0.01)))
+                    if not answer.startswith("40"):
+                        stats["refused"] += 1  # cooling down: a flooder keeps trying
+                        continue
+                    stats["connections"] += 1
+                    if kind == "binary":
+                        stats["binary_attempts"] += 1
+                        await ws.send(ATTACK_HEADER)
+                        for _ in range(20):
+                            await ws.send(FRAME)
+                            stats["frames"] += 1
+                    # Well past the server's per-socket budget, then a new connection (the
+                    # server stops reading a refused socket; its close may reach a busy client
+                    # late).
+                    for _ in range(1000 if kind == "typing" else 0):
+                        if time.monotonic() >= deadline:
+                            break
+                        await ws.send(typing)
+                        stats["packets"] += 1
+                        await asyncio.sleep(0)
+            except Exception:  # closed by the server, or the run is over: reconnect
+                await asyncio.sleep(0)
+
+    await asyncio.gather(*(attack(kind) for kind in ("typing", "binary") if kind in kinds))
     return stats
 
 
