@@ -45,6 +45,7 @@ sys.path[:0] = [str(ROOT / "layers"), str(ROOT)]
 
 from messaging_core.ids import new_id  # noqa: E402
 
+from bench.profiler import start_profiler  # noqa: E402
 from bench.socket_bench import (  # noqa: E402
     Proc,
     open_conversation,
@@ -195,7 +196,7 @@ async def flood_only(url: str, pid: int, args: argparse.Namespace) -> str:
     cpu0 = proc_cpu_seconds(pid)
     flooder = start_flooder(url, args.seconds + 1, kinds=args.flood)
     await asyncio.sleep(0.5)
-    profiler = start_profiler(args.profile, pid, args.seconds) if args.profile else None
+    profiler = start_profiler(args.profile, pid, args.seconds, rate=200) if args.profile else None
     for _ in range(int(args.seconds * 10) + 600):  # bounded: the flooder stops by itself
         if flooder.poll() is not None:
             break
@@ -205,16 +206,6 @@ async def flood_only(url: str, pid: int, args: argparse.Namespace) -> str:
         profiler.wait(timeout=60)
     cpu = proc_cpu_seconds(pid) - cpu0
     return f"server CPU s: {cpu:.2f}; flooder: {out.decode().strip().splitlines()[-1]}"
-
-
-def start_profiler(path: str, pid: int, seconds: float) -> subprocess.Popen[bytes]:
-    """py-spy (requirements/dev.txt) samples the server during the flood run; `--nonblocking`
-    so that the samples do not pause the process they measure. Raw output: one line per stack
-    with its count (`sort -k2 -n`, or a flame graph with inferno/flamegraph.pl)."""
-    spy = Path(sys.executable).with_name("py-spy")
-    cmd = [str(spy), "record", "--pid", str(pid), "--duration", str(int(seconds))]
-    cmd += ["--format", "raw", "--nonblocking", "--rate", "200", "--output", path]
-    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL)
 
 
 def report(

@@ -49,6 +49,7 @@ from messaging_core.auth import mint_token  # noqa: E402
 from messaging_core.config import Settings  # noqa: E402
 from messaging_core.ids import new_id  # noqa: E402
 
+from bench.profiler import start_profiler  # noqa: E402
 from bench.socket_bench import NODE_DIR, Proc, ensure_node_modules, running  # noqa: E402
 from bench.stats import pct  # noqa: E402
 
@@ -168,8 +169,14 @@ async def idle_target(name: str, proc: Proc, auths: list[dict[str, str]], args: 
                 "timeoutMs": int(CONNECT_TIMEOUT * 1000),
             }
         )
+        # --profile: py-spy samples our server while the clients connect (not Node's).
+        spy = None
+        if args.profile and name.startswith("ours"):
+            spy = start_profiler(f"{args.profile}.{proc.env.get('SOCKET_SERVER')}", proc.pid, 2)
         try:
             result = await clients.line("CONNECTED", CONNECT_TIMEOUT)
+            if spy is not None:
+                spy.wait(timeout=30)
             await asyncio.sleep(2.0)  # idle: let the connections settle (pings are 25 s apart)
             after = rss_kib(proc.p.pid)
         finally:
@@ -452,6 +459,10 @@ def main() -> None:
     parser.add_argument("--server", choices=("granian", "uvicorn"), default="uvicorn")
     parser.add_argument("--rate", type=float, default=100.0, help="storm: msg/s sent meanwhile")
     parser.add_argument("--in-flight", type=int, default=32, help="storm: REST sends outstanding")
+    parser.add_argument(
+        "--profile",
+        help="idle: py-spy raw profile of our server's first 2 s of connects, to FILE.<server>",
+    )
     parser.add_argument(
         "--before-tree",
         help="idle: also run the socket tier of this checkout (e.g. `git worktree add` of an "

@@ -48,6 +48,7 @@ from messaging_core.auth import mint_token  # noqa: E402
 from messaging_core.config import Settings  # noqa: E402
 from messaging_core.ids import new_id  # noqa: E402
 
+from bench.profiler import start_profiler  # noqa: E402
 from bench.stats import pct  # noqa: E402
 
 SETTINGS = Settings(_env_file=None)
@@ -87,10 +88,14 @@ class Proc:
             time.sleep(0.1)
         raise RuntimeError(f"{self.cmd} did not start")
 
+    @property
+    def pid(self) -> int:
+        assert self.p is not None, "not started"
+        return self.p.pid
+
     def cpu_seconds(self) -> float:
         """User + system CPU time of the process so far (Linux /proc)."""
-        assert self.p is not None
-        return proc_cpu_seconds(self.p.pid)
+        return proc_cpu_seconds(self.pid)
 
     def stop(self) -> None:
         if self.p and self.p.poll() is None:
@@ -413,7 +418,11 @@ async def measure(
     try:
         await load.closed_loop(1.0)  # warm-up
         # --profile: py-spy samples task A (the senders' task) over the closed loop only.
-        spy = start_profiler(args.profile, servers[0], args.seconds) if profiled else None
+        spy = (
+            start_profiler(args.profile, servers[0].pid, args.seconds, rate=250)
+            if profiled
+            else None
+        )
         before = cpu_snapshot(servers, load, redis_url)
         throughput, delivered = await load.closed_loop(args.seconds)
         after = cpu_snapshot(servers, load, redis_url)
@@ -468,16 +477,6 @@ async def run_target(name: str, args: argparse.Namespace) -> dict[str, Any]:
         routes.append((task_b.url, task_a.url))
     with running(task_a, task_b):
         return await measure(name, routes, args, [task_a, task_b], args.redis_url)
-
-
-def start_profiler(path: str, server: Proc, seconds: float) -> subprocess.Popen[bytes]:
-    """py-spy (requirements/dev.txt) on one server; `--nonblocking` so the samples do not pause
-    the process they measure. Raw output: one line per stack with its count."""
-    assert server.p is not None
-    spy = Path(sys.executable).with_name("py-spy")
-    cmd = [str(spy), "record", "--pid", str(server.p.pid), "--duration", str(int(seconds))]
-    cmd += ["--format", "raw", "--nonblocking", "--rate", "250", "--output", path]
-    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def server_cpu(cpu: dict[str, float]) -> str:
