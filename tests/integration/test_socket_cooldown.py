@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import engineio
@@ -155,26 +156,29 @@ async def test_a_refused_connect_puts_its_token_in_the_cooldown() -> None:
                     await eio.disconnect()
 
 
-async def cooled(served: Served, token: str) -> None:
-    """Puts `token` in the cooldown: its first connect is refused by the token check."""
-    first, _, eio = await raw_connect(served.url, token)
-    try:
-        assert await _until(lambda: bool(first))
-        assert COOLING_DOWN not in first[0]
-    finally:
-        with contextlib.suppress(Exception):
-            await eio.disconnect()
+async def cooled_task(**sock: Any) -> AsyncIterator[Served]:
+    """A task (its clock frozen) on which the token BAD is cooling down: its first connect was
+    refused by the token check."""
+    async for served in _serve(flood_cooldown_seconds=10.0, **sock):
+        served.rt.sio._clock = lambda: 0.0
+        first, _, eio = await raw_connect(served.url, BAD)
+        try:
+            assert await _until(lambda first=first: bool(first))
+            assert COOLING_DOWN not in first[0]
+        finally:
+            with contextlib.suppress(Exception):
+                await eio.disconnect()
+        yield served
+
+
+BAD = "not-a-token"
 
 
 async def test_a_cooling_down_reconnect_is_held_then_refused() -> None:
     # A script that reconnects as soon as it is refused would cost the task a handshake each
     # time (~20 a second in bench/abuse_bench.py): its refusal now comes after a pause.
-    async for served in _serve(
-        flood_cooldown_seconds=10.0, flood_refusal_delay_seconds=1.0, inbound_packets_per_second=5
-    ):
-        served.rt.sio._clock = lambda: 0.0
-        await cooled(served, "not-a-token")
-        got, gone, eio = await raw_connect(served.url, "not-a-token")
+    async for served in cooled_task(flood_refusal_delay_seconds=1.0, inbound_packets_per_second=5):
+        got, gone, eio = await raw_connect(served.url, BAD)
         try:
             sio = served.rt.sio
             assert await _until(lambda sio=sio: sio.refused_cooling == 1)
@@ -198,16 +202,12 @@ async def test_a_cooling_down_reconnect_is_held_then_refused() -> None:
 
 
 async def test_past_the_held_cap_a_refusal_is_sent_at_once() -> None:
-    async for served in _serve(
-        flood_cooldown_seconds=10.0, flood_refusal_delay_seconds=5.0, flood_held_max=1
-    ):
-        served.rt.sio._clock = lambda: 0.0
-        await cooled(served, "not-a-token")
+    async for served in cooled_task(flood_refusal_delay_seconds=5.0, flood_held_max=1):
         sio = served.rt.sio
-        held, _, eio1 = await raw_connect(served.url, "not-a-token")
+        held, _, eio1 = await raw_connect(served.url, BAD)
         assert await _until(lambda sio=sio: len(sio.held) == 1)
         # When a second cooling-down connect arrives while the cap is reached
-        now, now_gone, eio2 = await raw_connect(served.url, "not-a-token")
+        now, now_gone, eio2 = await raw_connect(served.url, BAD)
         try:
             # Then it is refused at once, while the first is still held
             await asyncio.wait_for(now_gone.wait(), 4)
