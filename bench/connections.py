@@ -50,7 +50,13 @@ from messaging_core.config import Settings  # noqa: E402
 from messaging_core.ids import new_id  # noqa: E402
 
 from bench.profiler import start_profiler  # noqa: E402
-from bench.socket_bench import NODE_DIR, Proc, ensure_node_modules, running  # noqa: E402
+from bench.socket_bench import (  # noqa: E402
+    NODE_DIR,
+    Proc,
+    ensure_node_modules,
+    proc_cpu_seconds,
+    running,
+)
 from bench.stats import pct  # noqa: E402
 
 SETTINGS = Settings(_env_file=None, environment="development")  # type: ignore[call-arg]
@@ -160,6 +166,7 @@ async def idle_target(name: str, proc: Proc, auths: list[dict[str, str]], args: 
         assert proc.p is not None
         await asyncio.sleep(1.0)  # let start-up allocations settle before the baseline
         before = rss_kib(proc.p.pid)
+        cpu_before = proc.cpu_seconds()
         clients = NodeClients(
             {
                 "urls": [proc.url],
@@ -175,6 +182,9 @@ async def idle_target(name: str, proc: Proc, auths: list[dict[str, str]], args: 
             spy = start_profiler(f"{args.profile}.{proc.env.get('SOCKET_SERVER')}", proc.pid, 2)
         try:
             result = await clients.line("CONNECTED", CONNECT_TIMEOUT)
+            # CPU per connect: the server's own, which a loaded machine moves less than the rate.
+            cpu = proc.cpu_seconds() - cpu_before
+            client_cpu = proc_cpu_seconds(clients.proc.pid)
             if spy is not None:
                 spy.wait(timeout=30)
             await asyncio.sleep(2.0)  # idle: let the connections settle (pings are 25 s apart)
@@ -187,6 +197,8 @@ async def idle_target(name: str, proc: Proc, auths: list[dict[str, str]], args: 
         "connected": connected,
         "kib_per_conn": (after - before) / max(connected, 1),
         "connects_per_s": connected / max(float(result["seconds"]), 1e-9),
+        "server_us_per_connect": cpu / max(connected, 1) * 1e6,
+        "client_us_per_connect": client_cpu / max(connected, 1) * 1e6,
         "rss_before_mib": before / 1024,
         "rss_after_mib": after / 1024,
         "connect_errors": result["connectErrors"],
@@ -231,15 +243,18 @@ def idle_report(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         f"idle connections: {args.clients} authenticated websocket clients, "
         f"{args.concurrency} connecting at a time (official socket.io-client on Node)",
         "",
-        "| target | connected | KiB / connection | vs Node | connects / s | vs Node |",
-        "|---|---|---|---|---|---|",
+        "| target | connected | KiB / connection | vs Node | connects / s | vs Node "
+        "| server CPU µs / connect | vs Node | load generator CPU µs / connect |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         mem = f"{r['kib_per_conn'] / node['kib_per_conn']:.2f}x" if node else "-"
         rate = f"{r['connects_per_s'] / node['connects_per_s']:.2f}x" if node else "-"
+        cpu = f"{r['server_us_per_connect'] / node['server_us_per_connect']:.2f}x" if node else "-"
         out.append(
             f"| {r['target']} | {r['connected']} | {r['kib_per_conn']:.1f} | {mem} "
-            f"| {r['connects_per_s']:.0f} | {rate} |"
+            f"| {r['connects_per_s']:.0f} | {rate} | {r['server_us_per_connect']:,.0f} | {cpu} "
+            f"| {r['client_us_per_connect']:,.0f} |"
         )
     return "\n".join(out)
 
