@@ -81,8 +81,16 @@ async def test_a_scheduled_message_survives_a_restart_and_arrives_once() -> None
     reader = Client(doctor)
     try:
         await reader.connect(second.url)
-        # Then the doctor gets it once, under its scheduled id (the wait is a bound, not a check)
-        got = await reader.wait_for("new_message", lambda m: m["id"] == sid, timeout=30)
+        # Then the doctor gets it once, under its scheduled id: live, or, when the new process
+        # sent it before this client was connected (a slow start on a loaded machine), through
+        # `sync`, as an app catches up after connecting. Bounded: 30 s.
+        for _ in range(100):
+            synced = await reader.call("sync", {"conversationId": conv, "afterSeq": 0})
+            if synced["messages"]:
+                break
+            await asyncio.sleep(0.3)
+        [got] = synced["messages"]
+        assert got["id"] == sid
         assert got["content"] == "Votre rendez-vous est demain"
         async with httpx.AsyncClient(base_url=second.url, timeout=10) as http:
             # A few more ticks of the scheduler find nothing more to send.
@@ -92,7 +100,8 @@ async def test_a_scheduled_message_survives_a_restart_and_arrives_once() -> None
                 await asyncio.sleep(0.3)
             r = await http.get(f"{API}/conversations/{conv}/messages", headers=auth(doctor))
         assert [m["id"] for m in r.json()["data"]["messages"]] == [sid]
-        assert [m["id"] for m in reader.events["new_message"]] == [sid]
+        # At most once live: never twice, never another message
+        assert [m["id"] for m in reader.events["new_message"]] in ([], [sid])
     finally:
         await reader.close()
         second.stop()
