@@ -1,0 +1,115 @@
+"""Cold start (issue #19): a REST function's import leaves out what only its requests need, and
+SnapStart's before-snapshot hook loads all of it, so a restored copy never pays it.
+
+Each check runs in a fresh interpreter: sys.modules of this test process holds everything.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+REST_FUNCTIONS = (
+    "presence",
+    "conversations",
+    "messages",
+    "attachments",
+    "scheduled",
+    "message_actions",
+    "doctor_tools",
+)
+# What an import must not load (each was, or is a driver a deployment may not even use).
+DEFERRED = (
+    "jwt",
+    "cryptography",
+    "messaging_core.adapters.s3",
+    "messaging_core.adapters.directory",
+    "boto3",
+    "pymongo",
+    "redis",
+    "kafka",
+)
+ENV = {
+    "PYTHONPATH": f"{ROOT / 'layers'}:{ROOT}",
+    "PATH": "/usr/bin:/bin",
+    "ENVIRONMENT": "test",
+    "JWT_SECRET": "test-secret-of-at-least-thirty-two-bytes!",
+    "POWERTOOLS_METRICS_NAMESPACE": "Test",
+    "POWERTOOLS_TRACE_DISABLED": "1",
+}
+
+IMPORT_PROBE = """
+import importlib, json, sys
+importlib.import_module("functions." + sys.argv[1])
+from messaging_core.inputs import SocketSendMessageIn, SyncIn
+print(json.dumps({
+    "loaded": [m for m in json.loads(sys.argv[2]) if m in sys.modules],
+    "other_functions": sorted(
+        m for m in sys.modules
+        if m.startswith("functions.") and m.count(".") == 1 and m != "functions." + sys.argv[1]
+        and m.split(".")[1] in json.loads(sys.argv[3])
+    ),
+    "built_inputs": [m.__name__ for m in (SocketSendMessageIn, SyncIn) if m.__pydantic_complete__],
+}))
+"""
+
+HOOK_PROBE = """
+import importlib, json, sys
+importlib.import_module("functions." + sys.argv[1])
+import snapshot_restore_py
+for func, args, kwargs in snapshot_restore_py._before_snapshot_registry:  # as the runtime does
+    func(*args, **kwargs)
+from messaging_core import warm
+from messaging_core.config import get_settings
+from messaging_core.inputs import InputModel
+models, pending = [], list(InputModel.__subclasses__())
+while pending:
+    model = pending.pop()
+    models.append(model)
+    pending.extend(model.__subclasses__())
+print(json.dumps({
+    "missing": [
+        m for m in (*warm.DEFERRED_MODULES, *warm.deployment_modules(get_settings()))
+        if m not in sys.modules
+    ],
+    "cryptography": "cryptography" in sys.modules,
+    "unbuilt_inputs": [m.__name__ for m in models if not m.__pydantic_complete__],
+    "inputs": len(models),
+}))
+"""
+
+
+def probe(code: str, *args: str) -> dict:
+    result = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("function", REST_FUNCTIONS)
+def test_a_function_import_leaves_out_what_only_its_requests_need(function: str) -> None:
+    seen = probe(IMPORT_PROBE, function, json.dumps(DEFERRED), json.dumps(REST_FUNCTIONS))
+    # No token library (nor its cryptography), no adapter, no driver at import...
+    assert seen["loaded"] == []
+    # ...no other function's whole app (attachments once imported `scheduled` for one route)...
+    assert seen["other_functions"] == []
+    # ...and no validator for input shapes this function does not receive (socket payloads).
+    assert seen["built_inputs"] == []
+
+
+@pytest.mark.parametrize("function", ["presence", "attachments"])
+def test_the_before_snapshot_hook_loads_what_the_import_deferred(function: str) -> None:
+    seen = probe(HOOK_PROBE, function)
+    assert seen["missing"] == []
+    assert seen["cryptography"] is True  # PyJWT's, in the image rather than on a request
+    assert seen["inputs"] > 10
+    assert seen["unbuilt_inputs"] == []
