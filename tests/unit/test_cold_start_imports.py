@@ -43,9 +43,21 @@ ENV = {
 
 IMPORT_PROBE = """
 import importlib, json, sys
-importlib.import_module("functions." + sys.argv[1])
+from fastapi.routing import APIRoute
+function = importlib.import_module("functions." + sys.argv[1])
 from messaging_core.inputs import SocketSendMessageIn, SyncIn
+
+def api_routes(routes):
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif hasattr(route, "original_router"):  # an included router
+            yield from api_routes(route.original_router.routes)
+
+replies = [r.response_field for r in api_routes(function.app.routes) if r.response_field]
 print(json.dumps({
+    "routes": len(replies),
+    "built_replies": [r.name for r in replies if r._type_adapter.pydantic_complete],
     "loaded": [m for m in json.loads(sys.argv[2]) if m in sys.modules],
     "other_functions": sorted(
         m for m in sys.modules
@@ -58,7 +70,8 @@ print(json.dumps({
 
 HOOK_PROBE = """
 import importlib, json, sys
-importlib.import_module("functions." + sys.argv[1])
+from fastapi import routing
+function = importlib.import_module("functions." + sys.argv[1])
 import snapshot_restore_py
 for func, args, kwargs in snapshot_restore_py._before_snapshot_registry:  # as the runtime does
     func(*args, **kwargs)
@@ -78,6 +91,11 @@ print(json.dumps({
     "cryptography": "cryptography" in sys.modules,
     "unbuilt_inputs": [m.__name__ for m in models if not m.__pydantic_complete__],
     "inputs": len(models),
+    "unbuilt_route_fields": [  # what each request uses: the effective routes' own fields
+        ctx.path for ctx in routing.iter_route_contexts(function.app.routes)
+        for field in (getattr(ctx, "response_field", None), getattr(ctx, "body_field", None))
+        if field is not None and not field._type_adapter.pydantic_complete
+    ],
 }))
 """
 
@@ -102,8 +120,11 @@ def test_a_function_import_leaves_out_what_only_its_requests_need(function: str)
     assert seen["loaded"] == []
     # ...no other function's whole app (attachments once imported `scheduled` for one route)...
     assert seen["other_functions"] == []
-    # ...and no validator for input shapes this function does not receive (socket payloads).
+    # ...no validator for input shapes this function does not receive (socket payloads)...
     assert seen["built_inputs"] == []
+    # ...and no route's reply validator: each is built at its route's first reply.
+    assert seen["routes"] > 0
+    assert seen["built_replies"] == []
 
 
 @pytest.mark.parametrize("function", ["presence", "attachments"])
@@ -113,6 +134,7 @@ def test_the_before_snapshot_hook_loads_what_the_import_deferred(function: str) 
     assert seen["cryptography"] is True  # PyJWT's, in the image rather than on a request
     assert seen["inputs"] > 10
     assert seen["unbuilt_inputs"] == []
+    assert seen["unbuilt_route_fields"] == []
 
 
 FREEZE_PROBE = """
