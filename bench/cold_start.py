@@ -17,6 +17,7 @@ a bundle without .pyc, which then compiles every module of the function on every
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -184,6 +185,61 @@ def summary(module: str, tree: Path, samples: list[dict]) -> dict:
     }
 
 
+# --instructions: the user-space instructions each import executes, counted by valgrind
+# (cachegrind, no cache simulation). Unlike time, the count does not move with the machine's
+# load, so on a shared machine it is the steadier comparison; one run per row (it is exact).
+INSTRUCTIONS_CHILD = "import importlib, sys; importlib.import_module(sys.argv[1])"
+BASELINE_CHILD = "import sys"  # the interpreter's own start, subtracted from every row
+
+
+def count_instructions(code: str, module: str, env: dict[str, str], tree: Path) -> int:
+    out = subprocess.run(
+        [
+            "valgrind",
+            "--tool=cachegrind",
+            "--cache-sim=no",
+            "--cachegrind-out-file=/dev/null",
+            sys.executable,
+            "-c",
+            code,
+            module,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tree,
+        timeout=600,
+        check=True,
+    )
+    line = next(x for x in out.stderr.splitlines() if "I" in x and "refs:" in x)
+    return int(line.split("refs:")[1].strip().replace(",", ""))
+
+
+def instructions_table(targets: list[tuple[str, Path]], prefix: Path) -> None:
+    if shutil.which("valgrind") is None:
+        raise SystemExit("--instructions needs valgrind (apt-get install valgrind)")
+    envs = [
+        prepare(module, "bytecode", prefix / ("after" if tree == ROOT else "before"), tree)
+        for module, tree in targets
+    ]
+    base = count_instructions(BASELINE_CHILD, "-", envs[0], ROOT)
+    counts = [
+        count_instructions(INSTRUCTIONS_CHILD, module, env, tree) - base
+        for (module, tree), env in zip(targets, envs, strict=True)
+    ]
+    floor = next(c for (m, _t), c in zip(targets, counts, strict=True) if m == FLOOR)
+    print(f"\ninstructions executed by each import (valgrind); the interpreter's start ({base:,})")
+    print("is taken off every row\n")
+    print("| module | instructions (millions) | x floor (goal <= 1.15) |")
+    print("|---|---:|---:|")
+    for (module, tree), count in zip(targets, counts, strict=True):
+        label = module if tree == ROOT else f"{module} (before)"
+        print(f"| {label} | {count / 1e6:,.0f} | {count / floor:.2f} |")
+
+
+FLOOR = "bench.framework_only"
+
+
 def table(rows: list[dict]) -> None:
     bare = rows[0]["import_median"]
     # Issue #19's goal: each REST function's import <= 1.15x the framework's own floor (FastAPI +
@@ -225,18 +281,27 @@ def main() -> None:
     parser.add_argument(
         "--only", help="comma-separated function names (presence,messages,...): fewer rows"
     )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count the instructions of each import with valgrind instead of timing it",
+    )
     args = parser.parse_args()
     modes = ["bytecode", "source"] if args.mode == "both" else [args.mode]
     wanted = {f"functions.{name}" for name in args.only.split(",")} if args.only else None
     modules = [m for m in MODULES if m in REFERENCES or wanted is None or m in wanted]
     before = Path(args.before_tree).resolve() if args.before_tree else None
+    targets: list[tuple[str, Path]] = []
+    for module in modules:
+        if before is not None and module.startswith("functions."):
+            targets.append((module, before))
+        targets.append((module, ROOT))
+    if args.instructions:
+        with tempfile.TemporaryDirectory(prefix="coldstart-") as tmp:
+            instructions_table(targets, Path(tmp))
+        return
     print(f"python {sys.version.split()[0]}, {args.runs} fresh processes per row, median (min-max)")
     for mode in modes:
-        targets: list[tuple[str, Path]] = []
-        for module in modules:
-            if before is not None and module.startswith("functions."):
-                targets.append((module, before))
-            targets.append((module, ROOT))
         # One bytecode prefix per tree: the two checkouts hold modules of the same names.
         with tempfile.TemporaryDirectory(prefix="coldstart-") as tmp:
             rows = measure_all(targets, args.runs, mode, Path(tmp))
