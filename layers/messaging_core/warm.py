@@ -21,6 +21,10 @@ DEFERRED_MODULES: tuple[str, ...] = (
     "jwt",  # messaging_core.auth: PyJWT and the cryptography it imports
     "messaging_core.adapters.s3",  # the Core's file store (boto3 itself at the first S3 call)
     "messaging_core.adapters.directory",  # the Core's user directory
+)
+# Imported by the adapters at their first call: a function's snapshot holds them too, a socket
+# task does not load them at start (memory; its first file message imports them, as before).
+FIRST_CALL_LIBRARIES: tuple[str, ...] = (
     "boto3",  # presigned URLs (uploads, history with files, exports)
     "botocore.config",
 )
@@ -67,11 +71,12 @@ def build_input_models() -> int:
     return built
 
 
-def warm(settings: Settings) -> list[str]:
+def warm(settings: Settings, *, libraries: bool = True) -> list[str]:
     """Import what the first requests would and build the deferred validators; never raises
     (a module that fails here is imported, and fails, at first use as before)."""
     failed: list[str] = []
-    for name in (*DEFERRED_MODULES, *deployment_modules(settings)):
+    extra = FIRST_CALL_LIBRARIES if libraries else ()
+    for name in (*DEFERRED_MODULES, *extra, *deployment_modules(settings)):
         try:
             importlib.import_module(name)
         except Exception as exc:

@@ -85,7 +85,10 @@ while pending:
     pending.extend(model.__subclasses__())
 print(json.dumps({
     "missing": [
-        m for m in (*warm.DEFERRED_MODULES, *warm.deployment_modules(get_settings()))
+        m for m in (
+            *warm.DEFERRED_MODULES, *warm.FIRST_CALL_LIBRARIES,
+            *warm.deployment_modules(get_settings()),
+        )
         if m not in sys.modules
     ],
     "cryptography": "cryptography" in sys.modules,
@@ -151,3 +154,30 @@ def test_the_core_takes_what_was_loaded_before_it_out_of_the_collectors_walks() 
     # The framework's objects are frozen when the core loads, so the full collections its
     # import triggers do not walk them again.
     assert seen["frozen"] >= seen["loaded"] > 10_000
+
+
+SOCKET_PROBE = """
+import asyncio, json, sys
+from socket_tier.app import Realtime
+from socket_tier.settings import SocketSettings
+from tests.conftest import make_settings
+
+async def main():
+    realtime = Realtime(make_settings(), SocketSettings(_env_file=None))
+    before = "jwt" in sys.modules
+    await realtime.lifecycle.start()
+    try:
+        from messaging_core.inputs import SocketSendMessageIn
+        print(json.dumps({"before": before, "after": "jwt" in sys.modules,
+                          "built": SocketSendMessageIn.__pydantic_complete__}))
+    finally:
+        await realtime.lifecycle.stop()
+
+asyncio.run(main())
+"""
+
+
+def test_a_socket_task_loads_what_the_core_defers_when_it_starts() -> None:
+    # Not on its event loop at the first handshake: before it serves anyone.
+    seen = probe(SOCKET_PROBE)
+    assert seen == {"before": False, "after": True, "built": True}
