@@ -10,7 +10,7 @@ from messaging_core.inputs import InputModel, parse_input
 from pydantic import Field, StrictFloat, StrictInt, StrictStr
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from . import scheduled
+from . import forwarding
 from .api.app import create_app, lambda_handler
 from .api.deps import CurrentUser, Services
 from .api.openapi import RESPONSES
@@ -154,5 +154,5 @@ async def _capped(request: Request, limit: int, core: Services) -> AsyncGenerato
 
 # Forwarding (issue #16 B) runs here: a forwarded file is copied under files/, which only this
 # function's role may write.
-app = create_app(router, scheduled.forward_router)
+app = create_app(router, forwarding.router)
 handler = lambda_handler(app)

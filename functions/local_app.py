@@ -17,6 +17,7 @@ from . import (
     conversations,
     dev,
     doctor_tools,
+    forwarding,
     message_actions,
     messages,
     presence,
@@ -32,7 +33,7 @@ ROUTERS = (
     presence.router,
     message_actions.router,  # issue #16 part A
     scheduled.router,  # issue #16 B: scheduled messages
-    scheduled.forward_router,  # issue #16 B: forwarding (the attachments Lambda in AWS)
+    forwarding.router,  # issue #16 B: forwarding (the attachments Lambda in AWS)
     care_teams.router,  # care-team membership (#18)
     doctor_tools.router,  # doctors' tools (#17)
 )

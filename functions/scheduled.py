@@ -1,42 +1,22 @@
-"""Lambda `scheduled`: the caller's scheduled messages (issue #16 B), and the forward route.
+"""Lambda `scheduled`: the caller's scheduled messages (issue #16 B).
 
-The forward route is served by the `attachments` function (functions/attachments.py includes
-`forward_router`): forwarding a file writes a copy under `files/`, which the bucket lets only
-that function's role write. Scheduling itself is the send route's `scheduledAt` (messages.py);
+The forward route of #16 B is served by the `attachments` function (functions/forwarding.py):
+forwarding a file writes a copy under `files/`, which the bucket lets only that function's role
+write. Scheduling itself is the send route's `scheduledAt` (messages.py);
 the sending is `functions/scheduled_sender.py`, run every minute.
 """
 
 from typing import Any
 
 from fastapi import APIRouter
-from messaging_core import forwarding, scheduling
-from messaging_core.inputs import ClientId, InputModel
+from messaging_core import scheduling
 
 from .api.app import create_app, lambda_handler
 from .api.deps import CurrentUser, PageNumber, Services, page_of
 from .api.openapi import RESPONSES
-from .api.schemas import CancelledReply, MessageReply, ScheduledListReply
+from .api.schemas import CancelledReply, ScheduledListReply
 
 router = APIRouter(prefix="/api/v1/messages", tags=["scheduled messages"])
-forward_router = APIRouter(prefix="/api/v1/messages", tags=["messages"])
-
-
-class ForwardIn(InputModel):
-    conversationId: ClientId
-
-
-@forward_router.post(
-    "/{messageId}/forward",
-    status_code=201,
-    response_model=MessageReply,
-    responses=RESPONSES["forward_message"],
-)
-async def forward_message(
-    messageId: str, body: ForwardIn, user: CurrentUser, core: Services
-) -> dict[str, Any]:
-    """Forward a message into another of the caller's conversations (a file gets its own copy)."""
-    sent = await forwarding.forward_message(core, user, messageId, body.conversationId)
-    return {"message": "Message forwarded successfully", "data": sent.message}
 
 
 @router.get("/scheduled", response_model=ScheduledListReply, responses=RESPONSES["list_scheduled"])

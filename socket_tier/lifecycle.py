@@ -9,7 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from messaging_core import presence
+from messaging_core import presence, warm
 from messaging_core.compliance_admin import start_operator_socket
 from messaging_core.config import Settings
 from messaging_core.container import (
@@ -118,6 +118,9 @@ class Lifecycle:
         self._loops.append(asyncio.create_task(self._revocation_loop()))
         # Socket-tier metrics on Fargate (#17): the send path's EMF flushes go to the agent.
         self._emf = start_sending(self._sock.emf_agent_endpoint, self._sock.emf_log_group)
+        # Cold start (#19): the core imports PyJWT and builds input validators at first use; a
+        # task loads them now, not on its event loop at the first handshake (messaging_core.warm).
+        warm.warm(self._settings, libraries=False)
         # Everything built so far (modules, the app, clients) lives as long as the process: out
         # of the collector's sight, a full collection only walks what came after (the p99 of
         # the realtime benchmark, bench/RESULTS-socket.md).

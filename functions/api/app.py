@@ -102,7 +102,7 @@ def lambda_handler(app: FastAPI) -> Callable[[dict[str, Any], Any], dict[str, An
     """Wrap an app for API Gateway (HTTP API v2 and REST v1 events alike)."""
     asgi = Mangum(app, lifespan="off")
     loop: list[asyncio.AbstractEventLoop] = []
-    snapstart.register(loop)  # issue #19: SnapStart's before-snapshot and after-restore hooks
+    snapstart.register(loop, app)  # issue #19: SnapStart's before-snapshot and after-restore hooks
 
     @metrics.log_metrics
     # log_event=False wins over POWERTOOLS_LOGGER_LOG_EVENT: an event holds the token and body.

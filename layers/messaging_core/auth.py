@@ -1,17 +1,25 @@
 """Token verification shared by REST and the socket handshake: one set of rules."""
 
+from __future__ import annotations
+
 import asyncio
 import time
 import uuid
 from functools import lru_cache
-from typing import Any
-
-import jwt
+from typing import TYPE_CHECKING, Any
 
 from .config import Settings, read_secret
 from .errors import Unauthorized
 from .ids import is_object_id
 from .models import USER_TYPES, Principal
+
+if TYPE_CHECKING:
+    import jwt
+
+# Cold start (#19): PyJWT imports `cryptography` (x509, ssh, ciphers) whenever it is installed,
+# ~100 ms that a function pays at import though HS256 needs none of it and /health and CORS
+# preflights never verify a token. So jwt is imported at first use; SnapStart's before-snapshot
+# hook imports it (messaging_core.warm) so a restored copy never pays it.
 
 _ID_CLAIMS = ("sub", "userId", "id")
 _ROLE_CLAIMS = ("role", "userType")
@@ -35,6 +43,8 @@ def verify_token(token: Any, settings: Settings) -> Principal:
     """Check signature (pinned algorithm), expiry, issuer/audience, age and kind; read claims."""
     if not isinstance(token, str) or not token:
         raise Unauthorized("Authentication required: a token is missing")
+    import jwt  # lazily: see the note at the top
+
     try:
         claims = jwt.decode(
             token,
@@ -111,6 +121,8 @@ def _verification_key(settings: Settings, token: str) -> Any:
     if settings.jwt_algorithm == "RS256":
         if not settings.jwt_jwks_url:
             raise Unauthorized("Token verification is not configured")
+        import jwt  # lazily: see the note at the top
+
         try:
             return _jwks_client(settings.jwt_jwks_url).get_signing_key_from_jwt(token).key
         except jwt.PyJWKClientError as exc:
@@ -126,6 +138,8 @@ def hs256_secret(settings: Settings) -> str:
 
 @lru_cache(maxsize=4)
 def _jwks_client(url: str) -> jwt.PyJWKClient:
+    import jwt  # lazily: see the note at the top
+
     return jwt.PyJWKClient(url, cache_keys=True, lifespan=3600)
 
 
@@ -153,6 +167,8 @@ def mint_token(
         claims["iss"] = settings.jwt_issuer
     if settings.jwt_audience:
         claims["aud"] = settings.jwt_audience
+    import jwt  # lazily: see the note at the top
+
     return jwt.encode(claims, hs256_secret(settings), algorithm="HS256")
 
 
@@ -162,6 +178,8 @@ def claimed_user_id(token: object) -> str | None:
     already closed for flooding (a forged claim can only refuse its own connect). Never admits."""
     if not isinstance(token, str):
         return None
+    import jwt  # lazily: see the note at the top
+
     try:
         claims = jwt.decode(token, options={"verify_signature": False})
     except jwt.PyJWTError:

@@ -6,7 +6,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .adapters.directory import EmbeddedDirectory, HttpUserDirectory
 from .adapters.memory import (
     LocalNotifier,
     MemoryPresence,
@@ -14,7 +13,6 @@ from .adapters.memory import (
     MemoryRevocations,
     RecordingNotifier,
 )
-from .adapters.s3 import S3FileStore
 from .config import Settings, get_settings, mongodb_uri_of, read_secret
 from .core import Core
 from .ports import (
@@ -61,6 +59,10 @@ def build_store(settings: Settings) -> Store:
 
 
 def build_directory(settings: Settings, store: Store) -> UserDirectory:
+    # Imported here, as S3FileStore in build_core: a function's import does not need them
+    # (cold start, #19); the SnapStart hook loads them before the snapshot (messaging_core.warm).
+    from .adapters.directory import EmbeddedDirectory, HttpUserDirectory
+
     dev_file = settings.dev_directory_file if settings.environment == "development" else None
     embedded = EmbeddedDirectory(store, dev_file)
     if not settings.user_service_url:
@@ -83,6 +85,8 @@ async def build_core(
     revocations: RevocationStore | None = None,
     background_dispatch: bool = False,
 ) -> Core:
+    from .adapters.s3 import S3FileStore  # at first use: see build_directory
+
     settings = settings or get_settings()
     store = store or build_store(settings)
     await store.ensure_indexes()

@@ -31,7 +31,10 @@ ClientId = Annotated[StrictStr, AfterValidator(str.lower)]
 
 
 class InputModel(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # defer_build (cold start, #19): a function validates a handful of these shapes, the socket
+    # tier others; each is built at its first use (or by its route) instead of all at import.
+    # SnapStart's before-snapshot hook builds them all (messaging_core.warm).
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
 
 class CreateConversationIn(InputModel):

@@ -31,6 +31,10 @@ STRICT = ConfigDict(
     # The document says what the type guarantees: no other key is ever written.
     json_schema_extra={"additionalProperties": False},
     field_title_generator=_title,
+    # Cold start (#19): FastAPI builds a validator and serializer per route for its reply type at
+    # import; deferred, each is built at that route's first reply (or by the OpenAPI document,
+    # which SnapStart's before-snapshot hook writes: functions/api/snapstart.py).
+    defer_build=True,
 )
 
 # `clock.iso`'s text (UTC, `Z`); documented as a date-time, kept a string (no re-formatting).

@@ -19,7 +19,7 @@ import random
 import sys
 from typing import Any
 
-from . import container, ids
+from . import container, ids, warm
 from .config import get_settings
 from .core import Core
 
@@ -79,7 +79,10 @@ async def close_core(core: Core) -> None:
 
 
 def before_snapshot(loop: asyncio.AbstractEventLoop | None) -> None:
-    """Nothing open in the image: close and drop what init (or a priming call) built."""
+    """Nothing open in the image: close and drop what init (or a priming call) built; and what
+    the import deferred (cold start) loaded into it, so no restored copy pays it."""
+    # Warmed first: it reads the settings, which forget_clients_and_secrets drops.
+    warm.warm(get_settings())
     core = forget_clients_and_secrets()
     if core is None:
         return
