@@ -2,6 +2,7 @@
 
 import asyncio
 import uuid
+import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,12 +17,19 @@ from messaging_core.errors import DomainError
 from messaging_core.logs import quiet_payload_loggers
 from messaging_core.names import METRICS_NAMESPACE, ORIGIN_VERIFY_HEADER, SERVICE_NAME
 from messaging_core.origin import check_origin, origin_check_enabled
+from pydantic.warnings import UnsupportedFieldAttributeWarning
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import snapstart
 from .errors import install_error_handlers, reply_for
 from .openapi import document_errors, serve_api_pages
+
+# FastAPI builds each parameter's validator inside a filter for this pydantic warning (its
+# Annotated[..., Field(alias=...)] re-wrap is deliberate); our models' defer_build (cold
+# start, #19) moves that build to first use, outside FastAPI's filter: the same filter here,
+# for this one category, so no request logs it.
+warnings.filterwarnings("ignore", category=UnsupportedFieldAttributeWarning)
 
 SERVICE = SERVICE_NAME
 logger = Logger(service=SERVICE)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import time
 import uuid
 from functools import lru_cache
@@ -173,16 +175,24 @@ def mint_token(
 
 
 # --- Cheap refusals before verification (#11, socket_tier/cooldown.py) ------------------------
+# A longer token is not read for a claim (the socket tier caps a packet at MAX_PAYLOAD_BYTES).
+_MAX_CLAIMED_TOKEN = 16_384
+
+
 def claimed_user_id(token: object) -> str | None:
     """The user id a token claims, NOT verified: only to refuse at once a user this process has
-    already closed for flooding (a forged claim can only refuse its own connect). Never admits."""
-    if not isinstance(token, str):
-        return None
-    import jwt  # lazily: see the note at the top
+    already closed for flooding (a forged claim can only refuse its own connect). Never admits.
 
+    Read straight from the payload segment: nothing here is trusted, so PyJWT's full decode
+    (55 µs, a third of the verification that follows on every connect, #19) buys nothing."""
+    if not isinstance(token, str) or token.count(".") != 2 or len(token) > _MAX_CLAIMED_TOKEN:
+        return None
+    payload = token.split(".")[1]
     try:
-        claims = jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError:
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (ValueError, TypeError):  # bad base64 (binascii.Error) or JSON: no claim
+        return None
+    if not isinstance(claims, dict):
         return None
     user_id = next((claims[c] for c in _ID_CLAIMS if claims.get(c) is not None), None)
     return str(user_id).lower() if is_object_id(user_id) else None

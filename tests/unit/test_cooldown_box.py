@@ -1,6 +1,9 @@
 """The per-task cooldown of refused tokens: expiry on an injected clock, bounded size."""
 
-from messaging_core.auth import mint_token
+import base64
+import json
+
+from messaging_core.auth import claimed_user_id, mint_token, verify_token
 
 from socket_tier.cooldown import Cooldown, presented_token, token_key, user_key
 from tests.conftest import make_settings
@@ -54,3 +57,37 @@ def test_zero_seconds_switches_it_off() -> None:
     key = token_key("abc")
     box.punish(key)
     assert not box.refuses(key)
+
+
+def _token(header: dict[str, object], payload: object, signature: str = "c2ln") -> str:
+    def part(value: object) -> str:
+        raw = json.dumps(value).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    return f"{part(header)}.{part(payload)}.{signature}"
+
+
+def test_the_claimed_user_is_read_as_a_full_decode_would_read_it() -> None:
+    # The claim is read from the payload without PyJWT (#19): same answers as verification's
+    settings = make_settings()
+    uid = "673a1b2c3d4e5f6a7b8c9d0a"
+    token = mint_token(settings, uid, "patient")
+    assert claimed_user_id(token) == verify_token(token, settings).id == uid
+    alg = {"alg": "HS256", "typ": "JWT"}
+    # Unverified by design: a forged signature still names its (claimed) user ...
+    assert claimed_user_id(_token(alg, {"sub": uid.upper()}, "forged")) == uid
+    assert claimed_user_id(_token(alg, {"userId": uid})) == uid
+    # ... and anything that is not a token with an id claim names nobody
+    for bad in (
+        "not-a-token",
+        "a.b.c",
+        "a.b",
+        _token(alg, {"sub": "not-an-object-id"}),
+        _token(alg, [uid]),
+        _token(alg, {"name": uid}),
+        _token(alg, {"sub": uid}) + ".extra",
+        "x." + "A" * 20_000 + ".y",
+        None,
+        7,
+    ):
+        assert claimed_user_id(bad) is None, bad
