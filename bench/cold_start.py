@@ -128,20 +128,34 @@ def child_env(prefix: Path, tree: Path = ROOT) -> dict[str, str]:
     }
 
 
-def run_child(
-    code: str, module: str, env: dict[str, str], stdin: str | None = None, tree: Path = ROOT
-) -> str:
-    out = subprocess.run(
-        [sys.executable, "-c", code, module, "1", json.dumps(HEAVY)],
+def _child(
+    code: str,
+    module: str,
+    env: dict[str, str],
+    tree: Path,
+    *,
+    stdin: str | None = None,
+    wrapper: tuple[str, ...] = (),
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """One fresh interpreter running `code` on `module` (CHILD's arguments: with its first
+    request, and the heavy libraries to list), optionally under `wrapper` (valgrind)."""
+    return subprocess.run(
+        [*wrapper, sys.executable, "-c", code, module, "1", json.dumps(HEAVY)],
         input=stdin,
         capture_output=True,
         text=True,
         env=env,
         cwd=tree,
-        timeout=120,
+        timeout=timeout,
         check=True,
     )
-    return out.stdout
+
+
+def run_child(
+    code: str, module: str, env: dict[str, str], stdin: str | None = None, tree: Path = ROOT
+) -> str:
+    return _child(code, module, env, tree, stdin=stdin).stdout
 
 
 def prepare(module: str, mode: str, prefix: Path, tree: Path = ROOT) -> dict[str, str]:
@@ -192,27 +206,11 @@ INSTRUCTIONS_CHILD = "import importlib, sys; importlib.import_module(sys.argv[1]
 BASELINE_CHILD = "import sys"  # the interpreter's own start, subtracted from every row
 
 
+VALGRIND = ("valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null")
+
+
 def count_instructions(code: str, module: str, env: dict[str, str], tree: Path) -> int:
-    out = subprocess.run(
-        [
-            "valgrind",
-            "--tool=cachegrind",
-            "--cache-sim=no",
-            "--cachegrind-out-file=/dev/null",
-            sys.executable,
-            "-c",
-            code,
-            module,
-            "1",  # CHILD's arguments: with its first request, and the heavy libraries to list
-            json.dumps(HEAVY),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tree,
-        timeout=600,
-        check=True,
-    )
+    out = _child(code, module, env, tree, wrapper=VALGRIND, timeout=600)
     line = next(x for x in out.stderr.splitlines() if "I" in x and "refs:" in x)
     return int(line.split("refs:")[1].strip().replace(",", ""))
 

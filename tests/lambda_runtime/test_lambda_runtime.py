@@ -209,6 +209,14 @@ def open_conversation(d: Deployed, patient: Any, doctor: Any) -> str:
     return str(body["data"]["conversationId"])
 
 
+def send_text(d: Deployed, sender: Any, conv: str, content: str) -> str:
+    """A text message through the messages function; its id."""
+    url = f"{API}/conversations/{conv}/messages"
+    status, body = call(d, "messages", "POST", url, sender, {"content": content})
+    assert status == 201, body
+    return str(body["data"]["id"])
+
+
 def test_upload_grant_then_presigned_upload_then_send_file(deployed: Deployed) -> None:
     d, p, doc = deployed, deployed.patient, deployed.doctor
     conv = open_conversation(d, p, doc)
@@ -246,10 +254,7 @@ def test_the_relay_drains_the_outbox_to_kafka(deployed: Deployed) -> None:
     # Given a message sent while its function could not reach Kafka (see conftest)
     d, p, doc = deployed, deployed.patient, deployed.doctor
     conv = open_conversation(d, p, doc)
-    url = f"{API}/conversations/{conv}/messages"
-    status, body = call(d, "messages", "POST", url, p, {"content": "queued while Kafka is away"})
-    assert status == 201, body
-    message_id = body["data"]["id"]
+    message_id = send_text(d, p, conv, "queued while Kafka is away")
     assert pending_events(d) > 0, "the message's events were not left to the relay"
 
     # When the scheduled relay runs (bounded: each run publishes a batch)
@@ -311,10 +316,7 @@ def test_doctor_tools_templates_and_analytics_for_doctors_only(deployed: Deploye
 def test_message_actions_edit_then_versions(deployed: Deployed) -> None:
     d, p, doc = deployed, deployed.patient, deployed.doctor
     conv = open_conversation(d, p, doc)
-    url = f"{API}/conversations/{conv}/messages"
-    status, body = call(d, "messages", "POST", url, p, {"content": "first words"})
-    assert status == 201, body
-    message_id = body["data"]["id"]
+    message_id = send_text(d, p, conv, "first words")
     edit = {"content": "second words"}
     status, body = call(d, "message_actions", "PUT", f"{API}/{message_id}", doc, edit)
     assert status == 403, body

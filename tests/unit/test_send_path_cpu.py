@@ -87,18 +87,24 @@ async def test_a_delivered_send_publishes_events_and_access_record_in_one_batch(
     assert [r.actor_id for r in delivered] == [cast.doctor.id]
 
 
-async def test_a_delivered_send_starts_two_background_tasks(
-    socket_core: Core, cast: Cast, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    conv = await online_conversation(socket_core, cast)
+def spawns(core: Core, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The background tasks the core starts from now on, by coroutine name."""
     spawned: list[str] = []
-    spawn = socket_core._spawn
+    spawn = core._spawn
 
     def counting(coro: Coroutine[Any, Any, None]) -> None:
         spawned.append(coro.__qualname__)
         spawn(coro)
 
-    monkeypatch.setattr(socket_core, "_spawn", counting)
+    monkeypatch.setattr(core, "_spawn", counting)
+    return spawned
+
+
+async def test_a_delivered_send_starts_two_background_tasks(
+    socket_core: Core, cast: Cast, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conv = await online_conversation(socket_core, cast)
+    spawned = spawns(socket_core, monkeypatch)
     await messages.send_text(
         socket_core, cast.patient.principal, conv, SendMessageIn(content="bonjour")
     )
@@ -229,14 +235,7 @@ async def test_a_care_team_send_settles_in_two_tasks_and_one_batch(
     team = await online_team(socket_core, cast)
     publisher = CountingPublisher()
     socket_core.publisher = publisher
-    spawned: list[str] = []
-    spawn = socket_core._spawn
-
-    def counting(coro: Coroutine[Any, Any, None]) -> None:
-        spawned.append(coro.__qualname__)
-        spawn(coro)
-
-    monkeypatch.setattr(socket_core, "_spawn", counting)
+    spawned = spawns(socket_core, monkeypatch)
     sent = await messages.send_text(
         socket_core, cast.doctor.principal, team, SendMessageIn(content="staff")
     )
