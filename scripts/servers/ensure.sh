@@ -8,6 +8,8 @@
 #          with `go install` into .cache/bin
 #   kafka  Apache Kafka jars from Maven Central into .cache/kafka/libs
 #   s3     moto server: the project's .venv if it has moto[server], else .cache/venv-moto
+#   postgres  Debian's PostgreSQL (apt-get install on first run); benchmarks only
+#   mongopg   FerretDB (as for mongo) on that PostgreSQL; benchmarks only
 #
 # Every long step prints one line; the second run only checks stamps (well under a second).
 set -euo pipefail
@@ -75,6 +77,10 @@ ensure_mongo() {
         command -v mongod >/dev/null 2>&1 || die "SERVERS_MONGO_IMPL=mongod but no mongod on PATH"
         return 0
     fi
+    ensure_ferretdb
+}
+
+ensure_ferretdb() {
     local stamp="$SRV_BIN/ferretdb.version"
     if [[ -x "$SRV_BIN/ferretdb" && -f "$stamp" && "$(cat "$stamp")" == "$SRV_FERRETDB_VERSION" ]]; then
         return 0
@@ -220,6 +226,26 @@ ensure_s3() {
     log "moto[server] installed in $((SECONDS - t0)) s"
 }
 
+# ---------------------------------------------------------------- postgres (benchmarks)
+pg_bindir() { # the newest installed PostgreSQL's bin directory, or nothing
+    local d
+    d="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
+    [[ -n "$d" && -x "$d/postgres" ]] && echo "$d"
+    return 0
+}
+
+ensure_postgres() {
+    [[ -n "$(pg_bindir)" ]] && return 0
+    # The package also creates Debian's own cluster on port 5432; we never use it.
+    apt_install postgresql
+    [[ -n "$(pg_bindir)" ]] || die "PostgreSQL still missing after apt-get install postgresql"
+}
+
+ensure_mongopg() {
+    ensure_ferretdb
+    with_lock postgres ensure_postgres
+}
+
 # ---------------------------------------------------------------- shared by start.sh / stop.sh
 pid_file() { echo "$SRV_RUN/$1.pid"; }
 log_file() { echo "$SRV_RUN/$1.log"; }
@@ -231,6 +257,8 @@ proc_marker() {
         mongo) if [[ "$(mongo_impl)" == mongod ]]; then echo mongod; else echo ferretdb; fi ;;
         kafka) echo "kafka.Kafka" ;;
         s3) echo "moto.server" ;;
+        postgres) echo "bin/postgres" ;;
+        mongopg) echo "--handler=postgresql" ;;
     esac
 }
 
@@ -258,7 +286,7 @@ main() {
     local name
     for name in "$@"; do
         case "$name" in
-            redis|mongo|kafka|s3) with_lock "$name" "ensure_$name" ;;
+            redis|mongo|kafka|s3|postgres|mongopg) with_lock "$name" "ensure_$name" ;;
             *) die "unknown server '$name' (expected: ${SRV_ALL[*]})" ;;
         esac
     done

@@ -31,6 +31,9 @@ class Server:
     port_var: str
     default_port: int
     url: str  # formatted with host and port
+    # Started by default (start.sh/ensure.sh with no name, `make test`); the others are for
+    # benchmarks and are started by name only.
+    default: bool = True
 
     def port(self) -> int:
         """The port, from the environment's override if any."""
@@ -52,6 +55,25 @@ SERVERS: dict[str, Server] = {
         Server("mongo", "TEST_MONGODB_URI", "TEST_MONGODB_PORT", 27027, "mongodb://{host}:{port}/"),
         Server("kafka", "TEST_KAFKA_BROKER", "TEST_KAFKA_PORT", 19092, "{host}:{port}"),
         Server("s3", "TEST_S3_ENDPOINT", "TEST_S3_PORT", 15000, "http://{host}:{port}"),
+        # FerretDB on PostgreSQL, for the benchmarks that measure many concurrent store calls
+        # (the reconnect storm): FerretDB on SQLite serialises every write behind one file lock.
+        # Listed before its PostgreSQL so that stopping everything stops it first.
+        Server(
+            "mongopg",
+            "BENCH_MONGODB_URI",
+            "BENCH_MONGOPG_PORT",
+            27028,
+            "mongodb://{host}:{port}/",
+            default=False,
+        ),
+        Server(
+            "postgres",
+            "BENCH_POSTGRES_URL",
+            "BENCH_POSTGRES_PORT",
+            15432,
+            "postgres://ferret@{host}:{port}/postgres",
+            default=False,
+        ),
     )
 }
 # The KRaft controller listener of the one-node Kafka (start.sh): not a server of its own.
@@ -93,6 +115,11 @@ def _speaks(name: str, s: socket.socket, host: str, port: int) -> bool:
         (length,) = struct.unpack(">i", _recvn(s, 4))
         corr, _throttle, nbrokers = struct.unpack(">iii", _recvn(s, length)[:12])
         return bool(corr == 7 and nbrokers >= 1)
+    if name == "postgres":  # SSLRequest -> one byte, 'S' or 'N'
+        s.sendall(struct.pack(">ii", 8, 80877103))
+        return _recvn(s, 1) in (b"S", b"N")
+    if name == "mongopg":
+        return _speaks("mongo", s, host, port)
     if name == "s3":
         s.sendall(b"GET / HTTP/1.0\r\nHost: %s:%d\r\n\r\n" % (host.encode(), port))
         return _recvn(s, 12).startswith(b"HTTP/1.")
@@ -116,6 +143,7 @@ def _shell() -> str:
     # The interpreter itself, not a pyenv shim (which costs a second a call on a loaded machine).
     lines = [f"SRV_PYTHON={q(sys.executable)}", f"SRV_HOST={q(HOST)}"]
     lines += [f"SRV_ALL=({' '.join(SERVERS)})"]
+    lines += [f"SRV_DEFAULT=({' '.join(n for n, s in SERVERS.items() if s.default)})"]
     lines += ["declare -gA SRV_PORTS SRV_PORT_VARS SRV_URLS"]
     for name, server in SERVERS.items():
         port = server.port()

@@ -2,6 +2,7 @@
 # Start loopback test servers in the background (installing them first, see ensure.sh).
 #
 #   scripts/servers/start.sh redis mongo kafka s3     # default: all four
+#   scripts/servers/start.sh mongopg                  # for benchmarks: FerretDB on PostgreSQL
 #
 # Idempotent: a server that already answers on its port is left alone. Waits until each server
 # really answers its own protocol (bounded; SERVERS_START_TIMEOUT seconds overrides the default),
@@ -88,6 +89,39 @@ start_mongo() {
     mkdir -p "$dir/sqlite" "$dir/state"
     launch mongo env FERRETDB_TELEMETRY=disable DO_NOT_TRACK=1 "$SRV_BIN/ferretdb" \
         --listen-addr="$SRV_HOST:$SRV_MONGO_PORT" --handler=sqlite --sqlite-url="file:$dir/sqlite/" \
+        --state-dir="$dir/state" --telemetry=disable --debug-addr=- --log-level=warn
+}
+
+start_postgres() {
+    local dir="$SRV_RUN/postgres" bin
+    bin="$(pg_bindir)"
+    mkdir -p "$dir"
+    # PostgreSQL refuses to run as root: as root, it runs as the `postgres` user of Debian's
+    # package (setpriv execs, so the recorded PID is the server's).
+    local -a as_pg=()
+    if [[ "$(id -u)" == 0 ]]; then
+        as_pg=(setpriv --reuid=postgres --regid=postgres --init-groups)
+        chown postgres "$dir"
+    fi
+    if [[ ! -f "$dir/data/PG_VERSION" ]]; then
+        log "initdb into .cache/run/postgres/data (first run only)..."
+        "${as_pg[@]}" "$bin/initdb" -D "$dir/data" -A trust -U ferret -E UTF8 --no-sync \
+            >>"$(log_file postgres)" 2>&1 || { log_tail postgres; die "initdb failed"; }
+    fi
+    # Loopback TCP only (no Unix socket: its directory would need the postgres user's rights).
+    # synchronous_commit=off: a commit does not wait for its own fsync, as a managed database's
+    # group commit does not make each client wait for one; a crash loses only the last commits.
+    launch postgres "${as_pg[@]}" "$bin/postgres" -D "$dir/data" -p "$SRV_POSTGRES_PORT" \
+        -c listen_addresses="$SRV_HOST" -c unix_socket_directories= -c synchronous_commit=off \
+        -c max_connections=200 -c shared_buffers=128MB ${BENCH_POSTGRES_OPTIONS:-}
+}
+
+start_mongopg() {
+    local dir="$SRV_RUN/mongopg"
+    mkdir -p "$dir/state"
+    launch mongopg env FERRETDB_TELEMETRY=disable DO_NOT_TRACK=1 "$SRV_BIN/ferretdb" \
+        --listen-addr="$SRV_HOST:$SRV_MONGOPG_PORT" --handler=postgresql \
+        --postgresql-url="$(srv_url postgres)" \
         --state-dir="$dir/state" --telemetry=disable --debug-addr=- --log-level=warn
 }
 
@@ -202,9 +236,13 @@ start_one() {
 
 start_main() {
     local -a names=("$@")
-    [[ ${#names[@]} -gt 0 ]] || names=("${SRV_ALL[@]}")
+    [[ ${#names[@]} -gt 0 ]] || names=("${SRV_DEFAULT[@]}")
     local name
     for name in "${names[@]}"; do srv_port "$name" >/dev/null || exit 2; done
+    # FerretDB on PostgreSQL needs its PostgreSQL first.
+    if [[ " ${names[*]} " == *" mongopg "* && " ${names[*]} " != *" postgres "* ]]; then
+        names=(postgres "${names[@]}")
+    fi
     "$(dirname "${BASH_SOURCE[0]}")/ensure.sh" "${names[@]}"
     mkdir -p "$SRV_RUN"
     for name in "${names[@]}"; do

@@ -16,6 +16,9 @@ stop_timeout() {
     case "$1" in kafka) echo 45 ;; *) echo 15 ;; esac
 }
 
+# PostgreSQL's SIGTERM waits for its clients to leave; SIGINT is its fast shutdown.
+stop_signal() { case "$1" in postgres) echo INT ;; *) echo TERM ;; esac; }
+
 stop_one() { # NAME KILL(0|1)
     local name="$1" hard="$2" pid
     pid="$(running_pid "$name")"
@@ -28,7 +31,8 @@ stop_one() { # NAME KILL(0|1)
     if [[ "$hard" == 1 ]]; then
         kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
     else
-        kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+        local sig; sig="$(stop_signal "$name")"
+        kill "-$sig" -- "-$pid" 2>/dev/null || kill "-$sig" "$pid" 2>/dev/null || true
     fi
     local deadline=$((SECONDS + $(stop_timeout "$name")))
     while alive "$pid"; do

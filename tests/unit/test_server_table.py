@@ -30,7 +30,10 @@ def _table() -> object:
 
 def test_tests_read_the_scripts_table() -> None:
     table = _table()
-    assert set(table.SERVERS) == {"redis", "mongo", "kafka", "s3"}  # type: ignore[attr-defined]
+    assert set(table.SERVERS) == {"redis", "mongo", "kafka", "s3", "mongopg", "postgres"}  # type: ignore[attr-defined]
+    # `make test` starts only the first four; the other two are for benchmarks, by name.
+    defaults = {n for n, s in table.SERVERS.items() if s.default}  # type: ignore[attr-defined]
+    assert defaults == {"redis", "mongo", "kafka", "s3"}
     assert servers.HOST == table.HOST  # type: ignore[attr-defined]
 
 
@@ -63,6 +66,9 @@ def test_env_sh_prints_the_addresses_the_tests_use(
     printed = dict(re.findall(r"^export (\w+)=(\S+)$", out, re.M))
     table = _table()
     for name, server in table.SERVERS.items():  # type: ignore[attr-defined]
+        if not server.default:
+            assert server.address_var not in printed, name
+            continue
         assert printed[server.address_var] == servers.address(name)[0], name
 
 
@@ -100,6 +106,16 @@ def test_the_probe_wants_the_protocols_answer_not_an_open_port(
     replies.extend([b"+PONG\r\n", b"HTTP/1.1 200 OK\r\n\r\n"])
     assert table.probe("redis", "127.0.0.1", port) is True  # type: ignore[attr-defined]
     assert table.probe("redis", "127.0.0.1", port) is False  # type: ignore[attr-defined]
+
+
+def test_the_postgres_probe_wants_an_answer_to_its_ssl_request(
+    fake_server: tuple[int, list[bytes]],
+) -> None:
+    port, replies = fake_server
+    table = _table()
+    replies.extend([b"N", b"HTTP/1.1 200 OK\r\n\r\n"])
+    assert table.probe("postgres", "127.0.0.1", port) is True  # type: ignore[attr-defined]
+    assert table.probe("postgres", "127.0.0.1", port) is False  # type: ignore[attr-defined]
 
 
 def test_the_probe_cli_exits_by_the_answer() -> None:
