@@ -4,7 +4,6 @@ Works on MongoDB, Amazon DocumentDB and FerretDB: no `$text`, no transactions, n
 indexes; uniqueness comes from plain unique keys (`pairKey`, `clientKey`).
 """
 
-import asyncio
 import contextlib
 import functools
 import inspect
@@ -16,6 +15,8 @@ from typing import Any
 
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
 from ..errors import DuplicateKey, Unavailable
@@ -79,6 +80,18 @@ def driver_errors_as_unavailable(cls: type) -> type:
         if not name.startswith("_") and inspect.iscoroutinefunction(value):
             setattr(cls, name, wrap(value))
     return cls
+
+
+async def page_and_total(
+    cursor: AsyncCursor[Doc], collection: AsyncCollection[Doc], query: Doc, skip: int, limit: int
+) -> tuple[list[Doc], int]:
+    """A page of `query` and the total it belongs to. A page that is not full tells the total
+    itself (`skip` plus its length), so only a full page, or one past the end, costs a count:
+    a catch-up `sync` or a short conversation's history is one query, not two."""
+    docs = await cursor.to_list()
+    if len(docs) < limit and (docs or skip == 0):
+        return docs, skip + len(docs)
+    return docs, int(await collection.count_documents(query))
 
 
 # Care teams (#18): their queries in their own module, wrapped like the rest.
@@ -227,9 +240,7 @@ class MongoStore(MongoCareTeams, MongoDoctorTools):
             .skip(skip)
             .limit(limit)
         )
-        docs, total = await asyncio.gather(
-            cursor.to_list(), self._conversations.count_documents(query)
-        )
+        docs, total = await page_and_total(cursor, self._conversations, query, skip, limit)
         return [_conversation(d) for d in docs], total
 
     async def conversation_ids_for(self, user_id: str) -> list[str]:
@@ -336,7 +347,7 @@ class MongoStore(MongoCareTeams, MongoDoctorTools):
             query = {**query, "seq": seq_range}
         order = ASCENDING if after_seq is not None else DESCENDING
         cursor = self._messages.find(query).sort("seq", order).skip(skip).limit(limit)
-        docs, total = await asyncio.gather(cursor.to_list(), self._messages.count_documents(query))
+        docs, total = await page_and_total(cursor, self._messages, query, skip, limit)
         return [_message(d) for d in docs], total
 
     async def latest_visible_message(self, conversation_id: str) -> Message | None:
@@ -457,7 +468,7 @@ class MongoStore(MongoCareTeams, MongoDoctorTools):
             .skip(skip)
             .limit(limit)
         )
-        docs, total = await asyncio.gather(cursor.to_list(), self._messages.count_documents(query))
+        docs, total = await page_and_total(cursor, self._messages, query, skip, limit)
         return [_message(d) for d in docs], total
 
     async def pending_events(self, older_than: datetime, limit: int) -> list[PendingEvent]:
@@ -496,7 +507,14 @@ class MongoStore(MongoCareTeams, MongoDoctorTools):
         if not ids:
             return
         # The outbox is not the trail: an acked record leaves it, never the `audit` collection.
-        await self._audit_outbox.delete_many({"_id": {"$in": ids}})
+        # One id (a read's record, the usual case) by equality: FerretDB runs an `$in` delete as
+        # a scan of the whole outbox.
+        where: Doc = {"_id": ids[0]} if len(ids) == 1 else {"_id": {"$in": ids}}
+        outbox = await self._audit_outbox.delete_many(where)
+        if outbox.deleted_count == len(ids):
+            # Every id was an audit record's (ids are unique): no message holds any of them, and
+            # the update below would search every message's pending events for nothing.
+            return
         query: Doc = {"pendingEvents.eventId": {"$in": ids}}
         result = await self._messages.update_many(
             query, {"$pull": {"pendingEvents": {"eventId": {"$in": ids}}}}
@@ -541,7 +559,7 @@ class MongoStore(MongoCareTeams, MongoDoctorTools):
         cursor = (
             self._audit.find(query).sort([("at", DESCENDING), ("_id", DESCENDING)]).skip(skip)
         ).limit(limit)
-        docs, total = await asyncio.gather(cursor.to_list(), self._audit.count_documents(query))
+        docs, total = await page_and_total(cursor, self._audit, query, skip, limit)
         return [_audit_record(d) for d in docs], int(total)
 
     async def audit_after(

@@ -5,7 +5,6 @@ receipts themselves (`readBy`, `deliveredTo`): "still unread by me" is a plain e
 an array (multikey index), and `$pull` under that filter changes each member's state once.
 """
 
-import asyncio
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
@@ -237,5 +236,5 @@ class MongoCareTeams:
             .skip(skip)
             .limit(limit)
         )
-        docs, total = await asyncio.gather(cursor.to_list(), self._messages.count_documents(query))
+        docs, total = await mongo.page_and_total(cursor, self._messages, query, skip, limit)
         return [mongo._message(d) for d in docs], total

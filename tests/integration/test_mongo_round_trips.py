@@ -1,0 +1,138 @@
+"""Round trips to the MongoDB-protocol server that a reconnect storm multiplies (issue #19).
+
+Each reconnect ends in a `sync`; each `sync` writes an audit record whose event is then acked.
+These tests count the commands the driver sends (pymongo's command monitoring) on the loopback
+server, so that a needless query is seen, and check that the answers stay the same."""
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pytest
+from messaging_core import conversations, messages
+from messaging_core.audit import audit_event
+from messaging_core.container import build_core
+from messaging_core.core import Core
+from messaging_core.ids import new_id
+from messaging_core.inputs import SendMessageIn
+from messaging_core.models import AuditRecord, Principal
+from messaging_core.store.mongo import MongoStore
+from pymongo import AsyncMongoClient, monitoring
+
+from tests import servers
+from tests.conftest import make_settings
+
+pytestmark = pytest.mark.integration
+
+DOCTOR = Principal("673a1b2c3d4e5f6a7b8c9d0e", "doctor", "Dr Who")
+PATIENT = Principal("673a1b2c3d4e5f6a7b8c9d0a", "patient", "Patient")
+
+
+@dataclass
+class Commands(monitoring.CommandListener):
+    """The (command, collection) pairs the driver sent, in order."""
+
+    seen: list[tuple[str, str]] = field(default_factory=list)
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        target = event.command.get(event.command_name)
+        self.seen.append((event.command_name, target if isinstance(target, str) else ""))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+    def take(self) -> list[tuple[str, str]]:
+        taken, self.seen = self.seen, []
+        return taken
+
+
+@dataclass
+class Setup:
+    store: MongoStore
+    core: Core
+    commands: Commands
+
+
+@pytest.fixture
+async def watched() -> AsyncIterator[Setup]:
+    commands = Commands()
+    client: AsyncMongoClient[dict] = AsyncMongoClient(
+        servers.mongodb_uri(), tz_aware=True, event_listeners=[commands]
+    )
+    db_name = f"test_{uuid.uuid4().hex[:12]}"
+    store = MongoStore(client, db_name)
+    await store.ensure_indexes()
+    core = await build_core(make_settings(), store=store)
+    for p in (DOCTOR, PATIENT):
+        await core.identify(p)
+    try:
+        yield Setup(store, core, commands)
+    finally:
+        await client.drop_database(db_name)
+        await store.close()
+
+
+def counts_on(seen: list[tuple[str, str]], collection: str) -> list[str]:
+    return [n for n, target in seen if target == collection and n in ("aggregate", "count")]
+
+
+async def test_a_page_that_is_not_full_costs_no_count_and_keeps_its_total(watched: Setup) -> None:
+    opened = await conversations.open_conversation(watched.core, DOCTOR, PATIENT.id, "patient")
+    conv = opened.conversation["conversationId"]
+    for text in ("one", "two", "three"):
+        await messages.send_text(watched.core, DOCTOR, conv, SendMessageIn(content=text))
+    store = watched.store
+    watched.commands.take()
+
+    # A catch-up after the first message: two of three, on a page of 50 (a reconnect's `sync`).
+    page, total = await store.list_messages(conv, skip=0, limit=50, after_seq=1)
+    assert [m.seq for m in page] == [2, 3]
+    assert total == 2
+    assert counts_on(watched.commands.take(), "messages") == []
+    # The second page of two, not full: its total is the skip plus its length.
+    page, total = await store.list_messages(conv, skip=2, limit=2)
+    assert [m.seq for m in page] == [1]
+    assert total == 3
+    assert counts_on(watched.commands.take(), "messages") == []
+
+    # A full page, or one past the end, cannot tell the total: the count is asked.
+    page, total = await store.list_messages(conv, skip=0, limit=2)
+    assert ([m.seq for m in page], total) == ([3, 2], 3)
+    assert len(counts_on(watched.commands.take(), "messages")) == 1
+    page, total = await store.list_messages(conv, skip=4, limit=2)
+    assert (page, total) == ([], 3)
+    assert len(counts_on(watched.commands.take(), "messages")) == 1
+    # Conversations and search pages share the rule.
+    listed, total = await store.list_conversations(DOCTOR.id, None, 0, 20)
+    assert ([c.id for c in listed], total) == ([conv], 1)
+    assert counts_on(watched.commands.take(), "conversations") == []
+
+
+async def test_acking_a_read_record_does_not_search_the_messages(watched: Setup) -> None:
+    record = AuditRecord(
+        id=new_id(),
+        at=datetime.now(UTC),
+        actor_id=PATIENT.id,
+        actor_role="patient",
+        action="sync.read",
+        conversation_id="673a1b2c3d4e5f6a7b8c9d99",
+        message_ids=[],
+        message_count=0,
+        channel="socket",
+        request_id="req-1",
+        outcome="success",
+    )
+    store = watched.store
+    await store.append_audit(record, audit_event(record))
+    watched.commands.take()
+
+    await store.ack_events([record.id])
+    seen = watched.commands.take()
+    assert seen == [("delete", "audit_outbox")]
+    assert await store.count_pending_events() == 0
+    trail, total = await store.audit_trail(record.conversation_id, 0, 10)
+    assert ([r.id for r in trail], total) == ([record.id], 1)  # the trail keeps it
