@@ -67,8 +67,11 @@ START_TIMEOUT = 120.0
 STORM_TIMEOUT = 180.0
 
 
+STARTED = time.monotonic()
+
+
 def log(text: str) -> None:
-    print(f"[connections] {text}", file=sys.stderr, flush=True)
+    print(f"[connections {time.monotonic() - STARTED:6.1f} s] {text}", file=sys.stderr, flush=True)
 
 
 def rss_kib(pid: int) -> int:
@@ -260,6 +263,51 @@ def idle_report(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
 
 
 # --- storm -----------------------------------------------------------------------------------
+def store_cpu_seconds(names: list[str]) -> float:
+    """CPU seconds so far of the store's processes on this machine (FerretDB, its PostgreSQL or
+    SQLite, or mongod), found by name in their command lines: in a storm the store shares the
+    two cores with the tasks, so its share says who the run measured."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if any(name in cmd for name in names):
+                total += proc_cpu_seconds(int(entry.name))
+        except (OSError, ValueError, IndexError):  # gone meanwhile
+            continue
+    return total
+
+
+class StormCpu:
+    """CPU seconds spent from the first drop until everyone is back: tasks, store, clients."""
+
+    def __init__(self, tasks: list[Task], clients: NodeClients, store: list[str]) -> None:
+        self.tasks, self.clients, self.store = tasks, clients, store
+        self.start = self._snap()
+
+    def _snap(self) -> dict[str, float]:
+        tasks = 0.0
+        for t in self.tasks:
+            if t.p is not None and t.p.poll() is None:
+                with contextlib.suppress(OSError):
+                    tasks += proc_cpu_seconds(t.p.pid)
+        return {
+            "tasks": tasks,
+            "store": store_cpu_seconds(self.store),
+            "clients": proc_cpu_seconds(self.clients.proc.pid),
+        }
+
+    def add_task(self, task: Task) -> None:
+        """A task started after the first snapshot: all of its CPU counts."""
+        self.tasks.append(task)
+
+    def spent(self) -> dict[str, float]:
+        end = self._snap()
+        return {k: end[k] - self.start.get(k, 0.0) for k in end}
+
+
 async def prepare(base: str, n: int, concurrency: int) -> list[dict[str, str]]:
     """N (patient, doctor, conversation) triples, created through REST (bounded concurrency)."""
     gate = asyncio.Semaphore(concurrency)
@@ -394,14 +442,18 @@ async def run_storm(args: argparse.Namespace) -> dict[str, Any]:
             sending = asyncio.create_task(sender.run(STORM_TIMEOUT))
             await asyncio.sleep(1.0)  # messages flow before the restart too
             assert task_a.p is not None
+            cpu = StormCpu([task_b], clients, args.store_procs.split(","))
             task_a.p.terminate()  # SIGTERM, as ECS stops a task: the drain closes every session
             await asyncio.to_thread(task_a.p.wait, 60)
             log("A stopped; starting the new A")
             # In a thread: its health polls block, and the sends and the clients' lines must
             # keep flowing meanwhile (they stalled here before, bench/RESULTS-connections.md).
+            cpu.add_task(restarted)  # counted from its start (its own import and indexes)
             restarting = asyncio.create_task(asyncio.to_thread(restarted.start))
+            restarting.add_done_callback(lambda _t: log("the new A answers its health check"))
             try:
                 back = await clients.line("BACK", STORM_TIMEOUT)
+                spent = cpu.spent()
                 log(f"all back: {back}")
                 await restarting
                 await asyncio.sleep(1.0)  # messages keep flowing after everyone is back
@@ -442,6 +494,9 @@ async def run_storm(args: argparse.Namespace) -> dict[str, Any]:
         "sync_p50_ms": pct(sync_ms, 0.5) if sync_ms else None,
         "sync_p99_ms": pct(sync_ms, 0.99) if sync_ms else None,
         "connected_at_end": report["connected"],
+        "connect_errors": back.get("connectErrorsBy", {}),
+        "reconnected_to": back.get("reconnectedTo", {}),
+        "cpu_until_back": spent,
         "server": args.server,
     }
 
@@ -461,6 +516,10 @@ def storm_report(r: dict[str, Any], args: argparse.Namespace) -> str:
             f"| {r['all_back_s']:.1f} | {r['sent']} "
             f"| {r['lost']} | {r['sync_calls']} | {p50} | {p99} | {r['sync_failed']} "
             f"| {r['send_failed']} | {r['send_skipped']} |",
+            "",
+            "CPU seconds from the first drop until all were back: "
+            + ", ".join(f"{k} {v:.1f}" for k, v in r["cpu_until_back"].items())
+            + f"; connect errors by reason: {r['connect_errors'] or 'none'}",
         ]
     )
 
@@ -473,6 +532,11 @@ def main() -> None:
     parser.add_argument("--targets", default="node,granian,uvicorn")
     parser.add_argument("--server", choices=("granian", "uvicorn"), default="uvicorn")
     parser.add_argument("--rate", type=float, default=100.0, help="storm: msg/s sent meanwhile")
+    parser.add_argument(
+        "--store-procs",
+        default="ferretdb,postgres,mongod",
+        help="storm: command-line names of the store's processes, for their CPU share",
+    )
     parser.add_argument("--in-flight", type=int, default=32, help="storm: REST sends outstanding")
     parser.add_argument(
         "--profile",

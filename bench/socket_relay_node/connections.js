@@ -25,6 +25,8 @@ const syncMs = [];
 let syncFailed = 0; // sync calls that timed out, errored or answered ok:false
 let firstDrop = null;
 let connectErrors = 0;
+const connectErrorsBy = {}; // connect_error message (or "timeout") -> count
+const reconnectedTo = {}; // url -> sockets reconnected there
 
 function open(i, url) {
   return new Promise((resolve) => {
@@ -38,7 +40,11 @@ function open(i, url) {
       if (!ok) socket.close();
     };
     socket.once("connect", () => done(true));
-    socket.once("connect_error", () => done(false));
+    socket.once("connect_error", (err) => {
+      const why = (err && err.message) || "unknown";
+      connectErrorsBy[why] = (connectErrorsBy[why] || 0) + 1;
+      done(false);
+    });
   });
 }
 
@@ -87,6 +93,7 @@ async function reconnect(i) {
     const socket = await open(i, url);
     if (socket) {
       if (process.env.CONN_DEBUG) console.error(`reconnected ${i} to ${url}`);
+      reconnectedTo[url] = (reconnectedTo[url] || 0) + 1;
       track(i, socket);
       s.up = true;
       checkAllUp();
@@ -169,7 +176,10 @@ function checkAllBack() {
   if (dropped.length === 0 || dropped.some((s) => !s.back)) return;
   announced = true;
   const seconds = Number(process.hrtime.bigint() - firstDrop) / 1e9;
-  const back = { dropped: dropped.length, seconds, reconnectedSeconds: upSeconds, connectErrors, syncFailed };
+  const back = {
+    dropped: dropped.length, seconds, reconnectedSeconds: upSeconds, connectErrors, connectErrorsBy,
+    reconnectedTo, syncFailed,
+  };
   console.log(`BACK ${JSON.stringify(back)}`);
 }
 
