@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import socketio
+from engineio import async_socket as eio_async_socket
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
 from .cooldown import COOLING_DOWN, Cooldown, presented_token, token_key, user_key
+from .eio_socket import LeanSocket
 
 logger = logging.getLogger(__name__)
 
@@ -207,6 +209,11 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         )
 
     async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> None:
+        # python-engineio makes its stock socket; ours is the same but for its websocket reader
+        # (eio_socket.py). Its connect event comes before the transport's handler starts.
+        sock = self.eio.sockets.get(eio_sid)
+        if sock is not None and type(sock) is eio_async_socket.AsyncSocket:
+            sock.__class__ = LeanSocket
         await super()._handle_eio_connect(eio_sid, environ)
         self._meters[eio_sid] = _Meter(self._clock())
         loop = asyncio.get_running_loop()

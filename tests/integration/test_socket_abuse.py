@@ -18,6 +18,7 @@ from messaging_core.config import Settings
 from messaging_core.container import set_core
 
 from socket_tier.app import TOO_MANY_SOCKETS, Realtime
+from socket_tier.eio_socket import LeanSocket
 from socket_tier.settings import SocketSettings
 from socket_tier.transport import BINARY_REFUSED, FLOOD_REFUSED, UVICORN_WS
 from tests.e2e.socket_harness import free_port, new_user
@@ -253,6 +254,8 @@ async def test_an_authenticated_socket_is_not_dropped_by_the_connect_timer(serve
         assert served.rt.sio.dropped_unauthenticated == 0
         assert p.sio.connected
         assert not p.gone.is_set()
+        # Its Engine.IO socket reads without a task per packet (socket_tier/eio_socket.py).
+        assert [type(s) for s in served.rt.sio.eio.sockets.values()] == [LeanSocket]
 
 
 async def test_a_client_that_ignores_close_is_cut_off_by_the_server(served: Served) -> None:
