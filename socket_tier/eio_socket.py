@@ -1,12 +1,17 @@
 """The Engine.IO socket of this tier: python-engineio's, with a websocket reader that makes no
-task per packet.
+task per packet, and sends written at once when nothing waits before them.
 
-python-engineio reads each websocket packet in a task of its own (`ensure_future`, then
-`wait_for` with the ping deadline); that task is created, scheduled and collected for every
-packet a client sends. Here the read is awaited in place under `asyncio.timeout`, with the same
-deadline, the same size limit and the same end of the connection. The upgrade from long-polling
-(the official client's default first transport) keeps python-engineio's own handler: it is
-taken once per connection, and its packets after the upgrade are few.
+- python-engineio reads each websocket packet in a task of its own (`ensure_future`, then
+  `wait_for` with the ping deadline); that task is created, scheduled and collected for every
+  packet a client sends. Here the read is awaited in place under `asyncio.timeout`, with the
+  same deadline, the same size limit and the same end of the connection.
+- python-engineio queues every outgoing packet for a writer task, which wakes once per packet.
+  Here a packet is written by the sender itself when the queue is empty and the writer idle, on
+  a websocket that writes frames in the order its sends are called (`writes_in_call_order`,
+  lean_ws.py); otherwise it is queued behind the others, as before.
+
+The upgrade from long-polling (the official client's default first transport) keeps
+python-engineio's own handler and queue: it is taken once per connection.
 """
 
 from __future__ import annotations
@@ -20,8 +25,19 @@ from engineio import async_socket, exceptions, packet
 logger = logging.getLogger(__name__)
 
 
+def writes_in_call_order(ws: Any) -> bool:
+    """True if `ws` (python-engineio's ASGI websocket) writes each frame in the order its sends
+    are called, even when some wait for the transport to drain (lean_ws.py)."""
+    protocol = getattr(getattr(ws, "asgi_send", None), "__self__", None)
+    return bool(getattr(protocol, "writes_in_call_order", False))
+
+
 class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
-    """An Engine.IO socket whose websocket reader awaits each packet in place."""
+    """An Engine.IO socket whose websocket reader awaits each packet in place, and whose sends
+    are written at once when nothing is queued before them."""
+
+    _direct: Any = None  # the websocket this socket writes to itself, once reading it
+    _writing = False  # the writer holds a packet it took from the queue
 
     async def _websocket_handler(self, ws: Any) -> None:
         if self.connected:  # type: ignore[has-type]  # an upgrade from long-polling
@@ -30,10 +46,29 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
         self.connected = True
         self.upgraded = True
         writer = asyncio.ensure_future(self._write_to(ws))  # one task for the connection
-        await self._read_from(ws)
+        if writes_in_call_order(ws):
+            self._direct = ws
+        try:
+            await self._read_from(ws)
+        finally:
+            self._direct = None
         await self.queue.put(None)  # ends the writer
         await writer
         await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
+
+    async def send(self, pkt: packet.Packet) -> None:
+        ws = self._direct
+        if ws is None or self._writing or not self.queue.empty():
+            await super().send(pkt)  # queued, behind what is already on its way
+            return
+        if not await self.check_ping_timeout():
+            return
+        try:
+            await ws.send(pkt.encode())
+        except Exception:
+            # The client is gone: its reader sees the end and closes the socket, as it does
+            # when the writer's send fails.
+            return
 
     async def _read_from(self, ws: Any) -> None:
         # A client silent past a ping round is gone, as in python-engineio.
@@ -59,16 +94,19 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
                 logger.exception("engine.io receive failed")
 
     async def _write_to(self, ws: Any) -> None:
-        while True:  # ends when the queue says so (closed) or the client is gone
+        # No deadline on the wait, unlike python-engineio's `poll`: with sends written at once
+        # (pings too) the queue can stay empty on a live connection; the reader's deadline is
+        # what ends a silent one.
+        while True:  # ends with the reader's None, or when the client is gone
+            pkt = await self.queue.get()
+            self._writing = True  # from the queue to the wire: later sends queue behind it
+            self.queue.task_done()
             try:
-                packets = await self.poll()
-            except exceptions.QueueEmpty:
-                break
-            if not packets:
-                break
-            try:
-                for pkt in packets:
-                    await ws.send(pkt.encode())
+                if pkt is None:
+                    break
+                await ws.send(pkt.encode())
             except Exception:
                 break
+            finally:
+                self._writing = False
         await ws.close()

@@ -20,6 +20,11 @@ from .transport import UVICORN_WS, UVICORN_WS_DEFLATE
 class LeanSansIOProtocol(WebSocketsSansIOProtocol):
     """uvicorn's websockets-sansio protocol; only its receive queue and send pause are lean."""
 
+    # Each send writes its frame before it returns, or waits on `writable` first, whose waiters
+    # resume in the order they came (LeanEvent): frames go out in the order the sends were
+    # called. The Engine.IO socket relies on it to write without its queue (eio_socket.py).
+    writes_in_call_order = True
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Used as put_nowait / get / empty only, which LeanQueue keeps as asyncio.Queue has them.

@@ -7,8 +7,12 @@ from typing import Any
 import engineio
 import pytest
 from engineio import packet
+from websockets.protocol import State
+from websockets.server import ServerProtocol
 
-from socket_tier.eio_socket import LeanSocket
+from socket_tier.eio_socket import LeanSocket, writes_in_call_order
+from socket_tier.lean_queue import LeanEvent
+from socket_tier.lean_ws import LeanSansIOProtocol
 
 
 class FakeWebSocket:
@@ -118,3 +122,106 @@ async def test_what_the_server_queues_is_written_then_the_socket_closes(server: 
 
     await run(eio, ws)
     assert message("pong:ping-me") in ws.sent
+
+
+class OrderedProtocol:
+    """Stands for lean_ws.LeanSansIOProtocol: frames are written in the order sends are called."""
+
+    writes_in_call_order = True
+
+    async def send(self, message: dict[str, Any]) -> None:  # python-engineio's asgi_send
+        raise AssertionError("not used by the fake websocket")
+
+
+class OrderedWebSocket(FakeWebSocket):
+    def __init__(self, frames: list[str | None]) -> None:
+        super().__init__(frames)
+        self.asgi_send = OrderedProtocol().send
+
+
+async def test_on_an_ordered_websocket_a_reply_is_written_by_its_sender(server: Any) -> None:
+    eio, _got = server
+    ws = OrderedWebSocket([message("a"), message("b")])
+    queued: list[Any] = []
+
+    @eio.on("message")
+    async def reply(sid: str, data: str) -> None:
+        sock = eio.sockets[sid]
+        if not queued:  # the first message: watch the queue from now on
+            put = sock.queue.put
+
+            async def counting_put(item: Any) -> None:
+                queued.append(item)
+                await put(item)
+
+            queued.append("watching")
+            sock.queue.put = counting_put
+        await eio.send(sid, "re:" + data)
+
+    await run(eio, ws)
+    assert ws.sent == [message("re:a"), message("re:b")]
+    # Only the reader's end-of-connection mark went through the queue.
+    assert queued == ["watching", None]
+
+
+async def test_a_send_behind_queued_packets_waits_its_turn(server: Any) -> None:
+    eio, _got = server
+    ws = OrderedWebSocket([message("go")])
+
+    @eio.on("message")
+    async def reply(sid: str, _data: str) -> None:
+        sock = eio.sockets[sid]
+        # A packet already queued (as python-engineio's own code queues some) is ahead:
+        await sock.queue.put(packet.Packet(packet.MESSAGE, data="first"))
+        await eio.send(sid, "second")
+
+    await run(eio, ws)
+    assert ws.sent == [message("first"), message("second")]
+
+
+def test_the_servers_websocket_protocol_declares_its_order() -> None:
+
+    class Wrapped:
+        asgi_send = LeanSansIOProtocol.send.__get__(object.__new__(LeanSansIOProtocol))
+
+    assert writes_in_call_order(Wrapped())
+    assert not writes_in_call_order(FakeWebSocket([]))
+
+
+class RecordingTransport:
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def is_closing(self) -> bool:
+        return False
+
+
+async def test_the_servers_websocket_writes_paused_sends_in_call_order() -> None:
+    """What `writes_in_call_order` promises: sends that wait for a full transport to drain go
+    out in the order they were called, behind nothing and ahead of nothing."""
+
+    proto = object.__new__(LeanSansIOProtocol)  # only what `send` reads, on an open connection
+    proto.writable = LeanEvent()  # type: ignore[assignment]  # cleared: the transport is full
+    proto.disconnected = False
+    proto.handshake_complete = True
+    proto.initial_response = None
+    proto.close_sent = False
+    proto.conn = ServerProtocol()
+    proto.conn.state = State.OPEN
+    transport = RecordingTransport()
+    proto.transport = transport  # type: ignore[assignment]
+
+    waiting = [
+        asyncio.create_task(proto.send({"type": "websocket.send", "text": str(i)}))
+        for i in range(5)
+    ]
+    await asyncio.sleep(0)
+    assert transport.written == []  # all five wait for the drain
+    proto.writable.set()
+    await asyncio.gather(*waiting)
+    await proto.send({"type": "websocket.send", "text": "5"})  # not paused: written at once
+    # Server frames are unmasked: opcode byte, length byte, then the text.
+    assert [frame[2:].decode() for frame in transport.written] == [str(i) for i in range(6)]
