@@ -31,6 +31,8 @@ DEFERRED = (
     "pymongo",
     "redis",
     "kafka",
+    # FastAPI's pydantic.v1 check (functions/api/fastapi_compat.py): never needed, never loaded.
+    "pydantic.v1",
 )
 ENV = {
     "PYTHONPATH": f"{ROOT / 'layers'}:{ROOT}",
