@@ -12,7 +12,6 @@ from fastapi.middleware.cors import CORSMiddleware
 from mangum import Mangum
 from messaging_core import audit, sent_metrics
 from messaging_core.config import get_settings
-from messaging_core.container import get_core
 from messaging_core.errors import DomainError
 from messaging_core.logs import quiet_payload_loggers
 from messaging_core.names import METRICS_NAMESPACE, ORIGIN_VERIFY_HEADER, SERVICE_NAME
@@ -22,6 +21,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import snapstart
+from .deps import core_dependency
 from .errors import install_error_handlers, reply_for
 from .openapi import document_errors, serve_api_pages
 
@@ -95,7 +95,7 @@ class RequireEdge:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             # The Core's settings: the ones every route of this process uses (tests install it).
-            settings = (await get_core()).settings
+            settings = (await core_dependency()).settings
             if origin_check_enabled(settings):
                 presented = Headers(scope=scope).get(ORIGIN_VERIFY_HEADER)
                 try:

@@ -4,7 +4,6 @@ from typing import Annotated
 
 from fastapi import Depends, Query
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from messaging_core.container import get_core
 from messaging_core.core import Core
 from messaging_core.errors import Unauthorized
 from messaging_core.models import Page, Principal
@@ -14,6 +13,10 @@ _bearer = HTTPBearer(auto_error=False, description="JWT issued by the platform's
 
 
 async def core_dependency() -> Core:
+    # The container (the Core's factory and what it imports) at the first request, not at the
+    # import (cold start, #19): SnapStart's before-snapshot hook loads it (messaging_core.warm).
+    from messaging_core.container import get_core
+
     return await get_core()
 
 

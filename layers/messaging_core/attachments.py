@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .access import conversation_for
 from .budgets import spend
@@ -23,8 +24,10 @@ from .errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unavailabl
 from .filetypes import MEDIA_KINDS, SNIFF_BYTES, FileType, content_matches, file_type
 from .messages import Sent, store_message
 from .models import Attachment, Conversation, Principal, Upload
-from .ports import FileStore, UploadRepository
 from .views import JSON
+
+if TYPE_CHECKING:  # types only: the ports are not imported at run time (cold start, #19)
+    from .ports import FileStore, UploadRepository
 
 __all__ = [
     "FileMessage",
@@ -81,7 +84,7 @@ def size_limit(core: Core, kind: FileType) -> int:
     return core.settings.max_file_size
 
 
-def _ports(core: Core) -> tuple[FileStore, UploadRepository]:
+def _ports(core: Core) -> "tuple[FileStore, UploadRepository]":
     if core.files is None or core.uploads is None:
         raise Unavailable("File storage is not configured")
     return core.files, core.uploads
@@ -269,7 +272,7 @@ def multipart_too_large(core: Core) -> str:
 
 async def _verify_stored(
     core: Core,
-    files: FileStore,
+    files: "FileStore",
     key: str,
     kind: FileType,
     declared_size: int,

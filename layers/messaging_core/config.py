@@ -1,13 +1,25 @@
-"""Settings: one pydantic-settings object with the original's variable names, checked at start."""
+"""Settings: one pydantic object with the original's variable names, checked at start.
+
+Read as pydantic-settings' `BaseSettings` reads them (the class once was one), without importing
+pydantic-settings: that package imports all of its sources at once (CLI with argparse and gettext,
+dotenv, cloud vaults, TOML, YAML), ~64 M instructions of every REST function's cold start, and its
+generic source machinery costs ~29 M more per `Settings()` (cold start, #19). `_settings_values`
+below does what `BaseSettings` does for this class's configuration, and
+`tests/unit/test_settings_sources.py` compares the two on the same environments and `.env` files
+(values, which fields count as set, and validation errors), so a pydantic-settings upgrade that
+reads them differently fails there.
+"""
 
 import json
 import os
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 from urllib.parse import quote_plus
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic.fields import FieldInfo
 
 # A development default so `make run` needs no set-up; refused outside development (see below).
 DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"
@@ -16,8 +28,20 @@ DEV_FRONTEND_URL = "http://localhost:3000"
 BUDGET_PATTERN = r"^[1-9][0-9]{0,8}/[1-9][0-9]{0,8}$"
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+# The file of `KEY=value` lines read beside the environment (relative to the working directory);
+# `Settings(_env_file=None)` reads none, `Settings(_env_file="other.env")` another.
+ENV_FILE = ".env"
+EnvFile = str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None
+
+
+class Settings(BaseModel):
+    # BaseSettings' own defaults that reach pydantic (defaults validated too), and ours.
+    model_config = ConfigDict(
+        extra="ignore", populate_by_name=True, validate_default=True, arbitrary_types_allowed=True
+    )
+
+    def __init__(self, _env_file: EnvFile = ENV_FILE, **values: Any) -> None:
+        super().__init__(**_settings_values(type(self), values, _env_file))
 
     # Unset means production: a deployment that forgot it gets every production check, never
     # the development shortcuts. `make run`, `make token` and the tests set it explicitly.
@@ -200,6 +224,69 @@ class Settings(BaseSettings):
         if self.local_admin_socket and self.environment != "development":
             raise ValueError("LOCAL_ADMIN_SOCKET is for development (`make run`) only")
         return self
+
+
+def _source_names(name: str, info: FieldInfo) -> tuple[str, ...]:
+    """The names a field is given under, preferred first: its alias choices, then its own name
+    (`populate_by_name`). The first is the key every source passes the value under."""
+    alias = info.validation_alias
+    choices = alias.choices if isinstance(alias, AliasChoices) else (alias,) if alias else ()
+    names = [choice for choice in choices if isinstance(choice, str)]
+    return tuple(dict.fromkeys([*names, name]))
+
+
+def _read_env_files(env_file: EnvFile) -> dict[str, str | None]:
+    """The variables of the `.env` file(s) that exist, names lower-cased (later files win)."""
+    if env_file is None:
+        return {}
+    files = [env_file] if isinstance(env_file, (str, os.PathLike)) else list(env_file)
+    found: dict[str, str | None] = {}
+    for file in files:
+        path = Path(file).expanduser()
+        if path.is_file() or path.is_fifo():
+            from dotenv import dotenv_values  # only when there is a file: none in Lambda
+
+            values = dotenv_values(path, encoding="utf-8")
+            found.update({key.lower(): value for key, value in values.items()})
+    return found
+
+
+def _settings_values(
+    cls: type[BaseModel], init: Mapping[str, Any], env_file: EnvFile
+) -> dict[str, Any]:
+    """The values pydantic-settings' BaseSettings would validate for `cls`, with its sources in
+    its order of priority: keyword arguments, then environment variables, then the `.env` file
+    (names compared without case, no prefix, values as text, an empty value kept as given)."""
+    environ = {key.lower(): value for key, value in os.environ.items()}
+    dotenv = _read_env_files(env_file)
+    given: dict[str, list[str]] = {}  # keyword names by lower-cased name
+    for key in init:
+        given.setdefault(key.lower(), []).append(key)
+    unmatched = set(init)
+    state: dict[str, Any] = {}
+    renamed: dict[str, str] = {}  # preferred key -> the keyword it was given under exactly
+    for name, info in cls.model_fields.items():
+        names = _source_names(name, info)
+        preferred = names[0]
+        matched = [
+            key for lower in names for key in given.get(lower.lower(), ()) if key in unmatched
+        ]
+        if matched:
+            unmatched.difference_update(matched)
+            state[preferred] = init[matched[0]]
+            exact = [key for key in init if key in names]
+            if exact:
+                renamed[preferred] = exact[0]
+            continue
+        for source in (environ, dotenv):
+            value = next((v for v in (source.get(n.lower()) for n in names) if v is not None), None)
+            if value is not None:
+                state[preferred] = value
+                break
+    state.update({key: init[key] for key in init if key in unmatched})  # extras, ignored
+    for preferred, key in renamed.items():
+        state[key] = state.pop(preferred)
+    return state
 
 
 @lru_cache(maxsize=1)

@@ -4,53 +4,62 @@ import asyncio
 import logging
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .adapters.memory import MemoryRevocations
 from .config import Settings
 from .lru import LRU
 from .models import Conversation, PendingEvent, Principal, UserProfile
-from .ports import (
-    EventPublisher,
-    FileStore,
-    PresenceStore,
-    RateLimiter,
-    RealtimeNotifier,
-    RevocationStore,
-    ScheduledRepository,
-    Store,
-    UploadRepository,
-    UserDirectory,
-)
 from .revocation_cache import RevocationCache
+
+if TYPE_CHECKING:  # the ports are only types here: not imported at run time (cold start, #19)
+    from .ports import (
+        EventPublisher,
+        FileStore,
+        PresenceStore,
+        RateLimiter,
+        RealtimeNotifier,
+        RevocationStore,
+        ScheduledRepository,
+        Store,
+        UploadRepository,
+        UserDirectory,
+    )
 
 logger = logging.getLogger(__name__)
 
 Push = tuple[str, str, dict[str, Any]]  # (user id, socket event, data)
 
 
+def _memory_revocations() -> "RevocationStore":
+    # The in-process store until the container installs Redis's: the memory adapters are
+    # imported with the container, at the first request (cold start, #19), not with the core.
+    from .adapters.memory import MemoryRevocations
+
+    return MemoryRevocations()
+
+
 @dataclass
 class Core:
     settings: Settings
-    store: Store
-    directory: UserDirectory
-    presence: PresenceStore
-    publisher: EventPublisher
-    notifier: RealtimeNotifier
-    rate_limiter: RateLimiter
-    files: FileStore | None = None
-    uploads: UploadRepository | None = None
+    store: "Store"
+    directory: "UserDirectory"
+    presence: "PresenceStore"
+    publisher: "EventPublisher"
+    notifier: "RealtimeNotifier"
+    rate_limiter: "RateLimiter"
+    files: "FileStore | None" = None
+    uploads: "UploadRepository | None" = None
     # The socket tier publishes off the request path; a Lambda awaits before it returns.
     background_dispatch: bool = False
     # Ended sessions (Redis with REDIS_URL); read through a cache of a few seconds at most.
-    revocations: RevocationStore = field(default_factory=MemoryRevocations)
+    revocations: "RevocationStore" = field(default_factory=_memory_revocations)
     revocation_cache: RevocationCache = field(default_factory=lambda: RevocationCache(2.0))
     # Conversations seen lately, for the participant check (participants never change); their
     # moving fields (lastMessage, seq) may be stale: see access.conversation_for.
     known_conversations: LRU[str, Conversation] = field(default_factory=lambda: LRU(10_000))
     _tasks: set["asyncio.Task[None]"] = field(default_factory=set)
     # Scheduled messages (issue #16 B): None refuses scheduling (503), never drops it.
-    scheduled: ScheduledRepository | None = None
+    scheduled: "ScheduledRepository | None" = None
 
     async def identify(self, user: Principal) -> None:
         """Remember who presented a valid token (the embedded directory serves their name)."""

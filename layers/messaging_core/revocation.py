@@ -7,13 +7,15 @@ AWS); each process caches an answer a few seconds at most (REVOCATION_CACHE_SECO
 
 import math
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .auth import verify_token_off_loop
 from .core import Core
 from .errors import Unauthorized
 from .models import Principal
-from .ports import RevocationStore
+
+if TYPE_CHECKING:  # a type only: the ports are not imported at run time (cold start, #19)
+    from .ports import RevocationStore
 
 SESSION_REVOKED = "Session revoked: sign in again"
 
@@ -55,7 +57,7 @@ def _keep_seconds(core: Core) -> int:
 
 
 async def revoke_user(
-    store: RevocationStore, user_id: str, keep_seconds: int, at: float | None = None
+    store: "RevocationStore", user_id: str, keep_seconds: int, at: float | None = None
 ) -> float:
     """Operator path: every token of `user_id` issued before now (or `at`) is refused."""
     mark = time.time() if at is None else at

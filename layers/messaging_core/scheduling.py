@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from . import audit
 from .access import conversation_for, receiver_of
@@ -26,8 +27,10 @@ from .ids import new_id, parse_id
 from .inputs import SendMessageIn, check_metadata, check_offset
 from .messages import Sent, checked_text, send_text, store_message, template_text
 from .models import Page, Principal, ScheduledMessage
-from .ports import ScheduledRepository
 from .views import JSON, pagination
+
+if TYPE_CHECKING:  # types only: the ports are not imported at run time (cold start, #19)
+    from .ports import ScheduledRepository
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +62,7 @@ async def send_or_schedule(
     return await schedule_message(core, user, conversation_id, data)
 
 
-def _repo(core: Core) -> ScheduledRepository:
+def _repo(core: Core) -> "ScheduledRepository":
     if core.scheduled is None:
         raise Unavailable("Scheduled messages are not available")
     return core.scheduled
@@ -193,7 +196,7 @@ async def send_due(
     return handled
 
 
-async def _send_one(core: Core, repo: ScheduledRepository, item: ScheduledMessage) -> None:
+async def _send_one(core: Core, repo: "ScheduledRepository", item: ScheduledMessage) -> None:
     if item.attempts > MAX_ATTEMPTS:
         logger.warning("scheduled message given up", extra={"scheduled_id": item.id})
         await repo.finish_scheduled(item.id, "failed", utcnow())

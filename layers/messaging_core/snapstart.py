@@ -19,7 +19,7 @@ import random
 import sys
 from typing import Any
 
-from . import container, ids, warm
+from . import ids, warm
 from .config import get_settings
 from .core import Core
 
@@ -43,6 +43,8 @@ def reseed() -> None:
 def forget_clients_and_secrets() -> Core | None:
     """Drop every cached client and secret so the next request builds them anew; returns the
     Core that was in use (the caller closes it when it still can)."""
+    from . import container  # deferred at import (cold start, #19); warm.warm loads it
+
     core = container.take_core()
     from .adapters import redis_client
 

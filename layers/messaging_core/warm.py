@@ -21,6 +21,11 @@ DEFERRED_MODULES: tuple[str, ...] = (
     "jwt",  # messaging_core.auth: PyJWT and the cryptography it imports
     "messaging_core.adapters.s3",  # the Core's file store (boto3 itself at the first S3 call)
     "messaging_core.adapters.directory",  # the Core's user directory
+    # The Core's factory (and its publisher): functions.api builds the Core at first request.
+    "messaging_core.container",
+    # Imported by the container and the adapters; the core itself names them as types only.
+    "messaging_core.ports",
+    "messaging_core.adapters.memory",
 )
 # Imported by the adapters at their first call: a function's snapshot holds them too, a socket
 # task does not load them at start (memory; its first file message imports them, as before).

@@ -31,6 +31,14 @@ DEFERRED = (
     "pymongo",
     "redis",
     "kafka",
+    # FastAPI's pydantic.v1 check (functions/api/fastapi_compat.py): never needed, never loaded.
+    "pydantic.v1",
+    # The Core's factory: built at the first request (functions/api/deps.py).
+    "messaging_core.container",
+    # The ports are types to the core (adapters and the container import them)...
+    "messaging_core.ports",
+    # ...and the in-process adapters come with the container.
+    "messaging_core.adapters.memory",
 )
 ENV = {
     "PYTHONPATH": f"{ROOT / 'layers'}:{ROOT}",
