@@ -58,6 +58,8 @@ class Core:
     # moving fields (lastMessage, seq) may be stale: see access.conversation_for.
     known_conversations: LRU[str, Conversation] = field(default_factory=lambda: LRU(10_000))
     _tasks: set["asyncio.Task[None]"] = field(default_factory=set)
+    _acks: list[str] = field(default_factory=list)  # published, waiting for the next ack call
+    _acking: bool = False  # a publish is acking (socket tier): the others leave theirs to it
     # Scheduled messages (issue #16 B): None refuses scheduling (503), never drops it.
     scheduled: "ScheduledRepository | None" = None
 
@@ -130,8 +132,28 @@ class Core:
                 extra={"events": len(events), "error": type(exc).__name__},
             )
             return
+        ids = [e.event_id for e in events]
+        if not self.background_dispatch:
+            await self._ack(ids)
+            return
+        # The socket tier: while one ack is with the store, what other publishes confirm
+        # meanwhile waits and goes in the next call (a reconnect storm's thousands of `sync`
+        # reads each publish an access record; each was a store write of its own, issue #19).
+        # No task of its own: a publish alone acks at once, as before.
+        self._acks.extend(ids)
+        if self._acking:
+            return  # the publish that is acking takes these in its next call
+        self._acking = True
         try:
-            await self.store.ack_events([e.event_id for e in events])
+            while self._acks:  # bounded by what is published meanwhile
+                batch, self._acks = self._acks, []
+                await self._ack(batch)
+        finally:
+            self._acking = False
+
+    async def _ack(self, ids: list[str]) -> None:
+        try:
+            await self.store.ack_events(ids)
         except Exception as exc:  # published but not acked: the relay re-sends the same eventId
             logger.warning("event ack failed", extra={"error": type(exc).__name__})
 
@@ -139,6 +161,10 @@ class Core:
         """Wait for background publishes (shutdown, tests)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            # A gather of tasks already done returns without yielding, before their done
+            # callbacks have taken them out of the set: one loop turn lets them run (else a
+            # task that finished in this very turn kept this loop spinning).
+            await asyncio.sleep(0)
 
     # -- care teams (#18): one push to several users
     async def notify_many(self, user_ids: Sequence[str], event: str, data: dict[str, Any]) -> None:

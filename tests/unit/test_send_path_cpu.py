@@ -172,6 +172,46 @@ async def test_a_lambda_send_publishes_before_it_returns(core: Core, cast: Cast)
     assert not core._tasks
 
 
+async def test_publishes_confirmed_together_are_acked_in_one_store_call(
+    socket_core: Core, cast: Cast, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A reconnect storm: many `sync` reads at once, each with its access record to publish.
+    conv = await online_conversation(socket_core, cast)
+    await socket_core.drain()
+    acked: list[list[str]] = []
+    ack = socket_core.store.ack_events
+
+    async def counting(ids: Sequence[str]) -> None:
+        acked.append(list(ids))
+        await asyncio.sleep(0.01)  # a store's round trip
+        await ack(ids)
+
+    monkeypatch.setattr(socket_core.store, "ack_events", counting)
+    await asyncio.gather(
+        *(messages.catch_up(socket_core, cast.doctor.principal, conv, 0, 50) for _ in range(20))
+    )
+    await socket_core.drain()
+    # The first read's record alone, then the 19 confirmed meanwhile together (was 20 calls).
+    assert [len(ids) for ids in acked] == [1, 19]
+    assert len({i for ids in acked for i in ids}) == 20
+    later = datetime(2100, 1, 1, tzinfo=UTC)
+    assert await socket_core.store.pending_events(later, 100) == []  # none left for the relay
+
+
+@pytest.mark.timeout(10)
+async def test_drain_returns_when_a_task_ends_in_the_turn_it_is_gathered(socket_core: Core) -> None:
+    async def child() -> None:
+        await asyncio.sleep(0)
+
+    async def parent() -> None:
+        await asyncio.sleep(0.01)
+        socket_core._spawn(child())  # done in the very turn drain gathers it
+
+    socket_core._spawn(parent())
+    await socket_core.drain()  # spun without yielding before: the timeout ended it
+    assert not socket_core._tasks
+
+
 def a_stored_message() -> Message:
     now = datetime(2026, 12, 2, 4, 0, tzinfo=UTC)
     return Message(
