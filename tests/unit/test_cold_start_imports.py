@@ -5,13 +5,11 @@ Each check runs in a fresh interpreter: sys.modules of this test process holds e
 """
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.fresh_interpreter import probe
+
 REST_FUNCTIONS = (
     "presence",
     "conversations",
@@ -40,14 +38,6 @@ DEFERRED = (
     # ...and the in-process adapters come with the container.
     "messaging_core.adapters.memory",
 )
-ENV = {
-    "PYTHONPATH": f"{ROOT / 'layers'}:{ROOT}",
-    "PATH": "/usr/bin:/bin",
-    "ENVIRONMENT": "test",
-    "JWT_SECRET": "test-secret-of-at-least-thirty-two-bytes!",
-    "POWERTOOLS_METRICS_NAMESPACE": "Test",
-    "POWERTOOLS_TRACE_DISABLED": "1",
-}
 
 IMPORT_PROBE = """
 import importlib, json, sys
@@ -109,19 +99,6 @@ print(json.dumps({
     ],
 }))
 """
-
-
-def probe(code: str, *args: str) -> dict:
-    result = subprocess.run(
-        [sys.executable, "-c", code, *args],
-        cwd=ROOT,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.parametrize("function", REST_FUNCTIONS)

@@ -6,34 +6,13 @@ model is still refused. The checks that import pydantic.v1 run in fresh interpre
 process (and the other tests) never loads it.
 """
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import fastapi._compat
 import fastapi.utils
 from fastapi import encoders
 from fastapi._compat import shared
 
 from functions.api import fastapi_compat
-
-ROOT = Path(__file__).resolve().parents[2]
-ENV = {
-    "PYTHONPATH": f"{ROOT / 'layers'}:{ROOT}",
-    "PATH": "/usr/bin:/bin",
-    "ENVIRONMENT": "test",
-    "JWT_SECRET": "test-secret-of-at-least-thirty-two-bytes!",
-    "POWERTOOLS_METRICS_NAMESPACE": "Test",
-}
-
-
-def probe(code: str) -> dict:
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=120
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+from tests.fresh_interpreter import probe
 
 
 def test_the_patch_is_where_fastapi_looks_the_checks_up() -> None:

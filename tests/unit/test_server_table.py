@@ -98,24 +98,16 @@ def fake_server() -> Iterator[tuple[int, list[bytes]]]:
     thread.join(timeout=10)
 
 
+@pytest.mark.parametrize(("name", "answer"), [("redis", b"+PONG\r\n"), ("postgres", b"N")])
 def test_the_probe_wants_the_protocols_answer_not_an_open_port(
-    fake_server: tuple[int, list[bytes]],
+    name: str, answer: bytes, fake_server: tuple[int, list[bytes]]
 ) -> None:
+    # PING for Redis; PostgreSQL's SSLRequest, answered by one byte ('S' or 'N')
     port, replies = fake_server
     table = _table()
-    replies.extend([b"+PONG\r\n", b"HTTP/1.1 200 OK\r\n\r\n"])
-    assert table.probe("redis", "127.0.0.1", port) is True  # type: ignore[attr-defined]
-    assert table.probe("redis", "127.0.0.1", port) is False  # type: ignore[attr-defined]
-
-
-def test_the_postgres_probe_wants_an_answer_to_its_ssl_request(
-    fake_server: tuple[int, list[bytes]],
-) -> None:
-    port, replies = fake_server
-    table = _table()
-    replies.extend([b"N", b"HTTP/1.1 200 OK\r\n\r\n"])
-    assert table.probe("postgres", "127.0.0.1", port) is True  # type: ignore[attr-defined]
-    assert table.probe("postgres", "127.0.0.1", port) is False  # type: ignore[attr-defined]
+    replies.extend([answer, b"HTTP/1.1 200 OK\r\n\r\n"])
+    assert table.probe(name, "127.0.0.1", port) is True  # type: ignore[attr-defined]
+    assert table.probe(name, "127.0.0.1", port) is False  # type: ignore[attr-defined]
 
 
 def test_the_probe_cli_exits_by_the_answer() -> None:
