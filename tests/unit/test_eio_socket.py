@@ -225,3 +225,23 @@ async def test_the_servers_websocket_writes_paused_sends_in_call_order() -> None
     await proto.send({"type": "websocket.send", "text": "5"})  # not paused: written at once
     # Server frames are unmasked: opcode byte, length byte, then the text.
     assert [frame[2:].decode() for frame in transport.written] == [str(i) for i in range(6)]
+
+
+async def test_a_failed_receive_is_logged_without_what_the_client_sent(
+    server: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    eio, _got = server
+    ws = FakeWebSocket([message("first"), message("second")])
+
+    async def failing(_sock: LeanSocket, pkt: packet.Packet) -> None:
+        raise ValueError(f"could not handle {pkt.data}")  # carries the client's text
+
+    monkeypatch.setattr(LeanSocket, "receive", failing)
+    with caplog.at_level("ERROR", logger="socket_tier.eio_socket"):
+        await run(eio, ws)
+    failures = [r for r in caplog.records if r.name == "socket_tier.eio_socket"]
+    assert [r.getMessage() for r in failures] == ["engine.io receive failed"] * 2
+    assert [getattr(r, "error", None) for r in failures] == ["ValueError"] * 2
+    assert all(r.exc_info is None for r in failures)
+    assert "first" not in caplog.text
+    assert "second" not in caplog.text
