@@ -7,10 +7,9 @@ nothing invisible on its own. Changes are a compare-and-set on the message's `re
 two users reacting at once never lose each other's reaction.
 """
 
+import functools
 from dataclasses import dataclass
-from typing import Literal
-
-import regex  # type: ignore[import-untyped]  # no stubs; used for \X and \p{...} only
+from typing import Any, Literal
 
 from . import audit, events
 from .budgets import spend
@@ -30,11 +29,22 @@ MAX_ATTEMPTS = 5
 
 Action = Literal["added", "removed"]
 
-_ONE_GRAPHEME = regex.compile(r"\X")
-_EMOJI_PART = regex.compile(r"[\p{Extended_Pictographic}\p{Emoji_Component}\p{Emoji}]")
-_EMOJI_CORE = regex.compile(
-    r"[\p{Extended_Pictographic}\p{Regional_Indicator}\N{COMBINING ENCLOSING KEYCAP}]"
-)
+
+@functools.cache
+def emoji_patterns() -> tuple[Any, Any, Any]:
+    """One grapheme, an emoji code point, a pictograph: compiled at the first reaction. The
+    `regex` module's import and these compiles were 9 ms of `message_actions`' cold start
+    (issue #19); SnapStart's before-snapshot hook calls this (`warm.py`)."""
+    import regex  # type: ignore[import-untyped]  # no stubs; used for \X and \p{...} only
+
+    return (
+        regex.compile(r"\X"),
+        regex.compile(r"[\p{Extended_Pictographic}\p{Emoji_Component}\p{Emoji}]"),
+        regex.compile(
+            r"[\p{Extended_Pictographic}\p{Regional_Indicator}\N{COMBINING ENCLOSING KEYCAP}]"
+        ),
+    )
+
 
 BAD_EMOJI = "emoji must be exactly one emoji"
 
@@ -58,9 +68,10 @@ def check_emoji(value: object) -> str:
     """The emoji as given, when it is exactly one; Invalid otherwise (fails closed)."""
     if not isinstance(value, str) or not value or len(value) > MAX_EMOJI_CODE_POINTS:
         raise Invalid(BAD_EMOJI)
-    if value.isascii() or _ONE_GRAPHEME.fullmatch(value) is None:
+    one_grapheme, emoji_part, emoji_core = emoji_patterns()
+    if value.isascii() or one_grapheme.fullmatch(value) is None:
         raise Invalid(BAD_EMOJI)
-    if not all(_EMOJI_PART.match(ch) for ch in value) or _EMOJI_CORE.search(value) is None:
+    if not all(emoji_part.match(ch) for ch in value) or emoji_core.search(value) is None:
         raise Invalid(BAD_EMOJI)
     return value
 

@@ -37,6 +37,8 @@ DEFERRED = (
     "messaging_core.ports",
     # ...and the in-process adapters come with the container.
     "messaging_core.adapters.memory",
+    # The `regex` module and its emoji patterns: at the first reaction (messaging_core.reactions).
+    "regex",
 )
 
 IMPORT_PROBE = """
@@ -90,6 +92,7 @@ print(json.dumps({
         if m not in sys.modules
     ],
     "cryptography": "cryptography" in sys.modules,
+    "emoji_patterns": sys.modules["messaging_core.reactions"].emoji_patterns.cache_info().currsize,
     "unbuilt_inputs": [m.__name__ for m in models if not m.__pydantic_complete__],
     "inputs": len(models),
     "unbuilt_route_fields": [  # what each request uses: the effective routes' own fields
@@ -120,6 +123,7 @@ def test_the_before_snapshot_hook_loads_what_the_import_deferred(function: str) 
     seen = probe(HOOK_PROBE, function)
     assert seen["missing"] == []
     assert seen["cryptography"] is True  # PyJWT's, in the image rather than on a request
+    assert seen["emoji_patterns"] == 1  # compiled in the snapshot, not at the first reaction
     assert seen["inputs"] > 10
     assert seen["unbuilt_inputs"] == []
     assert seen["unbuilt_route_fields"] == []
