@@ -5,8 +5,9 @@
 #   eval "$(scripts/servers/env.sh)"      # export TEST_REDIS_URL, TEST_MONGODB_URI, ...
 #
 # Ports can be overridden with TEST_REDIS_PORT, TEST_MONGODB_PORT, TEST_KAFKA_PORT,
-# TEST_KAFKA_CONTROLLER_PORT, TEST_S3_PORT. A TEST_*_URL/URI/BROKER/ENDPOINT already set in the
-# environment is printed unchanged.
+# TEST_KAFKA_CONTROLLER_PORT, TEST_S3_PORT (and, for the benchmarks' FerretDB on PostgreSQL,
+# BENCH_MONGOPG_PORT and BENCH_POSTGRES_PORT). A TEST_*_URL/URI/BROKER/ENDPOINT already set in
+# the environment is printed unchanged.
 #
 # When sourced (by ensure.sh/start.sh/stop.sh) it only defines the SRV_* variables below and
 # prints nothing.
