@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from engineio import async_socket, exceptions, packet
@@ -38,6 +39,23 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
 
     _direct: Any = None  # the websocket this socket writes to itself, once reading it
     _writing = False  # the writer holds a packet it took from the queue
+    _ping_timer: asyncio.TimerHandle | None = None
+    _ping_send: asyncio.Future[Any] | None = None  # held: a task nobody references may vanish
+    last_ping: float | None  # python-engineio's: when the last PING left (None while waiting)
+
+    def schedule_ping(self) -> None:
+        # python-engineio starts a task that sleeps through the ping interval, for every socket
+        # and every ping: a loop timer waits as well, and a task is made only to send the PING.
+        if self.last_ping:
+            self.last_ping = None
+            loop = asyncio.get_running_loop()
+            self._ping_timer = loop.call_later(self.server.ping_interval, self._ping_due)
+
+    def _ping_due(self) -> None:
+        self._ping_timer = None
+        if not self.closing and not self.closed:
+            self.last_ping = time.time()
+            self._ping_send = asyncio.ensure_future(self.send(packet.Packet(packet.PING)))
 
     async def _websocket_handler(self, ws: Any) -> None:
         if self.connected:  # type: ignore[has-type]  # an upgrade from long-polling

@@ -245,3 +245,36 @@ async def test_a_failed_receive_is_logged_without_what_the_client_sent(
     assert all(r.exc_info is None for r in failures)
     assert "first" not in caplog.text
     assert "second" not in caplog.text
+
+
+async def test_pings_wait_on_a_timer_not_a_sleeping_task(server: Any) -> None:
+    eio, _got = server
+    eio.ping_interval = 0.05
+    sock = LeanSocket(eio, "sid-ping")
+    eio.sockets["sid-ping"] = sock
+    loop = asyncio.get_running_loop()
+    created: list[str] = []
+    default = loop.get_task_factory()
+
+    def counting(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> Any:
+        created.append(coro.__qualname__)
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    loop.set_task_factory(counting)
+    try:
+        sock.schedule_ping()  # as python-engineio does once the connection is open
+        await asyncio.sleep(0.01)
+        assert created == []  # waiting costs no task (python-engineio's: one per socket)
+        assert sock.last_ping is None
+        await asyncio.sleep(0.1)
+        assert sock.queue.get_nowait().packet_type == packet.PING  # sent after the interval
+        assert sock.last_ping is not None
+        assert len(created) == 1  # the send itself
+        # The client's PONG starts the next wait; a closed socket sends no more.
+        await sock.receive(packet.Packet(packet.PONG))
+        assert sock.last_ping is None
+        sock.closed = True
+        await asyncio.sleep(0.1)
+        assert sock.queue.empty()
+    finally:
+        loop.set_task_factory(default)
