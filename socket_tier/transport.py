@@ -209,8 +209,8 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         )
 
     async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> None:
-        # python-engineio makes its stock socket; ours is the same but for its websocket reader
-        # (eio_socket.py). Its connect event comes before the transport's handler starts.
+        # python-engineio makes its stock socket; ours differs in its websocket reader, its
+        # writes and its pings (eio_socket.py). This event comes before the transport starts.
         sock = self.eio.sockets.get(eio_sid)
         if sock is not None and type(sock) is eio_async_socket.AsyncSocket:
             sock.__class__ = LeanSocket

@@ -26,7 +26,6 @@ DEFERRED_MODULES: tuple[str, ...] = (
     # Imported by the container and the adapters; the core itself names them as types only.
     "messaging_core.ports",
     "messaging_core.adapters.memory",
-    "regex",  # messaging_core.reactions: its emoji patterns, compiled at the first reaction
 )
 # Imported by the adapters at their first call: a function's snapshot holds them too, a socket
 # task does not load them at start (memory; its first file message imports them, as before).
@@ -88,7 +87,7 @@ def warm(settings: Settings, *, libraries: bool = True) -> list[str]:
         except Exception as exc:
             failed.append(name)
             logger.warning("warming skipped a module", extra={"module": name, "error": repr(exc)})
-    try:
+    try:  # the `regex` module with them: messaging_core.reactions loads it at the first reaction
         from .reactions import emoji_patterns
 
         emoji_patterns()

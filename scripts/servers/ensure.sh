@@ -242,7 +242,7 @@ ensure_postgres() {
 }
 
 ensure_mongopg() {
-    ensure_ferretdb
+    with_lock mongo ensure_ferretdb  # the binary `mongo` builds too: one build at a time
     with_lock postgres ensure_postgres
 }
 

@@ -4,6 +4,9 @@
 #   scripts/servers/start.sh redis mongo kafka s3     # default: all four
 #   scripts/servers/start.sh mongopg                  # for benchmarks: FerretDB on PostgreSQL
 #
+# BENCH_POSTGRES_OPTIONS adds `-c name=value` settings to that PostgreSQL when it starts (say
+# "-c shared_preload_libraries=pg_stat_statements" to see which statements a benchmark runs).
+#
 # Idempotent: a server that already answers on its port is left alone. Waits until each server
 # really answers its own protocol (bounded; SERVERS_START_TIMEOUT seconds overrides the default),
 # and on failure prints the tail of its log. PIDs, logs and data live under .cache/run/:
@@ -113,7 +116,7 @@ start_postgres() {
     # group commit does not make each client wait for one; a crash loses only the last commits.
     launch postgres "${as_pg[@]}" "$bin/postgres" -D "$dir/data" -p "$SRV_POSTGRES_PORT" \
         -c listen_addresses="$SRV_HOST" -c unix_socket_directories= -c synchronous_commit=off \
-        -c max_connections=200 -c shared_buffers=128MB ${BENCH_POSTGRES_OPTIONS:-}
+        -c max_connections=200 -c shared_buffers=128MB ${BENCH_POSTGRES_OPTIONS:-}  # split: -c pairs
 }
 
 start_mongopg() {
@@ -239,9 +242,11 @@ start_main() {
     [[ ${#names[@]} -gt 0 ]] || names=("${SRV_DEFAULT[@]}")
     local name
     for name in "${names[@]}"; do srv_port "$name" >/dev/null || exit 2; done
-    # FerretDB on PostgreSQL needs its PostgreSQL first.
-    if [[ " ${names[*]} " == *" mongopg "* && " ${names[*]} " != *" postgres "* ]]; then
-        names=(postgres "${names[@]}")
+    # FerretDB on PostgreSQL needs its PostgreSQL first, whatever order it was named in.
+    if [[ " ${names[*]} " == *" mongopg "* ]]; then
+        local -a rest=()
+        for name in "${names[@]}"; do [[ "$name" == postgres ]] || rest+=("$name"); done
+        names=(postgres "${rest[@]}")
     fi
     "$(dirname "${BASH_SOURCE[0]}")/ensure.sh" "${names[@]}"
     mkdir -p "$SRV_RUN"

@@ -2,6 +2,8 @@
 the same ends of a connection as python-engineio's reader."""
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import engineio
@@ -56,27 +58,33 @@ def server() -> tuple[Any, list[str]]:
     return eio, got
 
 
-async def run(eio: Any, ws: FakeWebSocket) -> tuple[LeanSocket, int]:
-    """The socket's whole websocket life; returns it and the tasks created meanwhile."""
-    sock = LeanSocket(eio, "sid-1")
-    eio.sockets["sid-1"] = sock
+@contextlib.contextmanager
+def tasks_created() -> Iterator[list[str]]:
+    """The tasks the running loop creates meanwhile, by coroutine name."""
     loop = asyncio.get_running_loop()
-    created = 0
+    created: list[str] = []
     default = loop.get_task_factory()
 
     def counting(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> Any:
-        nonlocal created
-        created += 1
+        created.append(coro.__qualname__)
         if default is not None:
             return default(loop, coro, **kwargs)
         return asyncio.Task(coro, loop=loop, **kwargs)
 
     loop.set_task_factory(counting)
     try:
-        await asyncio.wait_for(sock._websocket_handler(ws), 5)
+        yield created
     finally:
         loop.set_task_factory(default)
-    return sock, created
+
+
+async def run(eio: Any, ws: FakeWebSocket) -> tuple[LeanSocket, int]:
+    """The socket's whole websocket life; returns it and the tasks created meanwhile."""
+    sock = LeanSocket(eio, "sid-1")
+    eio.sockets["sid-1"] = sock
+    with tasks_created() as created:
+        await asyncio.wait_for(sock._websocket_handler(ws), 5)
+    return sock, len(created)
 
 
 async def test_packets_are_read_in_order_without_a_task_each(server: Any) -> None:
@@ -252,16 +260,7 @@ async def test_pings_wait_on_a_timer_not_a_sleeping_task(server: Any) -> None:
     eio.ping_interval = 0.05
     sock = LeanSocket(eio, "sid-ping")
     eio.sockets["sid-ping"] = sock
-    loop = asyncio.get_running_loop()
-    created: list[str] = []
-    default = loop.get_task_factory()
-
-    def counting(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> Any:
-        created.append(coro.__qualname__)
-        return asyncio.Task(coro, loop=loop, **kwargs)
-
-    loop.set_task_factory(counting)
-    try:
+    with tasks_created() as created:
         sock.schedule_ping()  # as python-engineio does once the connection is open
         await asyncio.sleep(0.01)
         assert created == []  # waiting costs no task (python-engineio's: one per socket)
@@ -276,5 +275,3 @@ async def test_pings_wait_on_a_timer_not_a_sleeping_task(server: Any) -> None:
         sock.closed = True
         await asyncio.sleep(0.1)
         assert sock.queue.empty()
-    finally:
-        loop.set_task_factory(default)
