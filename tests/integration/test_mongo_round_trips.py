@@ -4,6 +4,7 @@ Each reconnect ends in a `sync`; each `sync` writes an audit record whose event 
 These tests count the commands the driver sends (pymongo's command monitoring) on the loopback
 server, so that a needless query is seen, and check that the answers stay the same."""
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from messaging_core.inputs import SendMessageIn
 from messaging_core.models import AuditRecord, Principal
 from messaging_core.store.mongo import MongoStore
 from pymongo import AsyncMongoClient, monitoring
+from pymongo.errors import DuplicateKeyError
 
 from tests import servers
 from tests.conftest import make_settings
@@ -136,3 +138,65 @@ async def test_acking_a_read_record_does_not_search_the_messages(watched: Setup)
     assert await store.count_pending_events() == 0
     trail, total = await store.audit_trail(record.conversation_id, 0, 10)
     assert ([r.id for r in trail], total) == ([record.id], 1)  # the trail keeps it
+
+
+def read_record(n: int = 0) -> AuditRecord:
+    return AuditRecord(
+        id=new_id(),
+        at=datetime.now(UTC),
+        actor_id=PATIENT.id,
+        actor_role="patient",
+        action="sync.read",
+        conversation_id="673a1b2c3d4e5f6a7b8c9d99",
+        message_ids=[],
+        message_count=n,
+        channel="socket",
+        request_id=f"req-{n}",
+        outcome="success",
+    )
+
+
+async def test_records_appended_together_go_in_one_write_per_collection(watched: Setup) -> None:
+    """A storm's syncs append their access records at once: one insert per collection for all
+    of them, not two per record; every record is in the outbox and the trail."""
+    store = watched.store
+    records = [read_record(n) for n in range(20)]
+    watched.commands.take()
+    await asyncio.gather(*(store.append_audit(r, audit_event(r)) for r in records))
+
+    seen = watched.commands.take()
+    assert seen == [("insert", "audit_outbox"), ("insert", "audit")]
+    assert await store.count_pending_events() == 20
+    trail, total = await store.audit_trail(records[0].conversation_id, 0, 50)
+    assert total == 20
+    assert {r.id for r in trail} == {r.id for r in records}
+    watched.commands.take()
+    # Alone, a record is written at once, as before.
+    lone = read_record(99)
+    await store.append_audit(lone, audit_event(lone))
+    assert watched.commands.take() == [("insert", "audit_outbox"), ("insert", "audit")]
+
+
+async def test_a_refused_record_in_a_batch_fails_its_caller_only(watched: Setup) -> None:
+    """One record whose outbox entry the server refuses (its event id already queued) fails its
+    own append with the error it had alone, and is not in the trail; the others of its batch are
+    stored. A record already in the trail (the relay stored it) is not an error: records are
+    immutable."""
+    store = watched.store
+    clash, relayed, fine = read_record(1), read_record(2), read_record(3)
+    await store.stash_events([audit_event(clash)])  # its event id is taken in the outbox
+    await store.append_audit(relayed, audit_event(relayed))
+    await store.ack_events([relayed.id])  # out of the outbox, still in the trail
+    watched.commands.take()
+
+    results = await asyncio.gather(
+        store.append_audit(clash, audit_event(clash)),
+        store.append_audit(relayed, audit_event(relayed)),
+        store.append_audit(fine, audit_event(fine)),
+        return_exceptions=True,
+    )
+    assert isinstance(results[0], DuplicateKeyError)  # as when it was written alone
+    assert results[1:] == [None, None]
+    assert watched.commands.take() == [("insert", "audit_outbox"), ("insert", "audit")]
+    trail, _ = await store.audit_trail(fine.conversation_id, 0, 50)
+    assert sorted(r.id for r in trail) == sorted([relayed.id, fine.id])

@@ -35,6 +35,7 @@ from ..models import (
     UserProfile,
 )
 from .doctor_tools_mongo import MongoDoctorTools  # doctors' tools (#17)
+from .group_write import GroupWrite, Outcome, insert_each
 
 Doc = dict[str, Any]
 logger = logging.getLogger(__name__)
@@ -114,6 +115,7 @@ class MongoStore(MongoCareTeams, MongoDoctorTools):
         # The audit trail: this module only ever inserts into and reads `audit` (audit.py).
         self._audit = db[AUDIT_COLLECTION]
         self._audit_outbox = db[AUDIT_OUTBOX_COLLECTION]
+        self._audit_writes: GroupWrite[tuple[Doc, PendingEvent]] = GroupWrite(self._write_audits)
         self._holds = db["legal_holds"]
         self._archive_state = db["audit_archive_state"]
 
@@ -535,17 +537,24 @@ class MongoStore(MongoCareTeams, MongoDoctorTools):
 
     # -- audit trail: insert_one and find on `audit`, nothing else (no update, no delete)
     async def append_audit(self, record: AuditRecord, event: PendingEvent) -> None:
-        doc = _audit_doc(record)
+        # Records appended while others are being written go together (group_write.py).
+        await self._audit_writes.submit((_audit_doc(record), event))
+
+    async def _write_audits(self, items: list[tuple[Doc, PendingEvent]]) -> list[Outcome]:
         # The outbox first: if the process dies before the second insert, the relay stores it.
-        await self._audit_outbox.insert_one(
-            {
-                "_id": event.event_id,
-                "createdAt": event.created_at,
-                "event": _event_doc(event),
-                "record": doc,
-            }
+        outbox = [
+            {"_id": e.event_id, "createdAt": e.created_at, "event": _event_doc(e), "record": doc}
+            for doc, e in items
+        ]
+        outcomes = await insert_each(self._audit_outbox, outbox)
+        queued = [i for i, outcome in enumerate(outcomes) if outcome is None]
+        # Already in the trail (the relay stored it): records are immutable, the first stands.
+        stored = await insert_each(
+            self._audit, [dict(items[i][0]) for i in queued], duplicates_ok=True
         )
-        await self._insert_audit_once(doc)
+        for i, outcome in zip(queued, stored, strict=True):
+            outcomes[i] = outcome
+        return outcomes
 
     async def _insert_audit_once(self, doc: Doc) -> None:
         # Already stored: records are immutable, the first copy stands.
