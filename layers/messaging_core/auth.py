@@ -48,7 +48,7 @@ def verify_token(token: Any, settings: Settings) -> Principal:
     import jwt  # lazily: see the note at the top
 
     try:
-        claims = jwt.decode(
+        claims = _decoder().decode(
             token,
             _verification_key(settings, token),
             algorithms=[settings.jwt_algorithm],
@@ -136,6 +136,14 @@ def hs256_secret(settings: Settings) -> str:
     if settings.jwt_secret_arn:
         return read_secret(settings.jwt_secret_arn)
     return settings.jwt_secret.get_secret_value()
+
+
+@lru_cache(maxsize=1)
+def _decoder() -> jwt.PyJWT:
+    """PyJWT's decode without its per-call key sniffing and per-character base64 test (#19)."""
+    from .jwt_decoder import LeanJWT  # imports jwt: lazily, see the note at the top
+
+    return LeanJWT()
 
 
 @lru_cache(maxsize=4)
