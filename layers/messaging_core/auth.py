@@ -97,10 +97,10 @@ def _check_lifetime_and_use(claims: dict[str, Any], settings: Settings) -> None:
 
 
 def principal_from_claims(claims: dict[str, Any]) -> Principal:
-    user_id = next((claims[c] for c in _ID_CLAIMS if claims.get(c) is not None), None)
+    user_id = _first_claim(claims, _ID_CLAIMS)
     if not is_object_id(user_id):
         raise Unauthorized("Invalid token: the user id claim (sub) must be a 24-character hex id")
-    role = next((claims[c] for c in _ROLE_CLAIMS if claims.get(c) is not None), None)
+    role = _first_claim(claims, _ROLE_CLAIMS)
     if role not in USER_TYPES:
         raise Unauthorized("Invalid token: the role claim must be 'patient' or 'doctor'")
     name = claims.get("name")
@@ -113,6 +113,16 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         issued_at=_number(claims.get("iat")),
         token_id=jti if isinstance(jti, str) and 0 < len(jti) <= 128 else None,
     )
+
+
+def _first_claim(claims: dict[str, Any], names: tuple[str, ...]) -> Any:
+    """The first of `names` present and not null. A loop, not next() over a generator: a
+    generator is built per call, ~1 µs of each connect's verification (#19)."""
+    for name in names:
+        value = claims.get(name)
+        if value is not None:
+            return value
+    return None
 
 
 def _number(value: Any) -> float | None:
@@ -202,5 +212,5 @@ def claimed_user_id(token: object) -> str | None:
         return None
     if not isinstance(claims, dict):
         return None
-    user_id = next((claims[c] for c in _ID_CLAIMS if claims.get(c) is not None), None)
+    user_id = _first_claim(claims, _ID_CLAIMS)
     return str(user_id).lower() if is_object_id(user_id) else None
