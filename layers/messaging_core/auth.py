@@ -88,7 +88,10 @@ def _key_may_fetch(settings: Settings) -> bool:
 
 def _check_lifetime_and_use(claims: dict[str, Any], settings: Settings) -> None:
     # PyJWT has checked both are numbers and that iat is not in the future.
-    lifetime = float(claims["exp"]) - float(claims["iat"])
+    try:
+        lifetime = float(claims["exp"]) - float(claims["iat"])
+    except OverflowError:  # an integer past a float (exp 10**400): a 500 before, now refused
+        lifetime = float("inf")
     if lifetime > settings.jwt_max_lifetime_seconds:
         raise Unauthorized("Invalid token: its lifetime exceeds what this service accepts")
     for name in _USE_CLAIMS:
