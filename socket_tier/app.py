@@ -18,6 +18,7 @@ from messaging_core.models import Principal
 from messaging_core.ports import ConnectionPresence
 
 from .connections import SESSION_EXPIRED, TOO_MANY_SOCKETS, Connections, user_room
+from .eio_request import install as install_eio_request
 from .health import ASGIApp, health_app
 from .lean_queue import LeanQueue
 from .lifecycle import Lifecycle
@@ -44,6 +45,8 @@ class Realtime:
         self.sio.eio.create_queue = LeanQueue
         # Issue #11 (p99 under a flood): a closed websocket leaves no traceback cycle behind.
         install_quiet_websocket(self.sio.eio)
+        # Issue #19 (connects per second): no class built per HTTP request or handshake.
+        install_eio_request(self.sio.eio)
         self.tasks = BackgroundTasks()
         self.typing = TypingRelay(
             self._notify, self.sock.typing_timeout_seconds, self.sock.typing_throttle_seconds

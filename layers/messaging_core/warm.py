@@ -19,6 +19,7 @@ logger = logging.getLogger(__name__)
 # Deferred at import in every REST function (their modules say why), needed by its requests.
 DEFERRED_MODULES: tuple[str, ...] = (
     "jwt",  # messaging_core.auth: PyJWT and the cryptography it imports
+    "messaging_core.jwt_decoder",  # messaging_core.auth: its private PyJWT (#19)
     "messaging_core.adapters.s3",  # the Core's file store (boto3 itself at the first S3 call)
     "messaging_core.adapters.directory",  # the Core's user directory
     # The Core's factory (and its publisher): functions.api builds the Core at first request.
