@@ -182,7 +182,9 @@ async def idle_target(name: str, proc: Proc, auths: list[dict[str, str]], args: 
         # --profile: py-spy samples our server while the clients connect (not Node's).
         spy = None
         if args.profile and name.startswith("ours"):
-            spy = start_profiler(f"{args.profile}.{proc.env.get('SOCKET_SERVER')}", proc.pid, 2)
+            spy = start_profiler(
+                f"{args.profile}.{proc.env.get('SOCKET_SERVER')}", proc.pid, args.profile_seconds
+            )
         try:
             result = await clients.line("CONNECTED", CONNECT_TIMEOUT)
             # CPU per connect: the server's own, which a loaded machine moves less than the rate.
@@ -540,7 +542,10 @@ def main() -> None:
     parser.add_argument("--in-flight", type=int, default=32, help="storm: REST sends outstanding")
     parser.add_argument(
         "--profile",
-        help="idle: py-spy raw profile of our server's first 2 s of connects, to FILE.<server>",
+        help="idle: py-spy raw profile of our server's first seconds of connects, to FILE.<server>",
+    )
+    parser.add_argument(
+        "--profile-seconds", type=float, default=2.0, help="idle: how long --profile samples"
     )
     parser.add_argument(
         "--before-tree",
