@@ -82,6 +82,22 @@ def counts_on(seen: list[tuple[str, str]], collection: str) -> list[str]:
     return [n for n, target in seen if target == collection and n in ("aggregate", "count")]
 
 
+def read_record(n: int = 0) -> AuditRecord:
+    return AuditRecord(
+        id=new_id(),
+        at=datetime.now(UTC),
+        actor_id=PATIENT.id,
+        actor_role="patient",
+        action="sync.read",
+        conversation_id="673a1b2c3d4e5f6a7b8c9d99",
+        message_ids=[],
+        message_count=n,
+        channel="socket",
+        request_id=f"req-{n}",
+        outcome="success",
+    )
+
+
 async def test_a_page_that_is_not_full_costs_no_count_and_keeps_its_total(watched: Setup) -> None:
     opened = await conversations.open_conversation(watched.core, DOCTOR, PATIENT.id, "patient")
     conv = opened.conversation["conversationId"]
@@ -115,19 +131,7 @@ async def test_a_page_that_is_not_full_costs_no_count_and_keeps_its_total(watche
 
 
 async def test_acking_a_read_record_does_not_search_the_messages(watched: Setup) -> None:
-    record = AuditRecord(
-        id=new_id(),
-        at=datetime.now(UTC),
-        actor_id=PATIENT.id,
-        actor_role="patient",
-        action="sync.read",
-        conversation_id="673a1b2c3d4e5f6a7b8c9d99",
-        message_ids=[],
-        message_count=0,
-        channel="socket",
-        request_id="req-1",
-        outcome="success",
-    )
+    record = read_record()
     store = watched.store
     await store.append_audit(record, audit_event(record))
     watched.commands.take()
@@ -138,22 +142,6 @@ async def test_acking_a_read_record_does_not_search_the_messages(watched: Setup)
     assert await store.count_pending_events() == 0
     trail, total = await store.audit_trail(record.conversation_id, 0, 10)
     assert ([r.id for r in trail], total) == ([record.id], 1)  # the trail keeps it
-
-
-def read_record(n: int = 0) -> AuditRecord:
-    return AuditRecord(
-        id=new_id(),
-        at=datetime.now(UTC),
-        actor_id=PATIENT.id,
-        actor_role="patient",
-        action="sync.read",
-        conversation_id="673a1b2c3d4e5f6a7b8c9d99",
-        message_ids=[],
-        message_count=n,
-        channel="socket",
-        request_id=f"req-{n}",
-        outcome="success",
-    )
 
 
 async def test_records_appended_together_go_in_one_write_per_collection(watched: Setup) -> None:
