@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from messaging_core import conversations, messages
@@ -36,10 +37,12 @@ class Commands(monitoring.CommandListener):
     """The (command, collection) pairs the driver sent, in order."""
 
     seen: list[tuple[str, str]] = field(default_factory=list)
+    last: dict[str, Any] = field(default_factory=dict)  # the last command, as sent
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         target = event.command.get(event.command_name)
         self.seen.append((event.command_name, target if isinstance(target, str) else ""))
+        self.last = dict(event.command)
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass
@@ -188,3 +191,20 @@ async def test_a_refused_record_in_a_batch_fails_its_caller_only(watched: Setup)
     assert watched.commands.take() == [("insert", "audit_outbox"), ("insert", "audit")]
     trail, _ = await store.audit_trail(fine.conversation_id, 0, 50)
     assert sorted(r.id for r in trail) == sorted([relayed.id, fine.id])
+
+
+async def test_a_batch_of_acks_deletes_each_record_by_its_id_in_one_command(watched: Setup) -> None:
+    """Acks confirmed together (a storm's reads) leave in one command, each record by its `_id`
+    (the primary key): an `$in` is a scan of the whole outbox on FerretDB."""
+    store = watched.store
+    records = [read_record(n) for n in range(12)]
+    await asyncio.gather(*(store.append_audit(r, audit_event(r)) for r in records))
+    watched.commands.take()
+
+    await store.ack_events([r.id for r in records])
+    assert watched.commands.take() == [("delete", "audit_outbox")]
+    deletes = watched.commands.last.get("deletes")
+    assert [d["q"] for d in deletes or []] == [{"_id": r.id} for r in records]
+    assert await store.count_pending_events() == 0
+    _, total = await store.audit_trail(records[0].conversation_id, 0, 50)
+    assert total == 12  # the trail keeps them
