@@ -402,6 +402,18 @@ class Sender:
         self.sent.append((t["conversationId"], str(mid)))
 
 
+def drop_database(uri: str, name: str) -> None:
+    from pymongo import MongoClient
+
+    client: MongoClient[dict[str, Any]] = MongoClient(uri, serverSelectionTimeoutMS=5000)
+    try:
+        client.drop_database(name)
+    except Exception as exc:  # reported, not fatal: the run's numbers stand
+        log(f"could not drop {name}: {type(exc).__name__}")
+    finally:
+        client.close()
+
+
 async def run_storm(args: argparse.Namespace) -> dict[str, Any]:
     ensure_node_modules()
     if not args.mongodb_uri or not args.redis_url:
@@ -476,6 +488,9 @@ async def run_storm(args: argparse.Namespace) -> dict[str, Any]:
                 await asyncio.to_thread(restarted.stop)
         finally:
             clients.close()
+            # The next run starts on an empty server: a store that scans (FerretDB) must not
+            # carry this run's tables into it.
+            await asyncio.to_thread(drop_database, args.mongodb_uri, env["MONGODB_DB"])
     received = {k: set(v) for k, v in report["received"].items()}
     lost = [(c, m) for c, m in sender.sent if m not in received.get(c, set())]
     sync_ms = sorted(float(x) for x in report["syncMs"])
