@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -36,7 +36,10 @@ class RedisRateLimiter:
     async def hit(self, key: str, limit: int, window_seconds: int) -> bool:
         try:
             allowed = await self._hit(
-                keys=[KEY_PREFIX + key], args=[limit, window_seconds, uuid.uuid4().hex]
+                # The window's member only has to be unique: 128 random bits as hex, without
+                # building a UUID object per send (2% of a socket task's CPU, issue #19).
+                keys=[KEY_PREFIX + key],
+                args=[limit, window_seconds, os.urandom(16).hex()],
             )
         except RedisError as exc:
             raise Unavailable("Rate limiter unavailable, try again") from exc
