@@ -49,6 +49,7 @@ from messaging_core.auth import mint_token  # noqa: E402
 from messaging_core.config import Settings  # noqa: E402
 from messaging_core.ids import new_id  # noqa: E402
 
+from bench.ferretdb_gin import add_gin_indexes  # noqa: E402
 from bench.profiler import start_profiler  # noqa: E402
 from bench.socket_bench import (  # noqa: E402
     NODE_DIR,
@@ -436,6 +437,9 @@ async def run_storm(args: argparse.Namespace) -> dict[str, Any]:
     with running(task_a, task_b):
         log(f"tasks up; creating {args.clients} conversations")
         triples = await prepare(task_b.url, args.clients, args.concurrency)
+        if args.store_gin:
+            made = await asyncio.to_thread(add_gin_indexes, args.store_gin, env["MONGODB_DB"])
+            log(f"{made} GIN indexes added for FerretDB's finds (bench/ferretdb_gin.py)")
         log("connecting the clients to A")
         clients = NodeClients(
             {
@@ -515,6 +519,7 @@ async def run_storm(args: argparse.Namespace) -> dict[str, Any]:
         "reconnected_to": back.get("reconnectedTo", {}),
         "cpu_until_back": spent,
         "server": args.server,
+        "store_gin": bool(args.store_gin),
     }
 
 
@@ -524,7 +529,8 @@ def storm_report(r: dict[str, Any], args: argparse.Namespace) -> str:
     return "\n".join(
         [
             f"reconnect storm: {r['clients']} clients on task A ({r['server']}), A restarted "
-            f"(SIGTERM + a new A), {args.rate:.0f} msg/s sent through B meanwhile",
+            f"(SIGTERM + a new A), {args.rate:.0f} msg/s sent through B meanwhile"
+            + ("; FerretDB's finds served by GIN twins" if r["store_gin"] else ""),
             "",
             "| clients | dropped | all reconnected (s) | all back (s) | sent | lost | sync calls "
             "| sync p50 (ms) | sync p99 (ms) | sync failed | send failures | sends skipped |",
@@ -553,6 +559,12 @@ def main() -> None:
         "--store-procs",
         default="ferretdb,postgres,mongod",
         help="storm: command-line names of the store's processes, for their CPU share",
+    )
+    parser.add_argument(
+        "--store-gin",
+        metavar="POSTGRES_URL",
+        help="storm on FerretDB over PostgreSQL: after seeding, give the service's indexes GIN "
+        "twins that FerretDB's finds can use, as MongoDB's would be (bench/ferretdb_gin.py)",
     )
     parser.add_argument("--in-flight", type=int, default=32, help="storm: REST sends outstanding")
     parser.add_argument(
