@@ -461,6 +461,9 @@ async def run_storm(args: argparse.Namespace) -> dict[str, Any]:
             await asyncio.sleep(1.0)  # messages flow before the restart too
             assert task_a.p is not None
             cpu = StormCpu([task_b], clients, args.store_procs.split(","))
+            assert task_b.p is not None
+            if args.profile:  # task B from the drop: it takes reconnects and every REST send
+                start_profiler(f"{args.profile}.storm-b", task_b.p.pid, args.profile_seconds)
             task_a.p.terminate()  # SIGTERM, as ECS stops a task: the drain closes every session
             await asyncio.to_thread(task_a.p.wait, 60)
             log("A stopped; starting the new A")
@@ -569,10 +572,11 @@ def main() -> None:
     parser.add_argument("--in-flight", type=int, default=32, help="storm: REST sends outstanding")
     parser.add_argument(
         "--profile",
-        help="idle: py-spy raw profile of our server's first seconds of connects, to FILE.<server>",
+        help="idle: py-spy raw profile of our server's first seconds of connects, to "
+        "FILE.<server>; storm: of task B from the drop, to FILE.storm-b",
     )
     parser.add_argument(
-        "--profile-seconds", type=float, default=2.0, help="idle: how long --profile samples"
+        "--profile-seconds", type=float, default=2.0, help="how long --profile samples"
     )
     parser.add_argument(
         "--before-tree",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +43,32 @@ class JsonPacket(sio_packet.Packet):  # type: ignore[misc]
     uses_binary_events = False
 
 
+class _SidSet(dict[str, None]):
+    """The sids python-socketio keeps in a list while they connect or disconnect, with the
+    list's `append`, `remove`, `in`, `len` and order, each in constant time."""
+
+    def append(self, sid: str) -> None:
+        self[sid] = None
+
+    def remove(self, sid: str) -> None:
+        try:
+            del self[sid]
+        except KeyError:
+            raise ValueError(f"{sid!r} is not pending") from None  # as list.remove
+
+
+class _PendingSids(dict[str, _SidSet]):
+    """namespace -> its pending sids: the list python-socketio stores becomes a _SidSet."""
+
+    def __setitem__(self, namespace: str, sids: Iterable[str]) -> None:
+        super().__setitem__(namespace, _SidSet((sid, None) for sid in sids))
+
+    def setdefault(self, namespace: str, sids: Iterable[str] = ()) -> _SidSet:
+        if namespace not in self:
+            self[namespace] = sids
+        return self[namespace]
+
+
 class DirectManager(socketio.AsyncManager):  # type: ignore[misc]
     """Room emits without a task per recipient, and a socket's rooms known without a search.
 
@@ -56,10 +82,17 @@ class DirectManager(socketio.AsyncManager):  # type: ignore[misc]
     1,800 tests per disconnect at 1,000 sockets, 30,000 at 10,000, so a drain or a wave of phone
     reconnects cost the square of the sockets. Here each socket's rooms are indexed
     (bench/rooms_bench.py).
+
+    The same for the sockets being connected or disconnected (`pending_connect`,
+    `pending_disconnect`): the stock manager lists them, and every event received
+    (`is_connected`) and every end of a connect or disconnect searched the list. A drain has
+    every socket there at once, a reconnect storm thousands of connects awaiting Redis.
     """
 
     def __init__(self) -> None:
         super().__init__()
+        self.pending_connect: dict[str, _SidSet] = _PendingSids()
+        self.pending_disconnect: dict[str, _SidSet] = _PendingSids()
         # namespace -> sid -> its rooms, None room included. A list: a socket is in three or
         # four, and a list of three costs a third of a dict's memory per idle socket.
         self._rooms_of: dict[str, dict[str, list[Any]]] = {}

@@ -38,7 +38,11 @@ def state(manager: Any) -> dict[str, Any]:
     }
     return {
         "rooms": rooms,
-        "pending": (manager.pending_connect, manager.pending_disconnect),
+        # In order: ours keeps them in dicts, the stock manager in lists.
+        "pending": [
+            {ns: list(sids) for ns, sids in p.items()}
+            for p in (manager.pending_connect, manager.pending_disconnect)
+        ],
         "callbacks": set(manager.callbacks),
     }
 
@@ -53,7 +57,10 @@ def apply(manager: Any, op: str, sid: str, room: str) -> None:
     elif op == "close":
         manager.basic_close_room(room, NS)
     elif op == "pending":
-        manager.pending_disconnect.setdefault(NS, []).append(sid)
+        # python-socketio checks `is_connected` first: a sid is pending once (the stock list
+        # would hold it twice and keep one after the disconnect; ours holds it once).
+        if sid not in manager.pending_disconnect.get(NS, ()):
+            manager.pre_disconnect(sid, NS)
         manager.callbacks[sid] = {}
     else:
         manager.basic_disconnect(sid, NS)
@@ -117,3 +124,71 @@ def test_a_disconnect_among_many_sockets_does_not_walk_every_room() -> None:
     assert "s500" not in ours.rooms[NS][None]
     assert ours.get_rooms("s501", NS) == ["s501", "user:501"]
     assert _NoScan.scans == 0
+
+
+class _Sid(str):
+    """A sid that counts the comparisons made to find it (a list's `in` compares each one)."""
+
+    compared = 0
+
+    def __eq__(self, other: object) -> bool:
+        _Sid.compared += 1
+        return str.__eq__(self, other)
+
+    __hash__ = str.__hash__
+
+
+def test_a_drain_does_not_search_the_sockets_being_disconnected() -> None:
+    """A drain puts every socket in `pending_disconnect` while its disconnect handler awaits
+    Redis; python-socketio keeps that in a list, so each `is_connected` (every event received)
+    and each end of a disconnect searched all of them: a drain cost the square of the sockets."""
+    ours, stock = managers()
+    sids = [_Sid(f"s{i}") for i in range(1000)]
+    for manager in (ours, stock):
+        for sid in sids:
+            join(manager, sid)
+        for sid in sids:
+            assert manager.is_connected(sid, NS)
+            manager.pre_disconnect(sid, NS)
+    for manager in (ours, stock):
+        _Sid.compared = 0
+        assert not manager.is_connected(sids[-1], NS)  # being disconnected
+        manager.basic_disconnect(sids[-1], NS)
+        manager.basic_disconnect(sids[0], NS)
+        if manager is ours:
+            assert _Sid.compared <= 20, _Sid.compared  # a few dict lookups
+        else:
+            assert _Sid.compared > 1000  # the stock lists: this test would see a regression
+    assert state(ours) == state(stock)
+    for sid in sids[1:-1]:
+        for manager in (ours, stock):
+            manager.basic_disconnect(sid, NS)
+    assert state(ours) == state(stock)
+    assert ours.pending_disconnect == {}
+    assert ours.rooms == {}
+
+
+async def test_connects_in_flight_are_found_without_a_search() -> None:
+    """The same for `pending_connect`: a reconnect storm has thousands of connects awaiting
+    their token check and Redis at once."""
+    ours, stock = managers()
+    sids = {}
+    for manager in (ours, stock):
+        sids[id(manager)] = [await manager.pre_connect(f"e{i}", NS) for i in range(1000)]
+    for manager in (ours, stock):
+        pending = sids[id(manager)]
+        assert all(manager.is_pre_connected(s, NS) for s in pending[:3])
+        last = _Sid(pending[-1])
+        _Sid.compared = 0
+        assert manager.is_pre_connected(last, NS)
+        assert await manager.connect(last, NS) == last
+        if manager is ours:
+            assert _Sid.compared <= 20, _Sid.compared  # a few dict lookups
+        else:
+            assert _Sid.compared > 900
+        assert not manager.is_pre_connected(last, NS)
+        assert manager.is_connected(last, NS)
+    for manager in (ours, stock):
+        for sid in sids[id(manager)][:-1]:
+            await manager.connect(sid, NS)
+        assert manager.pending_connect == {}
