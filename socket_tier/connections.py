@@ -213,5 +213,8 @@ class Connections:
             if not sids:
                 del self.sockets_of[user.id]
         await self._typing.drop_socket(sid)
-        if await self._running.presence.disconnect(user.id, sid):
+        # Closed by this task's drain: the user goes offline at once, and their partners hear it
+        # only if they do not connect again (elsewhere) before the presence's settle time.
+        leaving = self._sio.draining
+        if await self._running.presence.disconnect(user.id, sid, leaving=leaving):
             await presence.announce(self._running.core, user.id, "user_offline")

@@ -36,6 +36,9 @@ if TYPE_CHECKING:  # redis is imported only when REDIS_URL is set
 logger = logging.getLogger(__name__)
 
 CHANNEL_READY_SECONDS = 10
+# The reaper's batches per heartbeat: up to 5,000 users announced offline per heartbeat.
+REAP_BATCH = 100
+REAP_BATCHES = 50
 
 
 class Lifecycle:
@@ -94,6 +97,7 @@ class Lifecycle:
             task_id=self._sock.task_id,
             pool_size=self._sock.redis_pool_size,
             presence_ttl_seconds=self._sock.presence_ttl_seconds,
+            presence_drain_settle_seconds=self._sock.presence_drain_settle_seconds,
             local_emit=self._local_emit,
             on_close=self._on_close,
         )
@@ -134,7 +138,8 @@ class Lifecycle:
         self._typing.close()
         runtime = self._runtime
         if runtime is not None and runtime.cluster is not None:
-            for user in await runtime.cluster.leave_all():
+            # As the drain's closes: the surviving tasks announce whoever does not come back.
+            for user in await runtime.cluster.leave_all(leaving=True):
                 await presence.announce(runtime.core, user, "user_offline")
         await self._tasks.wait(self._sock.shutdown_grace_seconds)
         if runtime is not None and runtime.channel is not None:
@@ -173,9 +178,15 @@ class Lifecycle:
         while True:
             try:
                 await cluster.heartbeat()
-                # Users of a task that died: exactly one surviving task announces each of them.
-                for user in await cluster.reap():
-                    await presence.announce(self.core, user, "user_offline")
+                # Users of a task that died, and a drained task's users who did not come back:
+                # exactly one surviving task announces each of them. A full batch is followed
+                # by another (bounded): a drain leaves thousands due at once.
+                for _ in range(REAP_BATCHES):
+                    gone = await cluster.reap(REAP_BATCH)
+                    for user in gone:
+                        await presence.announce(self.core, user, "user_offline")
+                    if len(gone) < REAP_BATCH:
+                        break
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

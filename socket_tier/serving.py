@@ -27,6 +27,7 @@ import socketio
 import uvicorn
 
 from .health import ASGIApp
+from .transport import GuardedServer
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +88,8 @@ async def drain(sio: socketio.AsyncServer, gate: DrainGate, grace_seconds: float
     writes it then closes): the official client then reconnects, as after uvicorn's 1012. Each
     session's disconnect handler runs as usual (presence, typing)."""
     gate.closing = True
+    if isinstance(sio, GuardedServer):
+        sio.draining = True  # these users' partners hear `user_offline` only if they stay away
     eio = sio.eio
     sids = list(eio.sockets)
     if not sids:

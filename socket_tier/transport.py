@@ -224,6 +224,9 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         self._meters: dict[str, _Meter] = {}
         self._connect_timers: dict[str, asyncio.TimerHandle] = {}
         self._closing: set[asyncio.Task[None]] = set()
+        # Set by the drain (serving.py): the sockets closing now belong to a task going away,
+        # whose users' `user_offline` the presence defers (presence:leaving, redis_presence.py).
+        self.draining = False
         self.refused_binary = 0  # counters for tests and the benchmark
         self.refused_flood = 0
         self.dropped_unauthenticated = 0

@@ -137,6 +137,8 @@ class SocketTask:
     pool_size: int
     presence_ttl_seconds: float
     local_emit: LocalEmit
+    # A drain's `user_offline` is due this long after (0: at once); see redis_presence.py.
+    presence_drain_settle_seconds: float = 0.0
     # A close asked by another task (the per-user socket cap across tasks): (user id, sid).
     on_close: Callable[[str, str], Awaitable[None]] | None = None
 
@@ -165,7 +167,10 @@ def redis_ports(settings: Settings, task: SocketTask | None = None) -> RedisPort
         notifier = RedisFanout(client)
     else:
         presence = RedisPresence(
-            client, task_id=task.task_id, ttl_seconds=task.presence_ttl_seconds
+            client,
+            task_id=task.task_id,
+            ttl_seconds=task.presence_ttl_seconds,
+            drain_settle_seconds=task.presence_drain_settle_seconds,
         )
         notifier = RedisFanout(
             client,

@@ -289,8 +289,11 @@ class ConnectionPresence(PresenceStore, Protocol):
     async def connect(self, user_id: str, sid: str) -> bool:
         """Register a socket; True when the user just came online (their first socket)."""
 
-    async def disconnect(self, user_id: str, sid: str) -> bool:
-        """Forget a socket; True when the user just went offline (their last socket)."""
+    async def disconnect(self, user_id: str, sid: str, *, leaving: bool = False) -> bool:
+        """Forget a socket; True when the user just went offline (their last socket) and the
+        caller announces it. `leaving`: the socket's task is draining; a presence shared by
+        several tasks may leave the announcement to them (False then), to be skipped if the
+        user connects again meanwhile."""
 
 
 class EventPublisher(Protocol):

@@ -216,6 +216,24 @@ async def open_conversation(base_url: str, a: dict[str, str], b: dict[str, str])
         return str(r.json()["data"]["conversationId"])
 
 
+async def barrier(
+    server: ServerProc, sender: dict[str, str], receiver: dict[str, str], client: Client
+) -> None:
+    """A message `sender` sends `receiver` by REST on `server`, received by `client`: what
+    `server` emitted towards `client` before it has arrived by then (one ordered path)."""
+    conv = await open_conversation(server.url, sender, receiver)  # exists: its id again
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+        auth = {"Authorization": f"Bearer {sender['token']}"}
+        r = await http.post(
+            f"/api/v1/messages/conversations/{conv}/messages",
+            json={"content": "barrier"},
+            headers=auth,
+        )
+        assert r.status_code == 201, r.text
+        mid = r.json()["data"]["id"]
+    await client.wait_for("new_message", lambda d: d["id"] == mid, timeout=15)
+
+
 async def assert_each_refused(c: Client, bad: dict[str, list[Any]]) -> None:
     """Send every bad payload of every event: each gets `{ok: false, message}` and one `error
     {event, message}` naming that event, in order."""

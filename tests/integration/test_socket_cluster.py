@@ -23,6 +23,7 @@ from messaging_core.ids import new_id
 from tests.e2e.socket_harness import (
     Client,
     ServerProc,
+    barrier,
     clients,
     new_user,
     open_conversation,
@@ -331,24 +332,6 @@ async def until_conns(url: str, user_id: str, done: Callable[[set[str]], bool]) 
     finally:
         r.close()
     pytest.fail("the user's connections in Redis never reached the expected state")
-
-
-async def barrier(
-    server: ServerProc, sender: dict[str, str], receiver: dict[str, str], client: Client
-) -> None:
-    """A message `sender` sends `receiver` by REST on `server`, received by `client`: what
-    `server` emitted towards `client` before it has arrived by then (one ordered path)."""
-    conv = await open_conversation(server.url, sender, receiver)  # exists: its id again
-    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
-        auth = {"Authorization": f"Bearer {sender['token']}"}
-        r = await http.post(
-            f"/api/v1/messages/conversations/{conv}/messages",
-            json={"content": "barrier"},
-            headers=auth,
-        )
-        assert r.status_code == 201, r.text
-        mid = r.json()["data"]["id"]
-    await client.wait_for("new_message", lambda d: d["id"] == mid, timeout=15)
 
 
 def own_db(db: int) -> str:

@@ -25,8 +25,9 @@ class MemoryPresence:
         self._connections[user_id].add(sid)
         return first
 
-    async def disconnect(self, user_id: str, sid: str) -> bool:
-        """Forget a connection; True when it was the user's last one."""
+    async def disconnect(self, user_id: str, sid: str, *, leaving: bool = False) -> bool:
+        """Forget a connection; True when it was the user's last one. One process: no other
+        task would announce a drained user, so `leaving` changes nothing."""
         sids = self._connections.get(user_id)
         if not sids:
             return False

@@ -8,6 +8,11 @@ Layout (all times from Redis' own clock, so task clocks never disagree):
   `is_online`/`online_count` read it in O(1)/O(log n); the reaper turns lapsed users offline.
 - `presence:since:<user>`: sorted set of the same members, score = connect time in ms: the order
   in which MAX_SOCKETS_PER_USER closes a user's sockets across every task (`admit`).
+- `presence:leaving`: sorted set of users whose last connection a draining task closed, score =
+  when their `user_offline` is due. They are offline at once (a message to them waits, as for
+  anyone offline); only the announcement waits: a user who connects again before it is due
+  (most do, on another task, within seconds of a deploy's drain) is taken off the set and their
+  partners hear neither `user_offline` nor `user_online`. Otherwise the reaper announces it.
 Connect, disconnect and reap are Lua scripts: the online/offline transition is decided atomically,
 so exactly one caller sees it (one `user_online`/`user_offline` per transition, not per tab).
 The scripts touch keys derived inside Lua: use a non-cluster Redis (ElastiCache, cluster mode off).
@@ -30,6 +35,7 @@ logger = logging.getLogger(__name__)
 ONLINE_KEY = "presence:online"
 CONNS_PREFIX = "presence:conns:"
 SINCE_PREFIX = "presence:since:"
+LEAVING_KEY = "presence:leaving"
 _TASK_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 _NOW = """
@@ -37,7 +43,8 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
-# KEYS: conns, online. ARGV: member, ttl_ms, user. Returns 1 when the user just came online.
+# KEYS: conns, online, leaving. ARGV: member, ttl_ms, user. Returns 1 when the user just came
+# online; 0 too for a user back before their drained `user_offline` was due (never announced).
 _CONNECT = (
     _NOW
     + """
@@ -47,13 +54,16 @@ local exp = now + tonumber(ARGV[2])
 redis.call('ZADD', KEYS[1], exp, ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[2], 'GT', exp, ARGV[3])
-if before == 0 then return 1 end
+local unannounced = redis.call('ZREM', KEYS[3], ARGV[3])
+if before == 0 and unannounced == 0 then return 1 end
 return 0
 """
 )
 
-# KEYS: conns, online, since. ARGV: member, user. Returns 1 when that was the user's last live
-# connection.
+# KEYS: conns, online, since, leaving. ARGV: member, user, settle_ms, keep_ms. Returns 1 when that
+# was the user's last live connection and it is to be announced now. With settle_ms > 0 (a
+# draining task) the user goes offline all the same, but the announcement is left to the reaper,
+# due in settle_ms, and 0 is returned.
 _DISCONNECT = (
     _NOW
     + """
@@ -62,7 +72,12 @@ redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if redis.call('ZCARD', KEYS[1]) > 0 then return 0 end
 redis.call('DEL', KEYS[1])
-return redis.call('ZREM', KEYS[2], ARGV[2])
+local went = redis.call('ZREM', KEYS[2], ARGV[2])
+local settle = tonumber(ARGV[3])
+if went == 0 or settle <= 0 then return went end
+redis.call('ZADD', KEYS[4], now + settle, ARGV[2])
+redis.call('PEXPIRE', KEYS[4], settle + tonumber(ARGV[4]))
+return 0
 """
 )
 
@@ -83,12 +98,20 @@ return #KEYS - 1
 """
 ).replace("@SINCE@", SINCE_PREFIX)  # connect times live as long as the connections
 
-# KEYS: online. ARGV: limit, conns prefix. Returns the users whose last connection lapsed.
+# KEYS: online, leaving. ARGV: limit, conns prefix. Returns the users whose last connection
+# lapsed, and the drained users whose `user_offline` is due and who are still offline.
 _REAP = (
     _NOW
     + """
-local stale = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
 local gone = {}
+local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+for _, user in ipairs(due) do
+  redis.call('ZREM', KEYS[2], user)
+  -- In `online` again: they came back (a connect takes them off this set first, so only a task
+  -- of an older version gets here), or lapsed since, which the loop below announces.
+  if not redis.call('ZSCORE', KEYS[1], user) then table.insert(gone, user) end
+end
+local stale = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
 for _, user in ipairs(stale) do
   local ck = ARGV[2] .. user
   redis.call('ZREMRANGEBYSCORE', ck, '-inf', now)
@@ -185,12 +208,24 @@ class RedisPresence:
     whose task died.
     """
 
-    def __init__(self, redis: Redis, *, task_id: str = "reader", ttl_seconds: float = 30.0) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        task_id: str = "reader",
+        ttl_seconds: float = 30.0,
+        drain_settle_seconds: float = 0.0,
+    ) -> None:
         if ttl_seconds <= 0:
             raise ValueError("presence TTL must be positive")
+        if drain_settle_seconds < 0:
+            raise ValueError("the drain's settle time cannot be negative")
         self.redis = redis
         self.task_id = check_task_id(task_id)
         self.ttl_ms = int(ttl_seconds * 1000)
+        # A drain's `user_offline`, left to the reaper: due this long after the drain closed the
+        # user's last connection (0: announced at once, as any disconnect).
+        self.settle_ms = int(drain_settle_seconds * 1000)
         # This task's own connections: refreshed by the heartbeat, removed on shutdown.
         self._local: dict[str, set[str]] = defaultdict(set)
         # Issue #19 (connects per second): a connect's and a disconnect's scripts share the
@@ -213,20 +248,23 @@ class RedisPresence:
         """Register a connection; True when the user just came online (on any task)."""
         self._local[user_id].add(sid)
         came = await self._connect(
-            keys=[conns_key(user_id), ONLINE_KEY], args=[self._member(sid), self.ttl_ms, user_id]
+            keys=[conns_key(user_id), ONLINE_KEY, LEAVING_KEY],
+            args=[self._member(sid), self.ttl_ms, user_id],
         )
         return int(came) == 1
 
-    async def disconnect(self, user_id: str, sid: str) -> bool:
-        """Forget a connection; True when it was the user's last live one anywhere."""
+    async def disconnect(self, user_id: str, sid: str, *, leaving: bool = False) -> bool:
+        """Forget a connection; True when it was the user's last live one anywhere and the
+        caller announces `user_offline`. `leaving` (this task drains): the user goes offline
+        all the same, and the announcement is left to the reaper (see `presence:leaving`)."""
         sids = self._local.get(user_id)
         if sids is not None:
             sids.discard(sid)
             if not sids:
                 del self._local[user_id]
         went = await self._disconnect(
-            keys=[conns_key(user_id), ONLINE_KEY, since_key(user_id)],
-            args=[self._member(sid), user_id],
+            keys=[conns_key(user_id), ONLINE_KEY, since_key(user_id), LEAVING_KEY],
+            args=[self._member(sid), user_id, self.settle_ms if leaving else 0, self.ttl_ms * 4],
         )
         return int(went) == 1
 
@@ -288,15 +326,20 @@ class RedisPresence:
         return len(conns)
 
     async def reap(self, limit: int = 100) -> list[str]:
-        """Take offline the users whose every connection lapsed (their task died); each such user
-        is returned to exactly one caller cluster-wide, which announces `user_offline`."""
-        gone = cast(list[Any], await self._reap(keys=[ONLINE_KEY], args=[limit, CONNS_PREFIX]))
+        """Take offline the users whose every connection lapsed (their task died), and take the
+        drained users whose announcement is due and who did not come back; each such user is
+        returned to exactly one caller cluster-wide, which announces `user_offline`."""
+        gone = cast(
+            list[Any],
+            await self._reap(keys=[ONLINE_KEY, LEAVING_KEY], args=[limit, CONNS_PREFIX]),
+        )
         return [g.decode() if isinstance(g, bytes) else str(g) for g in gone]
 
-    async def leave_all(self) -> list[str]:
-        """Remove every connection of this task (graceful shutdown); returns who went offline."""
+    async def leave_all(self, *, leaving: bool = False) -> list[str]:
+        """Remove every connection of this task (graceful shutdown); returns who went offline
+        and is to be announced now (nobody with `leaving`: the reaper announces them)."""
         gone: list[str] = []
         for user, sid in self.local_connections():
-            if await self.disconnect(user, sid):
+            if await self.disconnect(user, sid, leaving=leaving):
                 gone.append(user)
         return gone
