@@ -464,14 +464,23 @@ async def run_storm(args: argparse.Namespace) -> dict[str, Any]:
             assert task_b.p is not None
             if args.profile:  # task B from the drop: it takes reconnects and every REST send
                 start_profiler(f"{args.profile}.storm-b", task_b.p.pid, args.profile_seconds)
+            stopping_at = time.monotonic()
             task_a.p.terminate()  # SIGTERM, as ECS stops a task: the drain closes every session
             await asyncio.to_thread(task_a.p.wait, 60)
+            a_stop_s = time.monotonic() - stopping_at
             log("A stopped; starting the new A")
             # In a thread: its health polls block, and the sends and the clients' lines must
             # keep flowing meanwhile (they stalled here before, bench/RESULTS-connections.md).
             cpu.add_task(restarted)  # counted from its start (its own import and indexes)
+            starting_at = time.monotonic()
+            a_start_s: list[float] = []
+
+            def started(_t: object) -> None:
+                a_start_s.append(time.monotonic() - starting_at)
+                log("the new A answers its health check")
+
             restarting = asyncio.create_task(asyncio.to_thread(restarted.start))
-            restarting.add_done_callback(lambda _t: log("the new A answers its health check"))
+            restarting.add_done_callback(started)
             try:
                 back = await clients.line("BACK", STORM_TIMEOUT)
                 spent = cpu.spent()
@@ -523,6 +532,10 @@ async def run_storm(args: argparse.Namespace) -> dict[str, Any]:
         "cpu_until_back": spent,
         "server": args.server,
         "store_gin": bool(args.store_gin),
+        # Task A away: its drain (SIGTERM until it exited), then the new A's start (until its
+        # health check answers); the ALB sends every reconnect to B meanwhile.
+        "a_stop_s": a_stop_s,
+        "a_start_s": a_start_s[0] if a_start_s else None,
     }
 
 
@@ -546,6 +559,8 @@ def storm_report(r: dict[str, Any], args: argparse.Namespace) -> str:
             "CPU seconds from the first drop until all were back: "
             + ", ".join(f"{k} {v:.1f}" for k, v in r["cpu_until_back"].items())
             + f"; connect errors by reason: {r['connect_errors'] or 'none'}",
+            f"Task A away: its drain took {r['a_stop_s']:.1f} s, the new A's start "
+            + (f"{r['a_start_s']:.1f} s" if r["a_start_s"] is not None else "did not finish"),
         ]
     )
 

@@ -55,7 +55,10 @@ async function main() {
   }
   if (mode === "reconnect") {
     console.log("READY");
-    const reason = await within(once(socket, "disconnect"), "disconnect");
+    // Within the task's own bound: a granian task whose drain gets stuck (the known #19 issue
+    // the drain test is marked for) is ended by its watchdog at grace + 15 s, which the test
+    // accepts (exit 1); its connections close then, and the client must still reconnect.
+    const reason = await within(once(socket, "disconnect"), "disconnect", 45000);
     seen.reason = reason;
     // The test starts the next task only after this one has exited: allow for both.
     await within(once(socket, "connect"), "reconnect", 60000).catch((err) => {
