@@ -403,6 +403,33 @@ class Sender:
         self.sent.append((t["conversationId"], str(mid)))
 
 
+def unseen(sent: list[tuple[str, str]], report: dict[str, Any]) -> list[tuple[str, str]]:
+    """The (conversation, message) pairs of `sent` that the clients' report has not seen."""
+    received = {k: set(v) for k, v in report["received"].items()}
+    return [(c, m) for c, m in sent if m not in received.get(c, set())]
+
+
+async def retrievable(
+    base: str, triples: list[dict[str, str]], pairs: list[tuple[str, str]]
+) -> int:
+    """How many of `pairs` the receiver's own history (REST `afterSeq=0`, what `sync` reads)
+    returns: stored, so a later `sync` delivers them; the others would be lost for good."""
+    patient_of = {t["conversationId"]: t["patient"] for t in triples}
+    found = 0
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        for conv, mid in pairs:  # bounded: the unseen messages only
+            r = await http.get(
+                f"/api/v1/messages/conversations/{conv}/messages",
+                params={"afterSeq": 0, "limit": 100},
+                headers={"Authorization": f"Bearer {token(patient_of[conv])}"},
+            )
+            if r.status_code == 200 and any(
+                m.get("id") == mid for m in r.json()["data"]["messages"]
+            ):
+                found += 1
+    return found
+
+
 def drop_database(uri: str, name: str) -> None:
     from pymongo import MongoClient
 
@@ -496,6 +523,17 @@ async def run_storm(args: argparse.Namespace) -> dict[str, Any]:
                 await asyncio.sleep(2.0)  # the last sends reach their receivers
                 clients.say("report")
                 report = await clients.line("REPORT", 60)
+                missing = unseen(sender.sent, report)
+                late, stored = 0, 0
+                if missing:
+                    # Not seen yet: late (still on its way, on a loaded machine) or lost? Ask
+                    # again after a while, then ask the store what a `sync` would return.
+                    log(f"{len(missing)} not seen by their receivers; asking again in 10 s")
+                    await asyncio.sleep(10.0)
+                    clients.say("report")
+                    still = unseen(missing, await clients.line("REPORT", 60))
+                    late = len(missing) - len(still)
+                    stored = await retrievable(task_b.url, triples, still)
                 log("report received; stopping")
             finally:
                 sender.stop.set()
@@ -507,8 +545,7 @@ async def run_storm(args: argparse.Namespace) -> dict[str, Any]:
             # The next run starts on an empty server: a store that scans (FerretDB) must not
             # carry this run's tables into it.
             await asyncio.to_thread(drop_database, args.mongodb_uri, env["MONGODB_DB"])
-    received = {k: set(v) for k, v in report["received"].items()}
-    lost = [(c, m) for c, m in sender.sent if m not in received.get(c, set())]
+    lost = unseen(sender.sent, report)
     sync_ms = sorted(float(x) for x in report["syncMs"])
     return {
         "clients": args.clients,
@@ -522,7 +559,11 @@ async def run_storm(args: argparse.Namespace) -> dict[str, Any]:
         "send_failures": sender.failures,
         "send_skipped": sender.skipped,
         "sync_failed": report.get("syncFailed", 0),
+        # Sent and acknowledged, not seen by the receiver (live or by `sync`) at the report;
+        # of those, seen 10 s later (late), and, of the rest, what a `sync` would return now.
         "lost": len(lost),
+        "late": late,
+        "unseen_but_stored": stored,
         "sync_calls": len(sync_ms),
         "sync_p50_ms": pct(sync_ms, 0.5) if sync_ms else None,
         "sync_p99_ms": pct(sync_ms, 0.99) if sync_ms else None,
@@ -559,6 +600,9 @@ def storm_report(r: dict[str, Any], args: argparse.Namespace) -> str:
             "CPU seconds from the first drop until all were back: "
             + ", ".join(f"{k} {v:.1f}" for k, v in r["cpu_until_back"].items())
             + f"; connect errors by reason: {r['connect_errors'] or 'none'}",
+            f"Not seen at the report: {r['lost']}; of those, seen 10 s later: {r['late']}; of "
+            f"the rest, returned by the receiver's history (a later `sync`): "
+            f"{r['unseen_but_stored']}",
             f"Task A away: its drain took {r['a_stop_s']:.1f} s, the new A's start "
             + (f"{r['a_start_s']:.1f} s" if r["a_start_s"] is not None else "did not finish"),
         ]

@@ -26,6 +26,7 @@ from messaging_core.retention import start_background_purge
 from messaging_core.scheduling import start_background_scheduler
 
 from .emf_agent import EmfAgentSink, start_sending, stop_sending
+from .offline_announcer import OfflineAnnouncer
 from .settings import SocketSettings
 from .tasks import BackgroundTasks
 from .typing_relay import TypingRelay
@@ -65,6 +66,10 @@ class Lifecycle:
         self._runtime: SocketRuntime | None = None
         self._loops: list[asyncio.Task[Any]] = []
         self._emf: EmfAgentSink | None = None  # #17: socket-tier metrics on Fargate
+        # The reaper's `user_offline`s, announced off the heartbeat loop (offline_announcer.py).
+        self._offline = OfflineAnnouncer(
+            lambda user: presence.announce(self.core, user, "user_offline"), tasks
+        )
 
     @property
     def core(self) -> Core:
@@ -180,11 +185,11 @@ class Lifecycle:
                 await cluster.heartbeat()
                 # Users of a task that died, and a drained task's users who did not come back:
                 # exactly one surviving task announces each of them. A full batch is followed
-                # by another (bounded): a drain leaves thousands due at once.
+                # by another (bounded): a drain leaves thousands due at once. They are announced
+                # in the background: this loop's next heartbeat must not wait for the store.
                 for _ in range(REAP_BATCHES):
                     gone = await cluster.reap(REAP_BATCH)
-                    for user in gone:
-                        await presence.announce(self.core, user, "user_offline")
+                    self._offline.add(gone)
                     if len(gone) < REAP_BATCH:
                         break
             except asyncio.CancelledError:
