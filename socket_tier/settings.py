@@ -25,7 +25,7 @@ class SocketSettings(BaseSettings):
     presence_heartbeat_seconds: float = Field(default=10.0, gt=0)
     # A drain (SIGTERM, a deploy) closes its users' sockets; they go offline at once, and their
     # partners hear `user_offline` only if they have not connected again (to another task)
-    # this long after, from a surviving task's reaper (one heartbeat later at most). A phone
+    # this long after, from a surviving task's reaper (taken at its next heartbeat). A phone
     # back within seconds shows no offline/online flicker. 0: announced at once.
     presence_drain_settle_seconds: float = Field(default=15.0, ge=0)
     redis_pool_size: int = Field(default=64, gt=0)
