@@ -143,9 +143,9 @@ class Lifecycle:
         self._typing.close()
         runtime = self._runtime
         if runtime is not None and runtime.cluster is not None:
-            # As the drain's closes: the surviving tasks announce whoever does not come back.
-            for user in await runtime.cluster.leave_all(leaving=True):
-                await presence.announce(runtime.core, user, "user_offline")
+            # As the drain's closes: the surviving tasks announce whoever does not come back
+            # (with a settle time of 0, this task does, in the grace below).
+            self._offline.add(await runtime.cluster.leave_all(leaving=True))
         await self._tasks.wait(self._sock.shutdown_grace_seconds)
         if runtime is not None and runtime.channel is not None:
             runtime.channel.stop()

@@ -63,11 +63,6 @@ class _PendingSids(dict[str, _SidSet]):
     def __setitem__(self, namespace: str, sids: Iterable[str]) -> None:
         super().__setitem__(namespace, _SidSet((sid, None) for sid in sids))
 
-    def setdefault(self, namespace: str, sids: Iterable[str] = ()) -> _SidSet:
-        if namespace not in self:
-            self[namespace] = sids
-        return self[namespace]
-
 
 class DirectManager(socketio.AsyncManager):  # type: ignore[misc]
     """Room emits without a task per recipient, and a socket's rooms known without a search.

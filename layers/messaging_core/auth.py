@@ -49,17 +49,7 @@ def verify_token(token: Any, settings: Settings) -> Principal:
 
     try:
         claims = _decoder().decode(
-            token,
-            _verification_key(settings, token),
-            algorithms=[settings.jwt_algorithm],
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-            options={
-                "require": ["exp", "iat"],
-                "verify_aud": settings.jwt_audience is not None,
-                "verify_iss": settings.jwt_issuer is not None,
-            },
-            leeway=5,
+            token, _verification_key(settings, token), **decode_arguments(settings)
         )
     except jwt.ExpiredSignatureError as exc:
         raise Unauthorized("Token expired") from exc
@@ -80,6 +70,22 @@ async def verify_token_off_loop(token: Any, settings: Settings) -> Principal:
     if not _key_may_fetch(settings):
         return verify_token(token, settings)
     return await asyncio.to_thread(verify_token, token, settings)
+
+
+def decode_arguments(settings: Settings) -> dict[str, Any]:
+    """What verify_token asks of PyJWT's decode besides the token and key: the pinned
+    algorithm, issuer and audience when configured, `exp` and `iat` required, 5 s of leeway."""
+    return {
+        "algorithms": [settings.jwt_algorithm],
+        "issuer": settings.jwt_issuer,
+        "audience": settings.jwt_audience,
+        "options": {
+            "require": ["exp", "iat"],
+            "verify_aud": settings.jwt_audience is not None,
+            "verify_iss": settings.jwt_issuer is not None,
+        },
+        "leeway": 5,
+    }
 
 
 def _key_may_fetch(settings: Settings) -> bool:

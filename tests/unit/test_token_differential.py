@@ -285,15 +285,7 @@ def stock_verdict(token: str, settings: Settings, key: Any = None) -> Outcome:
             decoded = jwt.decode(
                 token,
                 key if key is not None else settings.jwt_secret.get_secret_value(),
-                algorithms=[settings.jwt_algorithm],
-                issuer=settings.jwt_issuer,
-                audience=settings.jwt_audience,
-                options={
-                    "require": ["exp", "iat"],
-                    "verify_aud": settings.jwt_audience is not None,
-                    "verify_iss": settings.jwt_issuer is not None,
-                },
-                leeway=5,
+                **auth.decode_arguments(settings),
             )
         except jwt.InvalidTokenError as exc:
             raise Unauthorized("stock refusal") from exc
