@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from messaging_core import messages, presence
+from messaging_core.budgets import budget_key, budget_of, spend
 from messaging_core.core import Core
 from messaging_core.errors import DomainError, Unauthorized
 from messaging_core.models import Principal
@@ -108,6 +109,11 @@ class Connections:
         return user
 
     async def connected(self, sid: str, user: Principal) -> None:
+        """Hold a socket whose token was accepted, once its connect budget allows it (else
+        RateLimited, and nothing is held)."""
+        core = self._running.core
+        if self.cap is None:  # alone: the budget first, then this task's own bookkeeping
+            await spend(core, user, "connect")
         self.users[sid] = user
         self._drop_request_headers(sid)
         sids = self.sockets_of.setdefault(user.id, [])
@@ -115,11 +121,25 @@ class Connections:
         # Alone (no Redis) the cap counts this task's sockets; with Redis, every task's (below).
         while self.cap is None and len(sids) > self._sock.max_sockets_per_user:
             self._tasks.spawn(self._evict(sids.pop(0)))
-        await self._sio.enter_room(sid, user_room(user.id))
+        room = user_room(user.id)
+        await self._sio.enter_room(sid, room)
         # Registered before the handshake completes: a message sent right after is "delivered".
-        came_online = await self._running.presence.connect(user.id, sid)
-        if self.cap is not None:  # awaited: sockets are ordered as their connects complete
-            await self.cap.admit(user.id, sid)
+        if self.cap is None:
+            came_online = await self._running.presence.connect(user.id, sid)
+        else:
+            # With Redis the budget, presence and the cap take one round trip (issue #19); the
+            # connects of one loop turn share it. Awaited: sockets are ordered as their connects
+            # complete.
+            budget = budget_of(core.settings, "connect")
+            window = (budget_key("connect", user), budget.count, budget.window_seconds)
+            try:
+                entered = await self.cap.enter(user.id, sid, window, budget.message)
+            except BaseException:  # refused (budget, Redis): the socket is not held
+                self._release(sid)
+                await self._sio.leave_room(sid, room)
+                raise
+            came_online = entered.came_online
+            await self.cap.close_over_cap(user.id, entered.over_cap)
         if user.expires_at is not None:
             self._expire_at(user.expires_at, sid)
         self._tasks.spawn(self._after_connect(user, came_online))
@@ -202,16 +222,23 @@ class Connections:
         await self._sio.emit("error", {"event": "connection", "message": TOO_MANY_SOCKETS}, to=sid)
         await self._sio.disconnect(sid)
 
-    async def disconnected(self, sid: str) -> None:
+    def _release(self, sid: str) -> Principal | None:
+        """Forget a socket's user and its place among the user's sockets."""
         user = self.users.pop(sid, None)  # its expiry entry, if any, is skipped when due
         if user is None:
-            return
+            return None
         sids = self.sockets_of.get(user.id)
         if sids is not None:
             if sid in sids:
                 sids.remove(sid)
             if not sids:
                 del self.sockets_of[user.id]
+        return user
+
+    async def disconnected(self, sid: str) -> None:
+        user = self._release(sid)
+        if user is None:
+            return
         await self._typing.drop_socket(sid)
         # Closed by this task's drain: the user goes offline at once, and their partners hear it
         # only if they do not connect again (elsewhere) before the presence's settle time.

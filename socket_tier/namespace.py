@@ -13,7 +13,6 @@ from typing import Any
 import socketio
 from messaging_core import messages, presence, scheduling
 from messaging_core.auth import bearer_token
-from messaging_core.budgets import spend
 from messaging_core.errors import DomainError, Unauthorized
 from messaging_core.inputs import (
     ConversationRefIn,
@@ -60,12 +59,12 @@ class MessagingNamespace(
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         try:
             user = await authenticate(self.ctx.core, token_from(auth, environ))
-            # A reconnect loop costs a token check and presence writes each time: budgeted.
-            await spend(self.ctx.core, user, "connect")
-        except DomainError as exc:  # refused, revoked, over budget, or the marks unreadable
+            # A reconnect loop costs a token check and presence writes each time: `connected`
+            # counts it against the user's connect budget before holding the socket.
+            await self.ctx.connected(sid, user)
+        except DomainError as exc:  # refused, revoked, over budget, or Redis unreadable
             # The client receives `connect_error` with this reason and joins nothing.
             raise socketio.exceptions.ConnectionRefusedError(exc.message) from None
-        await self.ctx.connected(sid, user)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         await self.ctx.disconnected(sid)

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from messaging_core.adapters.redis_fanout import publish_close
-from messaging_core.adapters.redis_presence import RedisPresence
+from messaging_core.adapters.redis_presence import Entered, RedisPresence
+from messaging_core.errors import RateLimited
 from messaging_core.models import Principal
 from redis.asyncio import Redis
 
@@ -35,9 +36,21 @@ class SharedSocketCap:
         self._users = users  # this task's sockets: sid -> user
         self._evict = evict  # schedules "tell the reason, close" for one local sid
 
-    async def admit(self, user_id: str, sid: str) -> None:
-        """Count a socket just connected (after `presence.connect`); close the oldest over cap."""
-        for task, old in await self.presence.admit(user_id, sid, self.cap):
+    async def enter(
+        self, user_id: str, sid: str, budget: tuple[str, int, int], refused: str
+    ) -> Entered:
+        """A socket just authenticated: its connect `budget` (the rate limiter's key, limit and
+        window) counted, presence and the cap in one Redis round trip (`RedisPresence.enter`).
+        RateLimited(`refused`), nothing registered, when the budget is spent; the sockets it
+        pushed over the cap are for `close_over_cap`, once the new one is held."""
+        entered = await self.presence.enter(user_id, sid, self.cap, budget)
+        if entered is None:
+            raise RateLimited(refused)
+        return entered
+
+    async def close_over_cap(self, user_id: str, over: list[tuple[str, str]]) -> None:
+        """Close the user's oldest sockets beyond the cap, each by the task that holds it."""
+        for task, old in over:
             if task == self.presence.task_id:
                 await self.close_here(user_id, old)
             else:

@@ -103,12 +103,22 @@ def _table(settings: Settings) -> dict[BudgetName, Budget]:
     return table
 
 
+def budget_of(settings: Settings, name: BudgetName) -> Budget:
+    """Budget `name`, as the settings set it."""
+    return _table(settings)[name]
+
+
+def budget_key(name: BudgetName, user: Principal) -> str:
+    """The RateLimiter key that counts `user`'s budget `name`, on every task and Lambda."""
+    return f"{name}:{user.id}"
+
+
 async def spend(core: Core, user: Principal, name: BudgetName) -> None:
     """Count one action of `user` against budget `name`; `RateLimited` when it is spent.
 
     A limiter that cannot answer raises `Unavailable` (503): the action is refused, never let
     through unbudgeted.
     """
-    budget = _table(core.settings)[name]
-    if not await core.rate_limiter.hit(f"{name}:{user.id}", budget.count, budget.window_seconds):
+    budget = budget_of(core.settings, name)
+    if not await core.rate_limiter.hit(budget_key(name, user), budget.count, budget.window_seconds):
         raise RateLimited(budget.message)

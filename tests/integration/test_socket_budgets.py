@@ -3,6 +3,7 @@ One socket-tier process on a real Redis (the limiter every task and function sha
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -130,6 +131,16 @@ async def test_a_reconnect_loop_is_refused_after_the_connect_budget(server: Serv
     await sio.disconnect()
     assert reasons
     assert "Too many connections" in str(reasons[0])
+    # The refused socket was never registered: the user, whose earlier sockets all closed, is
+    # offline, and no socket of theirs is counted against the per-user cap.
+    store = redis_sync.Redis.from_url(with_db(redis_url(), 13))
+    keys = ("presence:online", f"presence:conns:{user['id']}", f"presence:since:{user['id']}")
+    for _ in range(100):  # bounded: the earlier sockets' disconnects may still be on their way
+        if store.zscore(keys[0], user["id"]) is None and not store.exists(keys[1], keys[2]):
+            break
+        await asyncio.sleep(0.05)
+    assert store.zscore(keys[0], user["id"]) is None
+    assert store.exists(keys[1], keys[2]) == 0
     async with clients(Client(new_user("doctor"))) as (other,):
         await other.connect(server.url)
         assert other.sio.connected

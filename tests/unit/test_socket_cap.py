@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+import pytest
 from messaging_core.adapters.redis_fanout import TaskChannel, encode, encode_close
-from messaging_core.adapters.redis_presence import RedisPresence
+from messaging_core.adapters.redis_presence import Entered, RedisPresence
+from messaging_core.errors import RateLimited
 from messaging_core.models import Principal
 from redis.asyncio import Redis
 
@@ -15,19 +17,22 @@ from socket_tier.socket_cap import SharedSocketCap
 class FakePresence:
     task_id = "task-a"
 
-    def __init__(self, over: list[tuple[str, str]]) -> None:
+    def __init__(self, over: list[tuple[str, str]], spent: bool = False) -> None:
         self.over = over
+        self.spent = spent
 
-    async def admit(self, user_id: str, sid: str, cap: int) -> list[tuple[str, str]]:
-        return self.over
+    async def enter(
+        self, user_id: str, sid: str, cap: int, budget: tuple[str, int, int]
+    ) -> Entered | None:
+        return None if self.spent else Entered(False, self.over)
 
 
 def cap_with(
-    over: list[tuple[str, str]], users: dict[str, Principal]
+    over: list[tuple[str, str]], users: dict[str, Principal], spent: bool = False
 ) -> tuple[SharedSocketCap, list[str]]:
     evicted: list[str] = []
     cap = SharedSocketCap(
-        cast(RedisPresence, FakePresence(over)),
+        cast(RedisPresence, FakePresence(over, spent)),
         cast(Redis, object()),
         10,
         users=users,
@@ -51,8 +56,19 @@ async def test_a_close_request_closes_only_that_users_socket() -> None:
 async def test_the_oldest_on_this_task_is_closed_here() -> None:
     alice = Principal("alice", "patient")
     cap, evicted = cap_with([("task-a", "s-old")], {"s-old": alice, "s-new": alice})
-    await cap.admit("alice", "s-new")
+    entered = await cap.enter("alice", "s-new", ("connect:alice", 30, 60), "slow down")
+    assert entered == Entered(False, [("task-a", "s-old")])
+    assert evicted == []  # closed once the new socket is held
+    await cap.close_over_cap("alice", entered.over_cap)
     assert evicted == ["s-old"]
+
+
+async def test_a_spent_connect_budget_is_refused_and_closes_nothing() -> None:
+    alice = Principal("alice", "patient")
+    cap, evicted = cap_with([("task-a", "s-old")], {"s-old": alice}, spent=True)
+    with pytest.raises(RateLimited, match="slow down"):
+        await cap.enter("alice", "s-new", ("connect:alice", 30, 60), "slow down")
+    assert evicted == []
 
 
 async def test_the_task_channel_hands_close_requests_over_and_emits_nothing() -> None:

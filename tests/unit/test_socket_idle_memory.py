@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any
 
+from messaging_core.config import Settings
 from messaging_core.models import Principal
 
 from socket_tier.connections import Connections
@@ -40,9 +41,21 @@ class FakePresence:
         return True
 
 
+class AllowingLimiter:
+    async def hit(self, key: str, limit: int, window_seconds: int) -> bool:
+        return True
+
+
+class FakeCore:
+    """What a connect asks of the core here: its connect budget (always within it)."""
+
+    settings = Settings(environment="development")
+    rate_limiter = AllowingLimiter()
+
+
 class FakeRunning:
     presence = FakePresence()
-    core: Any = None
+    core: Any = FakeCore()
 
 
 class RecordingTasks:

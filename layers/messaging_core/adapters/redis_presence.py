@@ -24,11 +24,14 @@ import logging
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
+from ..errors import Unavailable
 from .redis_client import script_batcher
+from .redis_ratelimit import HIT_FUNCTION, window_key, window_member
 
 logger = logging.getLogger(__name__)
 
@@ -43,21 +46,27 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
-# KEYS: conns, online, leaving. ARGV: member, ttl_ms, user. Returns 1 when the user just came
-# online; 0 too for a user back before their drained `user_offline` was due (never announced).
-_CONNECT = (
-    _NOW
-    + """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-local before = redis.call('ZCARD', KEYS[1])
-local exp = now + tonumber(ARGV[2])
-redis.call('ZADD', KEYS[1], exp, ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-redis.call('ZADD', KEYS[2], 'GT', exp, ARGV[3])
-local unannounced = redis.call('ZREM', KEYS[3], ARGV[3])
-if before == 0 and unannounced == 0 then return 1 end
-return 0
+# Registers a connection; 1 when the user just came online, 0 too for a user back before their
+# drained `user_offline` was due (never announced). A Lua function, as `cap_admit` below: the
+# socket connect's script (`_ENTER`) runs both after the connect budget.
+CONNECT_FUNCTION = """
+local function presence_connect(conns, online, leaving, member, ttl_ms, user, now)
+  redis.call('ZREMRANGEBYSCORE', conns, '-inf', now)
+  local before = redis.call('ZCARD', conns)
+  local exp = now + tonumber(ttl_ms)
+  redis.call('ZADD', conns, exp, member)
+  redis.call('PEXPIRE', conns, ttl_ms)
+  redis.call('ZADD', online, 'GT', exp, user)
+  local unannounced = redis.call('ZREM', leaving, user)
+  if before == 0 and unannounced == 0 then return 1 end
+  return 0
+end
 """
+
+# KEYS: conns, online, leaving. ARGV: member, ttl_ms, user.
+_CONNECT = (
+    _NOW + CONNECT_FUNCTION + "return presence_connect(KEYS[1], KEYS[2], KEYS[3], ARGV[1], "
+    "ARGV[2], ARGV[3], now)"
 )
 
 # KEYS: conns, online, since, leaving. ARGV: member, user, settle_ms, keep_ms. Returns 1 when that
@@ -156,34 +165,76 @@ return out
 """
 )
 
-# KEYS: since, conns. ARGV: member, cap, ttl_ms. Records the connection's connect time, forgets
-# members whose connection lapsed (their task died), and pops the oldest beyond `cap`: returned
-# as members `<task>|<sid>` for their task to close. Atomic, so two tasks admitting at once
-# never pick the same socket nor leave the user over the cap.
-_ADMIT = (
-    _NOW
-    + """
-local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-local at = now
--- Strictly after the newest so far: two connects in one millisecond keep their order.
-if #top == 2 and tonumber(top[2]) >= at then at = tonumber(top[2]) + 1 end
-redis.call('ZADD', KEYS[1], 'NX', at, ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  if m ~= ARGV[1] then
-    local exp = redis.call('ZSCORE', KEYS[2], m)
-    if not exp or tonumber(exp) <= now then redis.call('ZREM', KEYS[1], m) end
+# Records the connection's connect time, forgets members whose connection lapsed (their task
+# died), and pops the oldest beyond `cap`: returned as members `<task>|<sid>` for their task to
+# close. Atomic, so two tasks admitting at once never pick the same socket nor leave the user
+# over the cap.
+ADMIT_FUNCTION = """
+local function cap_admit(since, conns, member, cap, ttl_ms, now)
+  local top = redis.call('ZRANGE', since, -1, -1, 'WITHSCORES')
+  local at = now
+  -- Strictly after the newest so far: two connects in one millisecond keep their order.
+  if #top == 2 and tonumber(top[2]) >= at then at = tonumber(top[2]) + 1 end
+  redis.call('ZADD', since, 'NX', at, member)
+  redis.call('PEXPIRE', since, ttl_ms)
+  for _, m in ipairs(redis.call('ZRANGE', since, 0, -1)) do
+    if m ~= member then
+      local exp = redis.call('ZSCORE', conns, m)
+      if not exp or tonumber(exp) <= now then redis.call('ZREM', since, m) end
+    end
   end
+  local over = redis.call('ZCARD', since) - tonumber(cap)
+  local out = {}
+  if over > 0 then
+    local popped = redis.call('ZPOPMIN', since, over)
+    for i = 1, #popped, 2 do table.insert(out, popped[i]) end
+  end
+  return out
 end
-local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[2])
-local out = {}
-if over > 0 then
-  local popped = redis.call('ZPOPMIN', KEYS[1], over)
-  for i = 1, #popped, 2 do table.insert(out, popped[i]) end
+"""
+
+# KEYS: since, conns. ARGV: member, cap, ttl_ms.
+_ADMIT = (
+    _NOW + ADMIT_FUNCTION + "return cap_admit(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], now)"
+)
+
+# A socket connect in one round trip (issue #19, connects per second): the user's connect budget
+# counted (`rate_hit`, redis_ratelimit.py), then, only if it was not spent, `presence_connect`
+# and `cap_admit`. KEYS: budget window, conns, online, leaving, since. ARGV: limit, window
+# seconds, window member, member, ttl_ms, user, cap. Returns {0} when the budget was spent
+# (nothing registered), else {1, came online, popped members...}.
+_ENTER = (
+    _NOW
+    + HIT_FUNCTION
+    + CONNECT_FUNCTION
+    + ADMIT_FUNCTION
+    + """
+if rate_hit(KEYS[1], ARGV[1], ARGV[2], ARGV[3]) == 0 then return {0} end
+local out = {1, presence_connect(KEYS[2], KEYS[3], KEYS[4], ARGV[4], ARGV[5], ARGV[6], now)}
+for _, m in ipairs(cap_admit(KEYS[5], KEYS[2], ARGV[4], ARGV[7], ARGV[5], now)) do
+  table.insert(out, m)
 end
 return out
 """
 )
+
+
+class Entered(NamedTuple):
+    """A socket connect that `RedisPresence.enter` let in."""
+
+    came_online: bool  # the user's first live connection on any task
+    over_cap: list[tuple[str, str]]  # (task id, sid) of their oldest sockets, to be closed
+
+
+def _members(raw_members: Sequence[Any]) -> list[tuple[str, str]]:
+    """`<task>|<sid>` members as (task id, sid)."""
+    out: list[tuple[str, str]] = []
+    for raw in raw_members:
+        member = raw.decode() if isinstance(raw, bytes) else str(raw)
+        task, _, sid = member.partition("|")
+        if task and sid:
+            out.append((task, sid))
+    return out
 
 
 def check_task_id(task_id: str) -> str:
@@ -240,6 +291,7 @@ class RedisPresence:
         self._online_count = redis.register_script(_ONLINE_COUNT)
         self._tasks_of = redis.register_script(_TASKS_OF)
         self._admit = batcher.register(_ADMIT)
+        self._enter = batcher.register(_ENTER)
 
     def _member(self, sid: str) -> str:
         return f"{self.task_id}|{sid}"
@@ -268,6 +320,43 @@ class RedisPresence:
         )
         return int(went) == 1
 
+    async def enter(
+        self, user_id: str, sid: str, cap: int, budget: tuple[str, int, int]
+    ) -> Entered | None:
+        """`connect` then `admit`, in one script after counting the connect `budget` (the rate
+        limiter's key, limit and window in seconds): None, and nothing registered, when that
+        budget is spent."""
+        if cap <= 0:
+            raise ValueError("the socket cap must be positive")
+        key, limit, window_seconds = budget
+        try:
+            reply = await self._enter(
+                keys=[
+                    window_key(key),
+                    conns_key(user_id),
+                    ONLINE_KEY,
+                    LEAVING_KEY,
+                    since_key(user_id),
+                ],
+                args=[
+                    limit,
+                    window_seconds,
+                    window_member(),
+                    self._member(sid),
+                    self.ttl_ms,
+                    user_id,
+                    cap,
+                ],
+            )
+        except (RedisError, OSError) as exc:  # OSError: the lean connection could not open
+            # Refused with a reason the client can read (not a handshake left unanswered).
+            raise Unavailable("Presence unavailable, try again") from exc
+        reply = cast(list[Any], reply)
+        if int(reply[0]) != 1:
+            return None
+        self._local[user_id].add(sid)
+        return Entered(int(reply[1]) == 1, _members(reply[2:]))
+
     async def admit(self, user_id: str, sid: str, cap: int) -> list[tuple[str, str]]:
         """Count a connected socket against the user's cap on every task: the (task id, sid) of
         the oldest sockets beyond `cap`, which their tasks must close. Call after `connect`."""
@@ -280,13 +369,7 @@ class RedisPresence:
                 args=[self._member(sid), cap, self.ttl_ms],
             ),
         )
-        out: list[tuple[str, str]] = []
-        for raw in popped:
-            member = raw.decode() if isinstance(raw, bytes) else str(raw)
-            task, _, old = member.partition("|")
-            if task and old:
-                out.append((task, old))
-        return out
+        return _members(popped)
 
     def has_local(self, user_id: str) -> bool:
         """Whether this task holds a socket of the user (no Redis round trip)."""
