@@ -1,4 +1,5 @@
-"""What each idle socket holds (issue #19): one expiry timer per task, no request headers.
+"""What each idle socket holds (issue #19): one expiry timer per task, no request headers, and
+nothing at all once its connect is refused.
 
 Sockets close when their token expires, with one timer per task.
 
@@ -13,7 +14,9 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any
 
+import pytest
 from messaging_core.config import Settings
+from messaging_core.errors import RateLimited
 from messaging_core.models import Principal
 
 from socket_tier.connections import Connections
@@ -123,3 +126,43 @@ async def test_a_connected_socket_keeps_no_request_headers() -> None:
     )
     await conns.connected("s1", Principal(id="a" * 24, role="patient"))
     assert sio.environ["eio-s1"] == {"PATH_INFO": "/socket.io/", "REMOTE_ADDR": "127.0.0.1"}
+
+
+class RefusingCap:
+    """A shared cap (Redis) whose connect budget is spent."""
+
+    async def enter(self, *args: Any) -> Any:
+        raise RateLimited("Too many connections: slow down")
+
+
+class RoomRecordingSio(FakeSio):
+    def __init__(self) -> None:
+        super().__init__()
+        self.rooms: set[tuple[str, str]] = set()
+
+    async def enter_room(self, sid: str, room: str) -> None:
+        self.rooms.add((sid, room))
+
+    async def leave_room(self, sid: str, room: str) -> None:
+        self.rooms.discard((sid, room))
+
+
+async def test_a_connect_refused_by_the_shared_budget_holds_nothing() -> None:
+    """Refused after joining its user's room (the budget is counted with presence, in Redis):
+    the socket leaves the room, and no user, socket list or expiry is kept for it."""
+    sio = RoomRecordingSio()
+    conns = Connections(
+        sio,  # type: ignore[arg-type]
+        SocketSettings(_env_file=None),  # type: ignore[call-arg]
+        FakeRunning(),  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        RecordingTasks(),  # type: ignore[arg-type]
+    )
+    conns.cap = RefusingCap()  # type: ignore[assignment]
+    user = Principal(id="b" * 24, role="patient", expires_at=T0 + 60)
+    with pytest.raises(RateLimited):
+        await conns.connected("s1", user)
+    assert conns.users == {}
+    assert conns.sockets_of == {}
+    assert sio.rooms == set()
+    assert conns._expiries == []
