@@ -29,12 +29,14 @@ import contextlib
 import json
 import os
 import queue
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -213,11 +215,7 @@ async def idle_target(name: str, proc: Proc, auths: list[dict[str, str]], args: 
 
 async def run_idle(args: argparse.Namespace) -> list[dict[str, Any]]:
     ensure_node_modules()
-    rows = []
     users = [new_id() for _ in range(args.clients)]
-    if "node" in args.targets:
-        proc = Proc(["node", str(NODE_DIR / "relay.js")], {})
-        rows.append(await idle_target("node", proc, [{"userId": u} for u in users], args))
     env = {
         "ENVIRONMENT": "development",
         "LOG_LEVEL": "WARNING",
@@ -230,38 +228,81 @@ async def run_idle(args: argparse.Namespace) -> list[dict[str, Any]]:
     trees = [("", ROOT)]
     if args.before_tree:  # the same servers from an earlier checkout, in this same run
         trees.insert(0, (" before", Path(args.before_tree).resolve()))
-    for label, tree in trees:
-        for server in ("granian", "uvicorn"):
-            if server not in args.targets:
-                continue
+
+    def node() -> Proc:
+        return Proc(["node", str(NODE_DIR / "relay.js")], {})
+
+    def ours(tree: Path, server: str) -> Callable[[], Proc]:
+        def make() -> Proc:
             proc = Task(
                 [PY, "-m", "socket_tier.server", "--host", "127.0.0.1"],
                 {**env, "SOCKET_SERVER": server, "TASK_ID": f"conn-{uuid.uuid4().hex[:6]}"},
             )
             proc.tree = tree
-            rows.append(await idle_target(f"ours{label} ({server})", proc, auths, args))
+            return proc
+
+        return make
+
+    targets: list[tuple[str, Callable[[], Proc], list[dict[str, str]]]] = []
+    if "node" in args.targets:
+        targets.append(("node", node, [{"userId": u} for u in users]))
+    for label, tree in trees:
+        for server in ("granian", "uvicorn"):
+            if server in args.targets:
+                targets.append((f"ours{label} ({server})", ours(tree, server), auths))
+    rows = []
+    for round_no in range(1, args.rounds + 1):
+        # Every other round in the reverse order: a machine that speeds up or slows down
+        # within a round favours neither side.
+        order = targets if round_no % 2 else targets[::-1]
+        for name, make, clients in order:
+            row = await idle_target(name, make(), clients, args)
+            rows.append({**row, "round": round_no})
     return rows
 
 
 def idle_report(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
-    node = next((r for r in rows if r["target"] == "node"), None)
     out = [
         f"idle connections: {args.clients} authenticated websocket clients, "
-        f"{args.concurrency} connecting at a time (official socket.io-client on Node)",
+        f"{args.concurrency} connecting at a time (official socket.io-client on Node), "
+        f"{args.rounds} round(s)",
         "",
-        "| target | connected | KiB / connection | vs Node | connects / s | vs Node "
+        "| round | target | connected | KiB / connection | vs Node | connects / s | vs Node "
         "| server CPU µs / connect | vs Node | load generator CPU µs / connect |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    ratios: dict[str, dict[str, list[float]]] = {}
     for r in rows:
-        mem = f"{r['kib_per_conn'] / node['kib_per_conn']:.2f}x" if node else "-"
-        rate = f"{r['connects_per_s'] / node['connects_per_s']:.2f}x" if node else "-"
-        cpu = f"{r['server_us_per_connect'] / node['server_us_per_connect']:.2f}x" if node else "-"
+        node = next((n for n in rows if n["target"] == "node" and n["round"] == r["round"]), None)
+        cells = {"mem": "-", "rate": "-", "cpu": "-"}
+        if node is not None and r is not node:
+            got = {
+                "mem": r["kib_per_conn"] / node["kib_per_conn"],
+                "rate": r["connects_per_s"] / node["connects_per_s"],
+                "cpu": r["server_us_per_connect"] / node["server_us_per_connect"],
+            }
+            for key, value in got.items():
+                ratios.setdefault(r["target"], {}).setdefault(key, []).append(value)
+                cells[key] = f"{value:.2f}x"
+        elif node is not None:
+            cells = {"mem": "1.00x", "rate": "1.00x", "cpu": "1.00x"}
         out.append(
-            f"| {r['target']} | {r['connected']} | {r['kib_per_conn']:.1f} | {mem} "
-            f"| {r['connects_per_s']:.0f} | {rate} | {r['server_us_per_connect']:,.0f} | {cpu} "
+            f"| {r['round']} | {r['target']} | {r['connected']} | {r['kib_per_conn']:.1f} "
+            f"| {cells['mem']} | {r['connects_per_s']:.0f} | {cells['rate']} "
+            f"| {r['server_us_per_connect']:,.0f} | {cells['cpu']} "
             f"| {r['client_us_per_connect']:,.0f} |"
         )
+    if args.rounds > 1 and ratios:
+        out += ["", "Median over the rounds (each ratio taken within its round):", ""]
+        out += ["| target | memory vs Node | connects/s vs Node | server CPU vs Node |"]
+        out += ["|---|---|---|---|"]
+        for target, by in ratios.items():
+            med = {k: statistics.median(v) for k, v in by.items()}
+            span = {k: f"{min(v):.2f}-{max(v):.2f}" for k, v in by.items()}
+            out.append(
+                f"| {target} | {med['mem']:.2f}x ({span['mem']}) | {med['rate']:.2f}x "
+                f"({span['rate']}) | {med['cpu']:.2f}x ({span['cpu']}) |"
+            )
     return "\n".join(out)
 
 
@@ -614,6 +655,13 @@ def main() -> None:
     parser.add_argument("mode", choices=("idle", "storm"))
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="idle: run every target this many times, each other round in reverse order, and "
+        "report the median of each ratio to Node (taken within its round)",
+    )
     parser.add_argument("--targets", default="node,granian,uvicorn")
     parser.add_argument("--server", choices=("granian", "uvicorn"), default="uvicorn")
     parser.add_argument("--rate", type=float, default=100.0, help="storm: msg/s sent meanwhile")

@@ -60,3 +60,31 @@ async def test_outstanding_sends_stay_bounded_while_the_server_stalls(
     assert stalled_server["most"] <= 32  # the default cap on outstanding sends
     assert len(sender.sent) == stalled_server["calls"]
     assert sender.skipped == ticks - stalled_server["calls"] > 0
+
+
+def idle_row(target: str, round_no: int, rate: float, cpu: float = 500.0) -> dict[str, Any]:
+    return {
+        "target": target,
+        "round": round_no,
+        "connected": 10,
+        "kib_per_conn": 25.0 if target == "node" else 30.0,
+        "connects_per_s": rate,
+        "server_us_per_connect": cpu,
+        "client_us_per_connect": 800.0,
+    }
+
+
+def test_idle_rounds_report_the_median_of_the_ratios_taken_within_each_round() -> None:
+    """A round's ratio compares the two targets of that round only: a machine that is twice as
+    fast in round 3 moves both rows, not the ratio."""
+    rows = [
+        idle_row("node", 1, 1000), idle_row("ours (uvicorn)", 1, 700),
+        idle_row("ours (uvicorn)", 2, 900), idle_row("node", 2, 1000),
+        idle_row("node", 3, 2000), idle_row("ours (uvicorn)", 3, 1800),
+    ]  # fmt: skip
+    args = type("Args", (), {"clients": 10, "concurrency": 5, "rounds": 3})()
+    report = connections.idle_report(rows, args)  # type: ignore[arg-type]
+    # Ratios 0.70, 0.90, 0.90: the median is 0.90 (the mean of the raw rates would say 0.85).
+    median = "| ours (uvicorn) | 1.20x (1.20-1.20) | 0.90x (0.70-0.90) | 1.00x (1.00-1.00) |"
+    assert median in report
+    assert "| 1 | ours (uvicorn) | 10 | 30.0 | 1.20x | 700 | 0.70x |" in report
