@@ -108,6 +108,17 @@ async def test_expiring_sockets_share_one_timer_and_each_closes_when_due() -> No
     assert live_timers() - timers_before == 0  # nothing left to expire: no timer
 
 
+def connections_on(sio: FakeSio) -> Connections:
+    """A task's connections over a fake server; the typing relay is not used by a connect."""
+    return Connections(
+        sio,  # type: ignore[arg-type]
+        SocketSettings(_env_file=None),  # type: ignore[call-arg]
+        FakeRunning(),  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        RecordingTasks(),  # type: ignore[arg-type]
+    )
+
+
 async def test_a_connected_socket_keeps_no_request_headers() -> None:
     sio = FakeSio()
     sio.environ["eio-s1"] = {
@@ -117,13 +128,7 @@ async def test_a_connected_socket_keeps_no_request_headers() -> None:
         "PATH_INFO": "/socket.io/",
         "REMOTE_ADDR": "127.0.0.1",
     }
-    conns = Connections(
-        sio,  # type: ignore[arg-type]
-        SocketSettings(_env_file=None),  # type: ignore[call-arg]
-        FakeRunning(),  # type: ignore[arg-type]
-        None,  # type: ignore[arg-type]
-        RecordingTasks(),  # type: ignore[arg-type]
-    )
+    conns = connections_on(sio)
     await conns.connected("s1", Principal(id="a" * 24, role="patient"))
     assert sio.environ["eio-s1"] == {"PATH_INFO": "/socket.io/", "REMOTE_ADDR": "127.0.0.1"}
 
@@ -151,13 +156,7 @@ async def test_a_connect_refused_by_the_shared_budget_holds_nothing() -> None:
     """Refused after joining its user's room (the budget is counted with presence, in Redis):
     the socket leaves the room, and no user, socket list or expiry is kept for it."""
     sio = RoomRecordingSio()
-    conns = Connections(
-        sio,  # type: ignore[arg-type]
-        SocketSettings(_env_file=None),  # type: ignore[call-arg]
-        FakeRunning(),  # type: ignore[arg-type]
-        None,  # type: ignore[arg-type]
-        RecordingTasks(),  # type: ignore[arg-type]
-    )
+    conns = connections_on(sio)
     conns.cap = RefusingCap()  # type: ignore[assignment]
     user = Principal(id="b" * 24, role="patient", expires_at=T0 + 60)
     with pytest.raises(RateLimited):
