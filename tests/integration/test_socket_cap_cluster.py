@@ -92,6 +92,16 @@ async def redis() -> AsyncIterator[Redis]:
     await client.aclose()
 
 
+async def connect_admitted(
+    task: RedisPresence, user: str, sid: str, cap: int
+) -> list[tuple[str, str]]:
+    """A socket registered and counted against the cap as a connect does (`enter`, with a
+    budget it never spends): the (task, sid) it pushed over the cap."""
+    entered = await task.enter(user, sid, cap, (f"connect:{user}", 1000, 60))
+    assert entered is not None
+    return entered.over_cap
+
+
 async def test_admit_pops_the_oldest_over_the_cap_in_connect_order(redis: Redis) -> None:
     a = RedisPresence(redis, task_id=f"a-{uuid.uuid4().hex[:8]}", ttl_seconds=30)
     b = RedisPresence(redis, task_id=f"b-{uuid.uuid4().hex[:8]}", ttl_seconds=30)
@@ -99,16 +109,12 @@ async def test_admit_pops_the_oldest_over_the_cap_in_connect_order(redis: Redis)
     # Connects within one millisecond still keep their order (scores strictly increase)
     for i in range(3):
         task = a if i % 2 == 0 else b
-        await task.connect(user, f"s{i}")
-        assert await task.admit(user, f"s{i}", 3) == []
-    await b.connect(user, "s3")
-    assert await b.admit(user, "s3", 3) == [(a.task_id, "s0")]
+        assert await connect_admitted(task, user, f"s{i}", 3) == []
+    assert await connect_admitted(b, user, "s3", 3) == [(a.task_id, "s0")]
     # A socket that disconnected no longer counts: the next one over pops s1, not s2
     await a.disconnect(user, "s2")
-    await a.connect(user, "s4")
-    assert await a.admit(user, "s4", 3) == []
-    await a.connect(user, "s5")
-    assert await a.admit(user, "s5", 3) == [(b.task_id, "s1")]
+    assert await connect_admitted(a, user, "s4", 3) == []
+    assert await connect_admitted(a, user, "s5", 3) == [(b.task_id, "s1")]
     assert await redis.zcard(since_key(user)) == 3
 
 
@@ -116,8 +122,7 @@ async def test_sockets_of_a_dead_task_stop_counting(redis: Redis) -> None:
     user = uuid.uuid4().hex[:24]
     # A task whose connections lapse (killed: it never refreshes them) ...
     dead = RedisPresence(redis, task_id=f"dead-{uuid.uuid4().hex[:8]}", ttl_seconds=0.2)
-    await dead.connect(user, "old")
-    assert await dead.admit(user, "old", 1) == []
+    assert await connect_admitted(dead, user, "old", 1) == []
     await redis.pexpire(since_key(user), 60_000)  # as a live task's heartbeat would
     # ... lapses in Redis' own clock; wait on that state, bounded, not on a duration
     # (the whole key may already have expired with it: then it has lapsed)
@@ -128,7 +133,6 @@ async def test_sockets_of_a_dead_task_stop_counting(redis: Redis) -> None:
             break
         await asyncio.sleep(0.01)
     live = RedisPresence(redis, task_id=f"live-{uuid.uuid4().hex[:8]}", ttl_seconds=30)
-    await live.connect(user, "new")
     # The lapsed socket is forgotten rather than "closed" on a task that is gone
-    assert await live.admit(user, "new", 1) == []
+    assert await connect_admitted(live, user, "new", 1) == []
     assert await redis.zrange(since_key(user), 0, -1) == [f"{live.task_id}|new".encode()]

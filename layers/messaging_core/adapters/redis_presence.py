@@ -7,7 +7,7 @@ Layout (all times from Redis' own clock, so task clocks never disagree):
 - `presence:online`: sorted set of users, score = the latest expiry among their connections.
   `is_online`/`online_count` read it in O(1)/O(log n); the reaper turns lapsed users offline.
 - `presence:since:<user>`: sorted set of the same members, score = connect time in ms: the order
-  in which MAX_SOCKETS_PER_USER closes a user's sockets across every task (`admit`).
+  in which MAX_SOCKETS_PER_USER closes a user's sockets across every task (`enter`).
 - `presence:leaving`: sorted set of users whose last connection a draining task closed, score =
   when their `user_offline` is due. They are offline at once (a message to them waits, as for
   anyone offline); only the announcement waits: a user who connects again before it is due
@@ -49,7 +49,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 # Registers a connection; 1 when the user just came online, 0 too for a user back before their
 # drained `user_offline` was due (never announced). A Lua function, as `cap_admit` below: the
 # socket connect's script (`_ENTER`) runs both after the connect budget.
-CONNECT_FUNCTION = """
+_CONNECT_FUNCTION = """
 local function presence_connect(conns, online, leaving, member, ttl_ms, user, now)
   redis.call('ZREMRANGEBYSCORE', conns, '-inf', now)
   local before = redis.call('ZCARD', conns)
@@ -65,7 +65,7 @@ end
 
 # KEYS: conns, online, leaving. ARGV: member, ttl_ms, user.
 _CONNECT = (
-    _NOW + CONNECT_FUNCTION + "return presence_connect(KEYS[1], KEYS[2], KEYS[3], ARGV[1], "
+    _NOW + _CONNECT_FUNCTION + "return presence_connect(KEYS[1], KEYS[2], KEYS[3], ARGV[1], "
     "ARGV[2], ARGV[3], now)"
 )
 
@@ -169,7 +169,7 @@ return out
 # died), and pops the oldest beyond `cap`: returned as members `<task>|<sid>` for their task to
 # close. Atomic, so two tasks admitting at once never pick the same socket nor leave the user
 # over the cap.
-ADMIT_FUNCTION = """
+_ADMIT_FUNCTION = """
 local function cap_admit(since, conns, member, cap, ttl_ms, now)
   local top = redis.call('ZRANGE', since, -1, -1, 'WITHSCORES')
   local at = now
@@ -193,11 +193,6 @@ local function cap_admit(since, conns, member, cap, ttl_ms, now)
 end
 """
 
-# KEYS: since, conns. ARGV: member, cap, ttl_ms.
-_ADMIT = (
-    _NOW + ADMIT_FUNCTION + "return cap_admit(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], now)"
-)
-
 # A socket connect in one round trip (issue #19, connects per second): the user's connect budget
 # counted (`rate_hit`, redis_ratelimit.py), then, only if it was not spent, `presence_connect`
 # and `cap_admit`. KEYS: budget window, conns, online, leaving, since. ARGV: limit, window
@@ -206,8 +201,8 @@ _ADMIT = (
 _ENTER = (
     _NOW
     + HIT_FUNCTION
-    + CONNECT_FUNCTION
-    + ADMIT_FUNCTION
+    + _CONNECT_FUNCTION
+    + _ADMIT_FUNCTION
     + """
 if rate_hit(KEYS[1], ARGV[1], ARGV[2], ARGV[3]) == 0 then return {0} end
 local out = {1, presence_connect(KEYS[2], KEYS[3], KEYS[4], ARGV[4], ARGV[5], ARGV[6], now)}
@@ -290,7 +285,6 @@ class RedisPresence:
         self._online_among = script_batcher(redis).register(_ONLINE_AMONG)
         self._online_count = redis.register_script(_ONLINE_COUNT)
         self._tasks_of = redis.register_script(_TASKS_OF)
-        self._admit = batcher.register(_ADMIT)
         self._enter = batcher.register(_ENTER)
 
     def _member(self, sid: str) -> str:
@@ -323,9 +317,9 @@ class RedisPresence:
     async def enter(
         self, user_id: str, sid: str, cap: int, budget: tuple[str, int, int]
     ) -> Entered | None:
-        """`connect` then `admit`, in one script after counting the connect `budget` (the rate
-        limiter's key, limit and window in seconds): None, and nothing registered, when that
-        budget is spent."""
+        """`connect` and the per-user cap (the oldest beyond `cap`, for their tasks to close), in
+        one script after counting the connect `budget` (the rate limiter's key, limit and window
+        in seconds): None, and nothing registered, when that budget is spent."""
         if cap <= 0:
             raise ValueError("the socket cap must be positive")
         key, limit, window_seconds = budget
@@ -356,20 +350,6 @@ class RedisPresence:
             return None
         self._local[user_id].add(sid)
         return Entered(int(reply[1]) == 1, _members(reply[2:]))
-
-    async def admit(self, user_id: str, sid: str, cap: int) -> list[tuple[str, str]]:
-        """Count a connected socket against the user's cap on every task: the (task id, sid) of
-        the oldest sockets beyond `cap`, which their tasks must close. Call after `connect`."""
-        if cap <= 0:
-            raise ValueError("the socket cap must be positive")
-        popped = cast(
-            list[Any],
-            await self._admit(
-                keys=[since_key(user_id), conns_key(user_id)],
-                args=[self._member(sid), cap, self.ttl_ms],
-            ),
-        )
-        return _members(popped)
 
     def has_local(self, user_id: str) -> bool:
         """Whether this task holds a socket of the user (no Redis round trip)."""
