@@ -68,6 +68,8 @@ PY = sys.executable
 CONNECT_TIMEOUT = 600.0
 START_TIMEOUT = 120.0
 STORM_TIMEOUT = 180.0
+# Issue #19's goal for 3,000 clients: all back (reconnected and synced) in under 15 s, 0 lost.
+STORM_GOAL_S = 15.0
 
 
 STARTED = time.monotonic()
@@ -307,49 +309,58 @@ def idle_report(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
 
 
 # --- storm -----------------------------------------------------------------------------------
-def store_cpu_seconds(names: list[str]) -> float:
+def store_cpu_by_name(names: list[str]) -> dict[str, float]:
     """CPU seconds so far of the store's processes on this machine (FerretDB, its PostgreSQL or
-    SQLite, or mongod), found by name in their command lines: in a storm the store shares the
-    two cores with the tasks, so its share says who the run measured."""
-    total = 0.0
+    SQLite, or mongod), by the first of `names` in each command line: in a storm the store
+    shares the two cores with the tasks, so its share says who the run measured, and its parts
+    say which of its processes (FerretDB's protocol and BSON work, or PostgreSQL's) spent it."""
+    out = dict.fromkeys(names, 0.0)
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            if any(name in cmd for name in names):
-                total += proc_cpu_seconds(int(entry.name))
+            name = next((n for n in names if n in cmd), None)
+            if name is not None:
+                out[name] += proc_cpu_seconds(int(entry.name))
         except (OSError, ValueError, IndexError):  # gone meanwhile
             continue
-    return total
+    return out
 
 
 class StormCpu:
-    """CPU seconds spent from the first drop until everyone is back: tasks, store, clients."""
+    """CPU seconds spent from the first drop until everyone is back: tasks, store, clients; and
+    the store's by process name (a process started meanwhile, such as a new PostgreSQL backend,
+    counts whole)."""
 
     def __init__(self, tasks: list[Task], clients: NodeClients, store: list[str]) -> None:
         self.tasks, self.clients, self.store = tasks, clients, store
-        self.start = self._snap()
+        self.start, self.start_store = self._snap()
 
-    def _snap(self) -> dict[str, float]:
+    def _snap(self) -> tuple[dict[str, float], dict[str, float]]:
         tasks = 0.0
         for t in self.tasks:
             if t.p is not None and t.p.poll() is None:
                 with contextlib.suppress(OSError):
                     tasks += proc_cpu_seconds(t.p.pid)
-        return {
+        store = store_cpu_by_name(self.store)
+        totals = {
             "tasks": tasks,
-            "store": store_cpu_seconds(self.store),
+            "store": sum(store.values()),
             "clients": proc_cpu_seconds(self.clients.proc.pid),
         }
+        return totals, store
 
     def add_task(self, task: Task) -> None:
         """A task started after the first snapshot: all of its CPU counts."""
         self.tasks.append(task)
 
-    def spent(self) -> dict[str, float]:
-        end = self._snap()
-        return {k: end[k] - self.start.get(k, 0.0) for k in end}
+    def spent(self) -> tuple[dict[str, float], dict[str, float]]:
+        """(tasks, store, clients) and the store's parts, since the first snapshot."""
+        end, end_store = self._snap()
+        totals = {k: end[k] - self.start.get(k, 0.0) for k in end}
+        parts = {k: v - self.start_store.get(k, 0.0) for k, v in end_store.items()}
+        return totals, {k: v for k, v in parts.items() if v > 0}
 
 
 async def prepare(base: str, n: int, concurrency: int) -> list[dict[str, str]]:
@@ -551,7 +562,7 @@ async def run_storm(args: argparse.Namespace) -> dict[str, Any]:
             restarting.add_done_callback(started)
             try:
                 back = await clients.line("BACK", STORM_TIMEOUT)
-                spent = cpu.spent()
+                spent, store_parts = cpu.spent()
                 log(f"all back: {back}")
                 await restarting
                 await asyncio.sleep(1.0)  # messages keep flowing after everyone is back
@@ -612,6 +623,7 @@ async def run_storm(args: argparse.Namespace) -> dict[str, Any]:
         "connect_errors": back.get("connectErrorsBy", {}),
         "reconnected_to": back.get("reconnectedTo", {}),
         "cpu_until_back": spent,
+        "store_cpu_by_process": store_parts,
         "server": args.server,
         "store_gin": bool(args.store_gin),
         # Task A away: its drain (SIGTERM until it exited), then the new A's start (until its
@@ -638,8 +650,7 @@ def storm_report(r: dict[str, Any], args: argparse.Namespace) -> str:
             f"| {r['lost']} | {r['sync_calls']} | {p50} | {p99} | {r['sync_failed']} "
             f"| {r['send_failed']} | {r['send_skipped']} |",
             "",
-            "CPU seconds from the first drop until all were back: "
-            + ", ".join(f"{k} {v:.1f}" for k, v in r["cpu_until_back"].items())
+            f"CPU seconds from the first drop until all were back: {cpu_line(r)}"
             + f"; connect errors by reason: {r['connect_errors'] or 'none'}",
             f"Not seen at the report: {r['lost']}; of those, seen 10 s later: {r['late']}; of "
             f"the rest, returned by the receiver's history (a later `sync`): "
@@ -648,6 +659,46 @@ def storm_report(r: dict[str, Any], args: argparse.Namespace) -> str:
             + (f"{r['a_start_s']:.1f} s" if r["a_start_s"] is not None else "did not finish"),
         ]
     )
+
+
+def cpu_line(r: dict[str, Any]) -> str:
+    """`tasks 7.8, store 13.7 (ferretdb 7.7, postgres 6.2), clients 2.7`."""
+    cpu, parts = r["cpu_until_back"], r.get("store_cpu_by_process") or {}
+    out = []
+    for k, v in cpu.items():
+        out.append(f"{k} {v:.1f}")
+        if k == "store" and parts:
+            out[-1] += " (" + ", ".join(f"{n} {s:.1f}" for n, s in parts.items()) + ")"
+    return ", ".join(out)
+
+
+def storm_rounds_report(results: list[dict[str, Any]]) -> str:
+    """One line per storm run back to back, then what the goal asks of them: how many came all
+    back within STORM_GOAL_S with nothing lost, and the median (a single run moves with the
+    machine's speed, bench/RESULTS-connections.md)."""
+    out = [
+        f"{len(results)} storms back to back",
+        "",
+        "| run | all reconnected (s) | all back (s) | lost | sync p50 / p99 (ms) "
+        "| connect timeouts | CPU s from the drop |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for i, r in enumerate(results, 1):
+        p50, p99 = r["sync_p50_ms"], r["sync_p99_ms"]
+        sync = f"{p50:,.0f} / {p99:,.0f}" if p50 is not None and p99 is not None else "-"
+        out.append(
+            f"| {i} | {r['all_reconnected_s'] or 0:.1f} | {r['all_back_s']:.1f} | {r['lost']} "
+            f"| {sync} | {r['connect_errors'].get('timeout', 0)} | {cpu_line(r)} |"
+        )
+    back = [float(r["all_back_s"]) for r in results]
+    within = sum(1 for r in results if r["all_back_s"] < STORM_GOAL_S and r["lost"] == 0)
+    out += [
+        "",
+        f"All back: {min(back):.1f} to {max(back):.1f} s, median {statistics.median(back):.1f}; "
+        f"{within} of {len(results)} under {STORM_GOAL_S:.0f} s with none lost; "
+        f"lost in all: {sum(int(r['lost']) for r in results)}",
+    ]
+    return "\n".join(out)
 
 
 def main() -> None:
@@ -660,7 +711,8 @@ def main() -> None:
         type=int,
         default=1,
         help="idle: run every target this many times, each other round in reverse order, and "
-        "report the median of each ratio to Node (taken within its round)",
+        "report the median of each ratio to Node (taken within its round); storm: run this "
+        "many storms back to back and report them side by side, with their median",
     )
     parser.add_argument("--targets", default="node,granian,uvicorn")
     parser.add_argument("--server", choices=("granian", "uvicorn"), default="uvicorn")
@@ -701,9 +753,16 @@ def main() -> None:
     if args.mode == "idle":
         print(idle_report(asyncio.run(run_idle(args)), args))
     else:
-        result = asyncio.run(run_storm(args))
-        print(storm_report(result, args))
-        print(json.dumps(result))
+        results = []
+        for round_no in range(1, args.rounds + 1):  # bounded; each storm on a fresh database
+            if args.rounds > 1:
+                log(f"storm {round_no} of {args.rounds}")
+            results.append(asyncio.run(run_storm(args)))
+            print(storm_report(results[-1], args))
+            print(json.dumps(results[-1]), flush=True)
+        if args.rounds > 1:
+            print()
+            print(storm_rounds_report(results))
 
 
 if __name__ == "__main__":
