@@ -57,9 +57,9 @@ class SocketSettings(BaseSettings):
     flood_refusal_delay_seconds: float = Field(default=3.0, ge=0, le=30)
     flood_held_max: int = Field(default=1000, ge=0)
     # Issue #19 (capacity): the ASGI server under this tier (socket_tier/serving.py). granian
-    # delivers more messages per second, but holds about 4x uvicorn's memory per idle socket and,
-    # under CPU load, its serve() sometimes does not return after the drain (the task then exits
-    # after the grace, presence left to its TTL): uvicorn stays the default until both are fixed.
+    # is no faster than uvicorn's lean path in interleaved runs, holds about 6x its memory per
+    # idle socket and, under CPU load, its serve() sometimes does not return after the drain
+    # (the task then exits after the grace, presence left to its TTL): uvicorn is the default.
     socket_server: Literal["granian", "uvicorn"] = "uvicorn"
     # Socket-tier metrics on Fargate (#17, socket_tier/emf_agent.py): the CloudWatch agent
     # sidecar's EMF listener (the CDK app sets tcp://127.0.0.1:25888) and the log group it
